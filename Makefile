@@ -1,0 +1,31 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   set everything up and run the main job on embedded defaults
+#   make test   set everything up and run the whole test suite
+.PHONY: demo test lint bench setup services lock
+
+setup:
+	@scripts/bootstrap.sh
+
+services:
+	@scripts/services.sh
+
+demo: setup
+	@.venv/bin/python -m enclave.demo
+
+test: setup services
+	.venv/bin/python -m pytest -n 2 --dist loadgroup
+
+lint: setup
+	.venv/bin/ruff format --check .
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+bench: setup services
+	.venv/bin/python benchmarks/audit.py
+	.venv/bin/python benchmarks/preview.py
+
+# Re-resolve dependencies after editing pyproject.toml; commit requirements.lock.
+lock: setup
+	.tools/bin/uv lock --upgrade-package enclave
+	.tools/bin/uv export --frozen --all-extras --all-groups --format requirements-txt \
+	  --no-emit-project --no-header -o requirements.lock

@@ -1,0 +1,74 @@
+"""The one catalogue of audit actions. Every act Enclave records uses a name from here.
+
+docs/audit.md lists the same actions; tests/audit/test_actions.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class OcsfClass(StrEnum):
+    """OCSF event classes an action maps to on export."""
+
+    AUTHENTICATION = "authentication"  # class_uid 3002
+    ACCOUNT_CHANGE = "account_change"  # class_uid 3001
+    API_ACTIVITY = "api_activity"  # class_uid 6003
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    name: str
+    description: str
+    ocsf: OcsfClass
+
+
+def _catalogue(*entries: tuple[str, OcsfClass, str]) -> dict[str, ActionInfo]:
+    return {name: ActionInfo(name, description, ocsf) for name, ocsf, description in entries}
+
+
+_AUTH = OcsfClass.AUTHENTICATION
+_ACCT = OcsfClass.ACCOUNT_CHANGE
+_API = OcsfClass.API_ACTIVITY
+
+ACTIONS: dict[str, ActionInfo] = _catalogue(
+    # sign-in and sessions
+    ("auth.login.succeeded", _AUTH, "A user signed in through the tenant's identity provider."),
+    ("auth.login.failed", _AUTH, "A sign-in attempt was refused (bad state, nonce, token or unknown user)."),
+    ("auth.logout", _AUTH, "A user signed out; the session was ended."),
+    ("auth.session.revoked", _AUTH, "A session was ended by an administrator or by offboarding."),
+    ("auth.apikey.used.denied", _AUTH, "A request with an unknown, expired or revoked API key was refused."),
+    # accounts, roles, keys
+    ("auth.user.created", _ACCT, "A user was created (first sign-in or by an administrator)."),
+    ("auth.user.disabled", _ACCT, "A user was disabled (offboarding)."),
+    ("auth.user.role.changed", _ACCT, "A user's role was changed."),
+    ("auth.apikey.created", _ACCT, "An API key was created; its secret was shown once."),
+    ("auth.apikey.revoked", _ACCT, "An API key was revoked."),
+    # tenants
+    ("tenant.created", _API, "A tenant was added to this gateway."),
+    ("tenant.updated", _API, "A tenant's settings were changed."),
+    # storage
+    ("storage.urls.issued", _API, "A batch of signed URLs was issued for keys under the tenant's prefix."),
+    ("storage.urls.denied", _API, "A request for signed URLs was refused (role, prefix, revoked grant)."),
+    ("storage.grant.registered", _API, "The customer's bucket access grant was registered."),
+    ("storage.grant.revoked", _API, "Access to the customer's bucket was revoked in Enclave."),
+    ("storage.grant.revocation.detected", _API, "A probe found the customer revoked access in their cloud."),
+    ("storage.grant.restored", _API, "A revoked grant was restored by the customer's IT."),
+    # the audit log itself
+    ("audit.exported", _API, "The tenant's audit log was exported."),
+    ("audit.queried", _API, "The tenant's audit events were read through the API."),
+    ("audit.pruned", _API, "Old audit records were removed under the retention policy; a signed anchor stays."),
+    ("audit.demo", _API, "An event recorded by the demo to show the log end to end."),
+)
+
+
+class UnknownActionError(ValueError):
+    """An action name that is not in the catalogue."""
+
+
+def action_info(name: str) -> ActionInfo:
+    try:
+        return ACTIONS[name]
+    except KeyError:
+        raise UnknownActionError(f"unknown audit action {name!r}; add it to audit/actions.py") from None

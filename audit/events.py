@@ -1,0 +1,213 @@
+"""The audit event model and its chained record form.
+
+An `AuditEvent` is what a caller records; `link` turns it into a `ChainedRecord` that carries its tenant
+sequence number, the previous record's hash and its own hash over the canonical encoding of its body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from audit.actions import action_info
+from audit.canonical import JsonValue, canonical_bytes, check_canonical
+
+RECORD_VERSION = 1
+HASH_HEX_LENGTH = 64
+MAX_DETAILS_BYTES = 8192
+MAX_FIELD_LENGTH = 512
+TENANT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+
+
+class ActorKind(StrEnum):
+    USER = "user"
+    API_KEY = "api-key"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+class InvalidEventError(ValueError):
+    """An audit event that cannot be recorded as given; the message names the field."""
+
+
+def _bounded(name: str, value: str | None) -> None:
+    if value is not None and len(value) > MAX_FIELD_LENGTH:
+        raise InvalidEventError(f"{name} is longer than {MAX_FIELD_LENGTH} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    kind: ActorKind
+    id: str
+    email: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise InvalidEventError("actor.id is required")
+        for name in ("id", "email", "ip", "user_agent"):
+            _bounded(f"actor.{name}", getattr(self, name))
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "kind": self.kind.value,
+            "id": self.id,
+            "email": self.email,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Actor:
+        return cls(
+            kind=ActorKind(data["kind"]),
+            id=data["id"],
+            email=data.get("email"),
+            ip=data.get("ip"),
+            user_agent=data.get("user_agent"),
+        )
+
+
+SYSTEM_ACTOR = Actor(ActorKind.SYSTEM, "enclave")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """UTC with microseconds and a Z: the one time format in records (sorts as text)."""
+    if moment.tzinfo is None:
+        raise InvalidEventError("time must be timezone-aware (UTC)")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One security-relevant act. Secrets must already be redacted (see audit.redaction)."""
+
+    tenant: str
+    actor: Actor
+    action: str
+    outcome: Outcome = Outcome.SUCCESS
+    target: str | None = None
+    reason: str | None = None
+    request_id: str | None = None
+    trace_id: str | None = None
+    details: dict[str, JsonValue] = field(default_factory=dict)
+    time: datetime = field(default_factory=utc_now)
+    id: str = field(default_factory=new_event_id)
+
+    def __post_init__(self) -> None:
+        if not TENANT_ID_PATTERN.match(self.tenant):
+            raise InvalidEventError(f"tenant {self.tenant!r} is not a valid tenant id")
+        action_info(self.action)
+        for name in ("target", "reason", "request_id", "trace_id"):
+            _bounded(name, getattr(self, name))
+        try:
+            check_canonical(self.details, "details")
+        except ValueError as exc:
+            raise InvalidEventError(str(exc)) from None
+        if len(canonical_bytes(self.details)) > MAX_DETAILS_BYTES:
+            raise InvalidEventError(f"details are larger than {MAX_DETAILS_BYTES} bytes")
+        format_time(self.time)
+
+    def body(self, seq: int, prev_hash: str) -> dict[str, JsonValue]:
+        """The hashed body of this event as record number `seq` following `prev_hash`."""
+        return {
+            "v": RECORD_VERSION,
+            "tenant": self.tenant,
+            "seq": seq,
+            "prev": prev_hash,
+            "id": self.id,
+            "time": format_time(self.time),
+            "actor": self.actor.to_json(),
+            "action": self.action,
+            "target": self.target,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "request_id": self.request_id,
+            "trace_id": self.trace_id,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> AuditEvent:
+        return cls(
+            tenant=body["tenant"],
+            actor=Actor.from_json(body["actor"]),
+            action=body["action"],
+            outcome=Outcome(body["outcome"]),
+            target=body.get("target"),
+            reason=body.get("reason"),
+            request_id=body.get("request_id"),
+            trace_id=body.get("trace_id"),
+            details=body.get("details") or {},
+            time=parse_time(body["time"]),
+            id=body["id"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Where a tenant's chain stands: the last sequence number and its hash (0 and genesis when empty)."""
+
+    tenant: str
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedRecord:
+    tenant: str
+    seq: int
+    prev_hash: str
+    hash: str
+    body: bytes  # canonical encoding of the body; `hash` is its SHA-256
+    event: AuditEvent
+
+
+def genesis_hash(tenant: str) -> str:
+    """The `prev` of a tenant's first record: binds the chain to its tenant from the start."""
+    return hashlib.sha256(b"enclave-audit-genesis\x00" + tenant.encode()).hexdigest()
+
+
+def empty_head(tenant: str) -> ChainHead:
+    return ChainHead(tenant, 0, genesis_hash(tenant))
+
+
+def record_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def link(head: ChainHead, event: AuditEvent) -> ChainedRecord:
+    """Chain `event` after `head`. The caller persists the record and advances the head atomically."""
+    if event.tenant != head.tenant:
+        raise InvalidEventError(f"event for tenant {event.tenant!r} cannot join {head.tenant!r}'s chain")
+    seq = head.seq + 1
+    body = canonical_bytes(event.body(seq, head.hash))
+    return ChainedRecord(event.tenant, seq, head.hash, record_hash(body), body, event)
+
+
+def head_after(record: ChainedRecord) -> ChainHead:
+    return ChainHead(record.tenant, record.seq, record.hash)

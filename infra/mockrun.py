@@ -1,0 +1,134 @@
+"""Run the real Pulumi program offline under Pulumi's mocks and collect every resource it registers.
+
+Used by the offline preview (`enclave stack preview`) and by the tests. No Pulumi CLI, no plugins, no
+credentials: the language SDK talks to an in-process mock engine. Resources come back with their inputs in
+the same camelCase shape a pulumi-policy validator sees, so one set of policy rules serves both.
+Pulumi's runtime state is process-global, so one process runs one program at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+# (type token, name, inputs) -> outputs the real provider would compute (ids, ARNs, endpoints).
+OutputFaker: TypeAlias = Callable[[str, str, Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class MockedResource:
+    type: str
+    name: str
+    urn: str
+    parent_urn: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    custom: bool
+    protect: bool = False
+
+
+@dataclass
+class MockRun:
+    resources: list[MockedResource] = field(default_factory=list)
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[MockedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str) -> MockedResource:
+        found = self.of_type(type_token)
+        if len(found) != 1:
+            raise AssertionError(f"expected exactly one {type_token}, found {len(found)}")
+        return found[0]
+
+
+def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Plausible computed outputs for any resource: id, name, ARN / self-link style identifiers."""
+    return {
+        "id": f"{name}-id",
+        "name": inputs.get("name", name),
+        "arn": f"arn:mock:{type_token.split(':')[0]}:::{name}",
+        "selfLink": f"https://mock.invalid/{name}",
+    }
+
+
+class _RecordingMocks(pulumi_mocks.Mocks):
+    def __init__(self, fakers: Mapping[str, OutputFaker], invokes: Mapping[str, OutputFaker]) -> None:
+        self._fakers = fakers
+        self._invokes = invokes
+        self.created: dict[str, dict[str, Any]] = {}
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        outputs = _default_outputs(args.typ, args.name, args.inputs)
+        faker = self._fakers.get(args.typ)
+        if faker is not None:
+            outputs.update(faker(args.typ, args.name, args.inputs))
+        state = {**outputs, **args.inputs}
+        self.created[f"{args.typ}::{args.name}"] = {"inputs": dict(args.inputs), "outputs": state}
+        return outputs["id"], state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        faker = self._invokes.get(args.token)
+        if faker is None:
+            raise RuntimeError(f"the offline preview has no canned answer for invoke {args.token}")
+        return faker(args.token, "", args.args), None
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Also records each resource's parent and protect flag, which the mocks' callback does not see."""
+
+    def __init__(self, mocks: _RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[tuple[Any, str]] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        self.registrations.append((request, response.urn))
+        return response
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    fakers: Mapping[str, OutputFaker] | None = None,
+    invokes: Mapping[str, OutputFaker] | None = None,
+) -> MockRun:
+    """Run `program` as `pulumi preview` would, offline, and return every resource it registered."""
+    recording = _RecordingMocks(fakers or {}, invokes or {})
+    monitor = _RecordingMonitor(recording)
+    pulumi.runtime.set_mocks(recording, project=project, stack=stack, preview=True, monitor=monitor)
+    for key, value in (config or {}).items():
+        pulumi.runtime.set_config(key, value if isinstance(value, str) else json.dumps(value))
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    _sync_await(run_pulumi_func(program))
+
+    run = MockRun()
+    for request, urn in monitor.registrations:
+        if request.type == "pulumi:pulumi:Stack":
+            continue
+        created = recording.created.get(f"{request.type}::{request.name}", {"inputs": {}, "outputs": {}})
+        run.resources.append(
+            MockedResource(
+                type=request.type,
+                name=request.name,
+                urn=urn,
+                parent_urn=request.parent or None,
+                inputs=created["inputs"],
+                outputs=created["outputs"],
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+            )
+        )
+    return run

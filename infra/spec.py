@@ -1,0 +1,173 @@
+"""TenantSpec: everything that decides what one tenant's stack looks like, validated before anything runs.
+
+`enclave stack init` writes it into `Pulumi.<tenant>.yaml` (config key `enclave:tenant`); the Pulumi program
+reads it back from stack config. Secrets never live here: they go through `pulumi config set --secret`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from infra.regions import ZONES, supported_regions
+from infra.sizes import PRESETS, Size, SizePreset
+
+TENANT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+TENANT_NAME_MIN, TENANT_NAME_MAX = 3, 20  # short enough for every cloud's name limits with suffixes
+RESERVED_NAMES = frozenset({"enclave", "admin", "default", "system", "platform", "aws", "gcp", "azure"})
+TENANT_TAG = "enclave-tenant"  # tag / label key carried by every taggable resource
+PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+
+class Cloud(StrEnum):
+    AWS = "aws"
+    GCP = "gcp"
+    AZURE = "azure"
+
+
+class StorageMode(StrEnum):
+    MANAGED = "managed"  # the stack creates the tenant's bucket
+    BYOB = "byob"  # the customer's bucket, in the customer's account, granted to the platform identity
+
+
+class SsoProvider(StrEnum):
+    GOOGLE = "google"
+    GITHUB = "github"
+    MICROSOFT = "microsoft"
+    OIDC = "oidc"
+    KEYCLOAK = "keycloak"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Peering(_Model):
+    """VPC / VNet peering with a network the customer owns."""
+
+    peer_network: str = Field(min_length=1, description="VPC id / network self-link / VNet resource id")
+    peer_owner: str = Field(min_length=1, description="AWS account id / GCP project / Azure subscription id")
+    peer_cidr: ipaddress.IPv4Network
+
+
+class Connectivity(_Model):
+    public_ingress: bool = Field(True, description="an internet-facing load balancer (TLS only)")
+    allowed_cidrs: list[ipaddress.IPv4Network] = Field(
+        default_factory=list, description="IP allow list for ingress; when given, everything else is denied"
+    )
+    private_link: bool = Field(False, description="PrivateLink / Private Service Connect / Private Link service")
+    private_link_consumers: list[str] = Field(
+        default_factory=list, description="accounts / projects / subscriptions allowed to connect privately"
+    )
+    peering: Peering | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.public_ingress and not self.private_link:
+            raise ValueError("the gateway must be reachable: enable public_ingress or private_link")
+        if self.private_link and not self.private_link_consumers:
+            raise ValueError("private_link needs at least one entry in private_link_consumers")
+        if self.private_link_consumers and not self.private_link:
+            raise ValueError("private_link_consumers is set but private_link is off")
+        return self
+
+
+class Storage(_Model):
+    mode: StorageMode = StorageMode.MANAGED
+    bucket: str | None = Field(None, description="BYOB: the customer's bucket (or storage account/container)")
+    customer_account: str | None = Field(None, description="BYOB: customer account / project / subscription")
+    external_id: str | None = Field(None, description="AWS BYOB: the ExternalId the customer's trust requires")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.mode is StorageMode.BYOB and not (self.bucket and self.customer_account):
+            raise ValueError("storage mode byob needs bucket and customer_account")
+        if self.mode is StorageMode.MANAGED and (self.bucket or self.customer_account):
+            raise ValueError("bucket and customer_account are only for storage mode byob")
+        return self
+
+
+class Sso(_Model):
+    provider: SsoProvider = SsoProvider.OIDC
+    issuer_url: str | None = Field(None, pattern=r"^https://[^\s]+$")
+    client_id: str | None = None
+
+
+class TenantSpec(_Model):
+    name: str
+    cloud: Cloud
+    region: str
+    size: Size = Size.SMALL
+    network_cidr: ipaddress.IPv4Network
+    hostname: str = Field(
+        max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        description="the gateway's DNS name (TLS certificate, CORS origin)",
+    )
+    deletion_protection: bool = True
+    connectivity: Connectivity = Field(default_factory=Connectivity)
+    storage: Storage = Field(default_factory=Storage)
+    sso: Sso = Field(default_factory=Sso)
+    gateway_image: Annotated[str, Field(pattern=r"^[a-z0-9.\-/:_@]+$")] = "enclave/gateway:0.1.0"
+    customer_managed_key: str | None = Field(
+        None, description="a customer-managed key (ARN / Cloud KMS key id / Key Vault key id) to use instead"
+    )
+    gcp_project: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not TENANT_NAME_MIN <= len(name) <= TENANT_NAME_MAX:
+            raise ValueError(f"tenant name must be {TENANT_NAME_MIN} to {TENANT_NAME_MAX} characters")
+        if not TENANT_NAME_PATTERN.match(name):
+            raise ValueError(
+                "tenant name must be lowercase letters, digits and single hyphens, starting with a letter"
+            )
+        if name in RESERVED_NAMES:
+            raise ValueError(f"tenant name {name!r} is reserved")
+        return name
+
+    @field_validator("network_cidr")
+    @classmethod
+    def _cidr(cls, cidr: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if not 16 <= cidr.prefixlen <= 20:
+            raise ValueError("network_cidr must be a /16 to /20 block")
+        if not any(cidr.subnet_of(r) for r in PRIVATE_RANGES):
+            raise ValueError("network_cidr must be in a private range (10/8, 172.16/12, 192.168/16, 100.64/10)")
+        return cidr
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.region not in ZONES[self.cloud.value]:
+            raise ValueError(
+                f"region {self.region!r} is not supported on {self.cloud.value}; "
+                f"choose one of: {', '.join(supported_regions(self.cloud.value))}"
+            )
+        if self.cloud is Cloud.GCP and not self.gcp_project:
+            raise ValueError("gcp_project is required for a GCP tenant")
+        if self.cloud is not Cloud.GCP and self.gcp_project:
+            raise ValueError("gcp_project is only for GCP tenants")
+        if self.cloud is Cloud.AWS and self.storage.mode is StorageMode.BYOB and not self.storage.external_id:
+            raise ValueError("AWS BYOB needs storage.external_id (enclave stack init generates one)")
+        peering = self.connectivity.peering
+        if peering and peering.peer_cidr.overlaps(self.network_cidr):
+            raise ValueError(f"peer_cidr {peering.peer_cidr} overlaps the tenant network {self.network_cidr}")
+        return self
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return ZONES[self.cloud.value][self.region]
+
+    @property
+    def preset(self) -> SizePreset:
+        return PRESETS[self.cloud.value][self.size]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags / labels every taggable resource carries (lowercase, valid as GCP labels)."""
+        return {TENANT_TAG: self.name, "managed-by": "enclave"}
