@@ -211,3 +211,12 @@ def link(head: ChainHead, event: AuditEvent) -> ChainedRecord:
 
 def head_after(record: ChainedRecord) -> ChainHead:
     return ChainHead(record.tenant, record.seq, record.hash)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as the store keeps and exports it: the canonical body bytes are the source of truth."""
+
+    seq: int
+    hash: str
+    body: bytes

@@ -30,6 +30,11 @@ class BuildContext:
         """Resource name for a part: `<tenant>-<part>` so two tenants never share a name."""
         return f"{self.spec.name}-{part}"
 
+    def secret(self, key: str) -> pulumi.Output[str]:
+        """A secret from stack config (`pulumi config set --secret <key> ...`), e.g. `databasePassword`,
+        `cacheAuthToken`. Secrets never live in the spec."""
+        return pulumi.Config("enclave").require_secret(key)
+
     def opts(self, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:
         """Options for a child resource; stateful resources (data, keys) are protected while
         deletion protection is on, so `pulumi destroy` refuses them until it is turned off."""
