@@ -1,1 +1,1 @@
-"""auth package."""
+"""Identity: tenants, users, API keys, roles, principals; SSO providers and sessions build on these."""

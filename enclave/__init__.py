@@ -1,1 +1,1 @@
-"""enclave package."""
+"""The Enclave gateway: settings, database, HTTP API, web pages and the `enclave` command line."""

@@ -1,0 +1,141 @@
+"""Reading the log back: filtered pages for the API, and the ordered stream an export is written from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.checkpoints import Checkpoint
+from audit.events import Outcome, StoredRecord
+from audit.store.tables import audit_checkpoints, audit_heads, audit_records
+
+EXPORT_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    actor: str | None = None
+    action: str | None = None
+    outcome: Outcome | None = None
+
+
+def _stored(row: Row[tuple[int, str, bytes]]) -> StoredRecord:
+    return StoredRecord(seq=row[0], hash=row[1], body=bytes(row[2]))
+
+
+def query_events(
+    session: Session, tenant: str, where: EventFilter, *, after_seq: int = 0, limit: int = 100
+) -> list[StoredRecord]:
+    """One page of the tenant's records matching `where`, in chain order, after `after_seq`."""
+    r = audit_records.c
+    query = select(r.seq, r.hash, r.body).where(r.tenant_id == tenant, r.seq > after_seq)
+    if where.since is not None:
+        query = query.where(r.time >= where.since)
+    if where.until is not None:
+        query = query.where(r.time < where.until)
+    if where.actor is not None:
+        query = query.where(r.actor_id == where.actor)
+    if where.action is not None:
+        query = query.where(r.action == where.action)
+    if where.outcome is not None:
+        query = query.where(r.outcome == where.outcome.value)
+    return [_stored(row) for row in session.execute(query.order_by(r.seq).limit(limit))]
+
+
+def checkpoint_from_row(row: Row[tuple[object, ...]]) -> Checkpoint:
+    m = row._mapping
+    return Checkpoint(
+        kind=m["kind"],
+        tenant=m["tenant_id"],
+        seq=m["seq"],
+        head_hash=m["head_hash"],
+        time=m["time"],
+        key_id=m["key_id"],
+        signature=m["signature"],
+        pruned_count=m["pruned_count"],
+    )
+
+
+@dataclass(frozen=True)
+class ExportRange:
+    """The contiguous run of sequence numbers an export covers (a chain cannot be exported with holes)."""
+
+    tenant: str
+    first_seq: int
+    last_seq: int
+    to_head: bool  # no upper time bound: the export claims to run to the head at export time
+
+
+def export_range(session: Session, tenant: str, since: datetime | None, until: datetime | None) -> ExportRange | None:
+    r = audit_records.c
+    first_query = select(func.min(r.seq)).where(r.tenant_id == tenant)
+    last_query = select(func.max(r.seq)).where(r.tenant_id == tenant)
+    if since is not None:
+        first_query = first_query.where(r.time >= since)
+    if until is not None:
+        last_query = last_query.where(r.time < until)
+    first = session.execute(first_query).scalar()
+    last = session.execute(last_query).scalar()
+    if first is None or last is None or first > last:
+        return None
+    return ExportRange(tenant, first, last, to_head=until is None)
+
+
+def export_items(sessions: sessionmaker[Session], span: ExportRange) -> Iterator[StoredRecord | Checkpoint]:
+    """Records of `span` in seq order, each followed by the checkpoints over it; an anchor first when the
+    range starts right after a pruned boundary. Reads in pages: memory stays flat however long the log.
+    When the export runs to the head, checkpoints past the last record are included too, so a chain whose
+    tail was cut after a checkpoint fails verification instead of passing silently."""
+    c = audit_checkpoints.c
+    with sessions() as session:
+        anchor = session.execute(
+            select(audit_checkpoints).where(c.tenant_id == span.tenant, c.kind == "anchor", c.seq == span.first_seq - 1)
+        ).one_or_none()
+        checkpoint_query = select(audit_checkpoints).where(
+            c.tenant_id == span.tenant, c.kind == "checkpoint", c.seq >= span.first_seq
+        )
+        if not span.to_head:
+            checkpoint_query = checkpoint_query.where(c.seq <= span.last_seq)
+        checkpoints = [checkpoint_from_row(row) for row in session.execute(checkpoint_query.order_by(c.seq))]
+    if anchor is not None:
+        yield checkpoint_from_row(anchor)
+    pending = iter(checkpoints)
+    next_checkpoint = next(pending, None)
+    r = audit_records.c
+    after = span.first_seq - 1
+    while after < span.last_seq:
+        with sessions() as session:
+            rows = session.execute(
+                select(r.seq, r.hash, r.body)
+                .where(r.tenant_id == span.tenant, r.seq > after, r.seq <= span.last_seq)
+                .order_by(r.seq)
+                .limit(EXPORT_PAGE)
+            ).all()
+        if not rows:
+            break
+        for row in rows:
+            record = _stored(row)
+            yield record
+            while next_checkpoint is not None and next_checkpoint.seq <= record.seq:
+                yield next_checkpoint
+                next_checkpoint = next(pending, None)
+        after = rows[-1][0]
+    while next_checkpoint is not None:  # checkpoints past the last record exported (to-head exports only)
+        yield next_checkpoint
+        next_checkpoint = next(pending, None)
+
+
+def head_seq(session: Session, tenant: str) -> int:
+    return session.execute(select(audit_heads.c.seq).where(audit_heads.c.tenant_id == tenant)).scalar() or 0
+
+
+def tenants_with_unsigned_records(session: Session) -> list[str]:
+    """Tenants whose head has moved past their last checkpoint."""
+    h = audit_heads.c
+    return list(session.scalars(select(h.tenant_id).where(h.seq > h.checkpoint_seq)))

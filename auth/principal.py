@@ -1,0 +1,26 @@
+"""Who is making a request, as established by authentication. The tenant of a request comes from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audit.events import Actor, ActorKind
+from auth.roles import ROLE_PERMISSIONS, Permission, Role
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: ActorKind  # user, api-key or operator
+    id: str  # user id, API key id, or "operator"
+    tenant: str | None  # None only for the platform operator
+    role: Role | None  # None only for the platform operator
+    email: str | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return self.role is not None and permission in ROLE_PERMISSIONS[self.role]
+
+    def actor(self, ip: str | None = None, user_agent: str | None = None) -> Actor:
+        return Actor(self.kind, self.id, email=self.email, ip=ip, user_agent=user_agent)
+
+
+OPERATOR = Principal(kind=ActorKind.OPERATOR, id="operator", tenant=None, role=None)

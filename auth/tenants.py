@@ -1,0 +1,74 @@
+"""Tenants: create, list, resolve by host name. Creating one is audited in the same transaction."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from audit.events import Actor, AuditEvent, utc_now
+from audit.store.log import AuditLog
+from auth.models import Tenant
+from auth.roles import Role
+
+TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+HOSTNAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class TenantError(ValueError):
+    """A tenant request that cannot be carried out; the message says why."""
+
+
+def create_tenant(
+    session: Session,
+    audit: AuditLog,
+    actor: Actor,
+    tenant_id: str,
+    *,
+    display_name: str | None = None,
+    hostname: str | None = None,
+    default_role: Role = Role.VIEWER,
+) -> Tenant:
+    if not TENANT_ID.match(tenant_id):
+        raise TenantError("tenant id must be 3-40 lowercase letters, digits or hyphens, starting with a letter")
+    if hostname is not None and not HOSTNAME.match(hostname):
+        raise TenantError(f"{hostname!r} is not a valid host name")
+    if session.get(Tenant, tenant_id) is not None:
+        raise TenantError(f"tenant {tenant_id!r} already exists")
+    tenant = Tenant(
+        id=tenant_id,
+        display_name=display_name or tenant_id,
+        hostname=hostname,
+        default_role=default_role.value,
+        created_at=utc_now(),
+    )
+    session.add(tenant)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise TenantError(f"tenant {tenant_id!r} or host name {hostname!r} is already taken") from None
+    audit.append(
+        session,
+        AuditEvent(
+            tenant=tenant_id,
+            actor=actor,
+            action="tenant.created",
+            target=f"tenant:{tenant_id}",
+            details={"hostname": hostname, "default_role": default_role.value},
+        ),
+    )
+    return tenant
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.id)))
+
+
+def get_tenant(session: Session, tenant_id: str) -> Tenant | None:
+    return session.get(Tenant, tenant_id)
+
+
+def tenant_for_host(session: Session, hostname: str) -> Tenant | None:
+    return session.scalars(select(Tenant).where(Tenant.hostname == hostname.lower())).one_or_none()

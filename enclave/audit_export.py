@@ -1,0 +1,102 @@
+"""Exporting a tenant's audit log, for the CLI and the HTTP API alike: audit the export first (no record,
+no export), then stream records and checkpoints in constant memory in the chosen format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import BinaryIO
+
+from audit.checkpoints import Checkpoint
+from audit.events import Actor, AuditEvent, StoredRecord, utc_now
+from audit.export.csv_format import write_csv
+from audit.export.jsonl import ExportHeader, write_jsonl
+from audit.export.ocsf import write_ocsf
+from audit.store.reader import ExportRange, export_items, export_range
+from enclave.db import transaction
+from enclave.runtime import Runtime
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"  # the chain, checkpoints and a signed proof: `enclave audit verify` checks it
+    CSV = "csv"
+    OCSF = "ocsf"
+
+
+class ExportError(ValueError):
+    """An export request that cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class PreparedExport:
+    """An export that has been audited and whose range is fixed; `write` streams it."""
+
+    runtime: Runtime
+    header: ExportHeader
+    span: ExportRange | None
+    format: ExportFormat
+
+    @property
+    def total(self) -> int:
+        return 0 if self.span is None else self.span.last_seq - self.span.first_seq + 1
+
+    def write(self, out: BinaryIO, on_record: Callable[[], None] | None = None) -> int:
+        items = self._items(on_record)
+        if self.format is ExportFormat.JSONL:
+            return write_jsonl(out, self.header, items, self.runtime.signing_key).count
+        records = (item for item in items if isinstance(item, StoredRecord))
+        if self.format is ExportFormat.CSV:
+            return write_csv(out, records)
+        return write_ocsf(out, records)
+
+    def _items(self, on_record: Callable[[], None] | None) -> Iterator[StoredRecord | Checkpoint]:
+        if self.span is None:
+            return
+        for item in export_items(self.runtime.sessions, self.span):
+            if on_record is not None and isinstance(item, StoredRecord):
+                on_record()
+            yield item
+
+
+def prepare_export(
+    runtime: Runtime,
+    actor: Actor,
+    tenant: str,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    export_format: ExportFormat,
+    request_id: str | None = None,
+) -> PreparedExport:
+    if since is not None and until is not None and since >= until:
+        raise ExportError("--since must be earlier than --until")
+    exported_at = utc_now()
+    with transaction(runtime.sessions) as session:
+        runtime.audit.append(
+            session,
+            AuditEvent(
+                tenant=tenant,
+                actor=actor,
+                action="audit.exported",
+                target=f"tenant:{tenant}",
+                request_id=request_id,
+                details={
+                    "format": export_format.value,
+                    "since": since.isoformat() if since else None,
+                    "until": until.isoformat() if until else None,
+                },
+            ),
+        )
+    with runtime.sessions() as session:
+        span = export_range(session, tenant, since, until)
+    header = ExportHeader(
+        tenant=tenant,
+        since=since,
+        until=until,
+        exported_at=exported_at,
+        exported_by=actor.id,
+        key_id=runtime.key_id,
+    )
+    return PreparedExport(runtime, header, span, export_format)

@@ -1,0 +1,97 @@
+"""Everything a running gateway (or a CLI command) shares: settings, database, audit log, cache, keys."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.events import SYSTEM_ACTOR
+from audit.otel import OtelRecordEmitter
+from audit.signing import generate_private_key_pem, key_id, load_private_key, public_key_pem
+from audit.store.group_commit import GroupCommitAppender
+from audit.store.log import AuditLog
+from auth.tenants import create_tenant, get_tenant
+from enclave.cache import Cache, open_cache
+from enclave.db import create_db_engine, session_factory, transaction, upgrade
+from enclave.settings import Mode, Settings
+from enclave.telemetry import Telemetry, build_telemetry
+
+SIGNING_KEY_FILE = "audit-signing-key.pem"
+
+
+def load_signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The audit signing key from settings; for the embedded default, one generated on first use and kept
+    in data_dir (owner-readable only). Production passes ENCLAVE_AUDIT_SIGNING_KEY from a secret store."""
+    if settings.audit_signing_key is not None:
+        return load_private_key(settings.audit_signing_key.get_secret_value())
+    path = Path(settings.data_dir) / SIGNING_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(generate_private_key_pem())
+    return load_private_key(path.read_text())
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    audit: AuditLog
+    appender: GroupCommitAppender
+    cache: Cache
+    telemetry: Telemetry
+    signing_key: Ed25519PrivateKey
+
+    @property
+    def public_key_pem(self) -> str:
+        return public_key_pem(self.signing_key.public_key())
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.signing_key.public_key())
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        engine = create_db_engine(settings.resolved_database_url)
+        if migrate:
+            upgrade(engine)
+        sessions = session_factory(engine)
+        telemetry = build_telemetry(settings)
+        signing_key = load_signing_key(settings)
+        audit = AuditLog(
+            signing_key,
+            checkpoint_every=settings.audit_checkpoint_every,
+            checkpoint_seconds=settings.audit_checkpoint_seconds,
+            emitter=OtelRecordEmitter(telemetry.logger_provider),
+        )
+        appender = GroupCommitAppender(
+            audit,
+            sessions,
+            max_batch=settings.audit_group_commit_max_batch,
+            max_wait_ms=settings.audit_group_commit_max_wait_ms,
+        )
+        runtime = cls(
+            settings, engine, sessions, audit, appender, open_cache(settings.cache_url), telemetry, signing_key
+        )
+        if settings.mode is Mode.DEDICATED and settings.tenant is not None:
+            runtime.ensure_tenant(settings.tenant)
+        return runtime
+
+    def ensure_tenant(self, tenant_id: str) -> None:
+        """Dedicated mode: the configured tenant exists from the first start."""
+        with transaction(self.sessions) as session:
+            if get_tenant(session, tenant_id) is None:
+                create_tenant(session, self.audit, SYSTEM_ACTOR, tenant_id)
+
+    def close(self) -> None:
+        self.appender.close()
+        self.cache.close()
+        self.telemetry.shutdown()
+        self.engine.dispose()

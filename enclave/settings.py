@@ -1,0 +1,106 @@
+"""Gateway settings: `ENCLAVE_*` environment variables, optionally a TOML file named by `ENCLAVE_CONFIG`.
+
+Every setting has an embedded default that runs on one machine with nothing else: SQLite under `./.enclave/`,
+an in-process cache, a signing key generated on first use. Production replaces each by configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE = "ENCLAVE_CONFIG"
+TENANT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+
+
+class Mode(StrEnum):
+    DEDICATED = "dedicated"  # one customer's own gateway: exactly one tenant, from configuration
+    SHARED = "shared"  # one gateway serving many tenants; isolation by code alone
+
+
+class OtelExporter(StrEnum):
+    NONE = "none"
+    OTLP = "otlp"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENCLAVE_", extra="forbid", validate_default=True)
+
+    mode: Mode = Mode.DEDICATED
+    tenant: str | None = Field(None, description="dedicated mode: the tenant this gateway serves")
+    data_dir: Path = Field(Path(".enclave"), description="where embedded defaults keep their files")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
+    cache_url: str = Field("memory://", description="memory:// (one process) or redis[s]://host:port/db")
+    operator_token: SecretStr | None = Field(None, description="platform-operator bearer token")
+    audit_signing_key: SecretStr | None = Field(
+        None, description="Ed25519 private key (PEM or base64 seed); default: generated in data_dir"
+    )
+    audit_checkpoint_every: int = Field(1000, ge=1, le=1_000_000, description="events between checkpoints")
+    audit_checkpoint_seconds: float = Field(60.0, gt=0, le=86_400, description="max seconds between them")
+    audit_group_commit_max_batch: int = Field(2000, ge=1, le=100_000)
+    audit_group_commit_max_wait_ms: float = Field(2.0, ge=0, le=1000)
+    apikey_default_ttl_days: int = Field(90, ge=1, le=365)
+    apikey_max_ttl_days: int = Field(365, ge=1, le=3650)
+    otel_exporter: OtelExporter = OtelExporter.NONE
+    otel_endpoint: str | None = Field(None, description="OTLP/HTTP endpoint, e.g. http://collector:4318")
+    service_name: str = "enclave-gateway"
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            if not Path(config_file).is_file():
+                raise FileNotFoundError(f"{CONFIG_FILE_VARIABLE}={config_file}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str | None) -> str | None:
+        if value is not None and not TENANT_ID_RE.match(value):
+            raise ValueError("tenant must be 3-40 lowercase letters, digits or hyphens, starting with a letter")
+        return value
+
+    @field_validator("cache_url")
+    @classmethod
+    def _cache_url(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("cache_url must be memory://, redis:// or rediss://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.mode is Mode.DEDICATED and self.tenant is None:
+            self.tenant = "default"
+        if self.mode is Mode.SHARED and self.tenant is not None:
+            raise ValueError("tenant is only for dedicated mode; shared mode serves the tenants in its database")
+        if self.otel_exporter is OtelExporter.OTLP and not self.otel_endpoint:
+            raise ValueError("otel_exporter=otlp needs otel_endpoint")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'enclave.db'}"

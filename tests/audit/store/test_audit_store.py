@@ -1,0 +1,253 @@
+"""The relational audit store on SQLite and on the machine's MariaDB: append in the caller's transaction,
+fail closed, checkpoints, emission after commit, group commit, query, export and retention."""
+
+from __future__ import annotations
+
+import io
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from sqlalchemy import delete, select, text, update
+
+from audit.events import SYSTEM_ACTOR, Actor, ActorKind, AuditEvent, Outcome
+from audit.export.jsonl import ExportHeader, write_jsonl
+from audit.otel import OtelRecordEmitter
+from audit.signing import generate_private_key_pem, load_private_key
+from audit.store.group_commit import GroupCommitAppender
+from audit.store.log import AuditLog, AuditWriteError
+from audit.store.reader import EventFilter, export_items, export_range, query_events
+from audit.store.retention import prune
+from audit.store.tables import audit_checkpoints, audit_records
+from audit.verify import verify_export
+from enclave.db import create_db_engine, session_factory, transaction, upgrade
+
+KEY = load_private_key(generate_private_key_pem())
+ALICE = Actor(ActorKind.USER, "u-alice", email="alice@acme.example")
+
+
+def event(tenant: str = "acme", action: str = "audit.demo", **kwargs: object) -> AuditEvent:
+    return AuditEvent(tenant=tenant, actor=kwargs.pop("actor", ALICE), action=action, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def sessions(database_url: str):  # type: ignore[no-untyped-def]
+    engine = create_db_engine(database_url)
+    upgrade(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def export_bytes(sessions, tenant: str, since=None, until=None) -> bytes:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        span = export_range(session, tenant, since, until)
+    assert span is not None
+    out = io.BytesIO()
+    header = ExportHeader(
+        tenant=tenant, since=since, until=until, exported_at=datetime.now(UTC), exported_by="test", key_id=""
+    )
+    write_jsonl(out, header, export_items(sessions, span), KEY)
+    return out.getvalue()
+
+
+def verify(data: bytes):  # type: ignore[no-untyped-def]
+    return verify_export(io.BytesIO(data), KEY.public_key())
+
+
+def test_appends_form_one_verifiable_chain_per_tenant(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY, checkpoint_every=4)
+    for index in range(10):
+        with transaction(sessions) as session:
+            log.append(session, event(details={"n": index}))
+            log.append(session, event("globex"))
+    with sessions() as session:
+        assert log.head(session, "acme").seq == 10
+        assert log.head(session, "globex").seq == 10
+        kinds = (
+            session.execute(select(audit_checkpoints.c.seq).where(audit_checkpoints.c.tenant_id == "acme"))
+            .scalars()
+            .all()
+        )
+    assert sorted(kinds) == [4, 8]
+    report = verify(export_bytes(sessions, "acme"))
+    assert report.ok, report.problems
+
+
+def test_a_failed_act_leaves_no_record_and_a_failed_record_undoes_the_act(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY)
+    with pytest.raises(RuntimeError), transaction(sessions) as session:
+        log.append(session, event())
+        raise RuntimeError("the act failed")
+    with sessions() as session:
+        assert log.head(session, "acme").seq == 0
+    # Now break the store: the act in the same transaction must not happen either.
+    with transaction(sessions) as session:
+        session.execute(text("DROP TABLE audit_records"))
+    with pytest.raises(AuditWriteError) as failure, transaction(sessions) as session:
+        session.execute(text("CREATE TABLE IF NOT EXISTS acts (id INTEGER PRIMARY KEY)"))
+        session.execute(text("INSERT INTO acts (id) VALUES (1)"))
+        log.append(session, event())
+    assert "could not be written" in str(failure.value)
+    with sessions() as session:
+        assert session.execute(text("SELECT COUNT(*) FROM acts")).scalar() == 0
+
+
+def test_records_are_emitted_to_opentelemetry_only_after_commit(sessions) -> None:  # type: ignore[no-untyped-def]
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    log = AuditLog(KEY, emitter=OtelRecordEmitter(provider))
+    with pytest.raises(RuntimeError), transaction(sessions) as session:
+        log.append(session, event(details={"rolled": "back"}))
+        raise RuntimeError("rollback")
+    assert exporter.get_finished_logs() == ()
+    with transaction(sessions) as session:
+        log.append(session, event(action="auth.login.succeeded", request_id="req-12345678"))
+        assert exporter.get_finished_logs() == ()  # not before commit
+    (emitted,) = exporter.get_finished_logs()
+    record = emitted.log_record
+    assert record.event_name == "auth.login.succeeded"
+    assert record.attributes is not None
+    assert record.attributes["enclave.tenant"] == "acme"
+    assert record.attributes["enclave.audit.seq"] == 1
+    assert record.attributes["enclave.request_id"] == "req-12345678"
+
+
+def test_secrets_are_redacted_before_they_are_stored(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY)
+    signed = "https://acme-data.s3.amazonaws.com/k.bin?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=" + "ab" * 32
+    with transaction(sessions) as session:
+        log.append(session, event(details={"url": signed, "password": "hunter2-very-secret"}))
+    with sessions() as session:
+        body = session.execute(select(audit_records.c.body)).scalar_one()
+    assert b"ab" * 32 not in body
+    assert b"hunter2-very-secret" not in body
+    assert b"k.bin" in body
+
+
+def test_checkpoint_if_due_signs_quiet_tenants(sessions) -> None:  # type: ignore[no-untyped-def]
+    clock = [datetime(2026, 11, 22, tzinfo=UTC)]
+    log = AuditLog(KEY, checkpoint_every=1000, checkpoint_seconds=60, clock=lambda: clock[0])
+    with transaction(sessions) as session:
+        log.append(session, event())
+    with transaction(sessions) as session:
+        assert log.checkpoint_if_due(session, "acme") is None  # not yet due
+    clock[0] += timedelta(seconds=61)
+    with transaction(sessions) as session:
+        checkpoint = log.checkpoint_if_due(session, "acme")
+    assert checkpoint is not None and checkpoint.seq == 1
+    with transaction(sessions) as session:
+        assert log.checkpoint_if_due(session, "acme", force=True) is None  # nothing new to sign
+
+
+def test_group_commit_resolves_every_future_with_a_contiguous_chain(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY, checkpoint_every=50)
+    appender = GroupCommitAppender(log, sessions, max_batch=64, max_wait_ms=5)
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def worker(count: int) -> None:
+        futures = [appender.submit(event(details={"i": i})) for i in range(count)]
+        seqs = [f.result(timeout=60).seq for f in futures]
+        with lock:
+            results.extend(seqs)
+
+    threads = [threading.Thread(target=worker, args=(100,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    appender.close()
+    assert sorted(results) == list(range(1, 401))
+    assert verify(export_bytes(sessions, "acme")).ok
+
+
+def test_group_commit_fails_every_waiter_when_the_store_is_down(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY)
+    with transaction(sessions) as session:
+        session.execute(text("DROP TABLE audit_heads"))
+    appender = GroupCommitAppender(log, sessions)
+    futures = [appender.submit(event()) for _ in range(5)]
+    for future in futures:
+        with pytest.raises(AuditWriteError):
+            future.result(timeout=30)
+    appender.close()
+    with pytest.raises(AuditWriteError):
+        appender.append(event())
+
+
+def test_query_filters_and_pages_in_chain_order(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with transaction(sessions) as session:
+        for i in range(30):
+            log.append(
+                session,
+                event(
+                    action="auth.login.failed" if i % 3 == 0 else "auth.login.succeeded",
+                    outcome=Outcome.DENIED if i % 3 == 0 else Outcome.SUCCESS,
+                    actor=SYSTEM_ACTOR if i % 2 else ALICE,
+                    time=start + timedelta(minutes=i),
+                ),
+            )
+        log.append(session, event("globex", action="auth.login.failed", outcome=Outcome.DENIED))
+    with sessions() as session:
+        denied = query_events(session, "acme", EventFilter(outcome=Outcome.DENIED), limit=100)
+        assert [r.seq for r in denied] == [1, 4, 7, 10, 13, 16, 19, 22, 25, 28]
+        page1 = query_events(session, "acme", EventFilter(action="auth.login.failed"), limit=4)
+        page2 = query_events(session, "acme", EventFilter(action="auth.login.failed"), after_seq=page1[-1].seq, limit=4)
+        assert [r.seq for r in page1 + page2] == [1, 4, 7, 10, 13, 16, 19, 22]
+        window = EventFilter(since=start + timedelta(minutes=10), until=start + timedelta(minutes=12))
+        assert [r.seq for r in query_events(session, "acme", window)] == [11, 12]
+        alice = query_events(session, "acme", EventFilter(actor="u-alice"))
+        assert len(alice) == 15
+        assert all(b'"tenant":"acme"' in r.body for r in alice)
+
+
+def test_time_bounded_export_verifies(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY, checkpoint_every=5)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with transaction(sessions) as session:
+        for i in range(20):
+            log.append(session, event(time=start + timedelta(hours=i)))
+    data = export_bytes(sessions, "acme", since=start + timedelta(hours=3), until=start + timedelta(hours=12))
+    report = verify(data)
+    assert report.ok, report.problems
+    assert data.count(b'"type":"record"') == 9
+
+
+def test_cutting_the_tail_after_a_checkpoint_is_detected(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY, checkpoint_every=5)
+    with transaction(sessions) as session:
+        for _ in range(12):
+            log.append(session, event())
+    with transaction(sessions) as session:  # an attacker with database access removes records 8..12
+        session.execute(delete(audit_records).where(audit_records.c.seq >= 8))
+    report = verify(export_bytes(sessions, "acme"))
+    assert not report.ok
+    assert any(p.kind == "truncated" for p in report.problems)
+
+
+def test_prune_leaves_an_anchor_and_later_exports_still_verify(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY, checkpoint_every=4)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with transaction(sessions) as session:
+        for i in range(10):
+            log.append(session, event(time=start + timedelta(days=i)))
+    with transaction(sessions) as session:
+        anchor = prune(session, log, "acme", start + timedelta(days=6))
+    assert anchor is not None and anchor.seq == 6 and anchor.pruned_count == 6
+    with transaction(sessions) as session:
+        log.append(session, event(action="audit.pruned"))
+    data = export_bytes(sessions, "acme")
+    report = verify(data)
+    assert report.ok, report.problems
+    assert b'"kind":"anchor"' in data
+    with transaction(sessions) as session:
+        assert prune(session, log, "acme", start) is None  # nothing older than that
+    # Tampering with the anchor's pruned count breaks its signature.
+    with transaction(sessions) as session:
+        session.execute(update(audit_checkpoints).where(audit_checkpoints.c.kind == "anchor").values(pruned_count=1))
+    assert not verify(export_bytes(sessions, "acme")).ok

@@ -1,0 +1,61 @@
+"""Settings: embedded defaults, environment, TOML file, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from enclave.settings import Mode, Settings
+
+
+def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ENCLAVE_DATABASE_URL", "ENCLAVE_TENANT", "ENCLAVE_CONFIG", "ENCLAVE_MODE", "ENCLAVE_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.mode is Mode.DEDICATED and settings.tenant == "default"
+    assert settings.resolved_database_url == "sqlite:///.enclave/enclave.db"
+    assert settings.cache_url == "memory://"
+
+
+def test_environment_and_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "enclave.toml"
+    config.write_text('mode = "shared"\ncache_url = "redis://127.0.0.1:6379/0"\naudit_checkpoint_every = 50\n')
+    monkeypatch.setenv("ENCLAVE_CONFIG", str(config))
+    monkeypatch.setenv("ENCLAVE_AUDIT_CHECKPOINT_EVERY", "7")  # the environment wins over the file
+    monkeypatch.delenv("ENCLAVE_TENANT", raising=False)
+    settings = Settings()
+    assert settings.mode is Mode.SHARED and settings.tenant is None
+    assert settings.cache_url.startswith("redis://")
+    assert settings.audit_checkpoint_every == 7
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"tenant": "Bad Tenant"}, "tenant must be"),
+        ({"mode": "shared", "tenant": "acme"}, "only for dedicated mode"),
+        ({"cache_url": "memcached://x"}, "cache_url must be"),
+        ({"otel_exporter": "otlp"}, "needs otel_endpoint"),
+        ({"audit_checkpoint_every": 0}, "greater than or equal to 1"),
+        ({"log_level": "LOUD"}, "String should match"),
+    ],
+)
+def test_invalid_settings_say_what_is_wrong(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(**values)  # type: ignore[arg-type]
+
+
+def test_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ENCLAVE_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        Settings()
+
+
+def test_secrets_are_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCLAVE_OPERATOR_TOKEN", "op-secret-value-123")
+    settings = Settings()
+    assert "op-secret-value-123" not in repr(settings)
+    assert settings.operator_token is not None
+    assert settings.operator_token.get_secret_value() == "op-secret-value-123"
