@@ -75,11 +75,11 @@ class _RecordingMocks(pulumi_mocks.Mocks):
         self.created[f"{args.typ}::{args.name}"] = {"inputs": dict(args.inputs), "outputs": state}
         return outputs["id"], state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         faker = self._invokes.get(args.token)
         if faker is None:
             raise RuntimeError(f"the offline preview has no canned answer for invoke {args.token}")
-        return faker(args.token, "", args.args), None
+        return faker(args.token, "", args.args), []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -90,7 +90,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[tuple[Any, str]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.registrations.append((request, response.urn))
         return response
 

@@ -21,7 +21,7 @@ TENANT_NAME_MIN, TENANT_NAME_MAX = 3, 20  # short enough for every cloud's name 
 RESERVED_NAMES = frozenset({"enclave", "admin", "default", "system", "platform", "aws", "gcp", "azure"})
 TENANT_TAG = "enclave-tenant"  # tag / label key carried by every taggable resource
 PRIVATE_RANGES = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
 
 

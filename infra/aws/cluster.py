@@ -1,0 +1,207 @@
+"""EKS: private API endpoint only, secrets envelope-encrypted with the tenant key, every control-plane log
+type on, and a managed node group sized from the preset on encrypted volumes with IMDSv2 (hop limit 1, so
+pods cannot borrow the node's role and must use their own workload identity)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.aws.context import AwsContext
+from infra.aws.iam import service_trust
+from infra.aws.keys import Keys
+from infra.aws.kubeconfig import render_kubeconfig
+from infra.aws.network import LOG_RETENTION_DAYS, Network, cluster_name
+
+KUBERNETES_VERSION = "1.33"
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+NODE_AMI_TYPE = "AL2023_x86_64_STANDARD"
+NODE_VOLUME_GB = 50
+EPHEMERAL_PORTS = (1025, 65535)
+HTTPS = 443
+_MANAGED = "arn:aws:iam::aws:policy/"
+CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]  # secret
+    oidc_issuer: pulumi.Output[str]
+    node_security_group_id: pulumi.Output[str]
+    autoscaling_group_name: pulumi.Output[str]  # the node group's ASG (PrivateLink targets)
+
+
+def build_cluster(actx: AwsContext, network: Network, keys: Keys) -> Cluster:
+    control_plane_sg, node_sg = _security_groups(actx, network)
+    role, attachments = _role(actx, "eks-cluster", "eks.amazonaws.com", CLUSTER_POLICIES)
+    name = cluster_name(actx)
+    log_group = aws.cloudwatch.LogGroup(  # created first so it is encrypted and retained, not EKS's default
+        actx.name("eks-logs"),
+        name=f"/aws/eks/{name}/cluster",
+        kms_key_id=keys.key_arn,
+        retention_in_days=LOG_RETENTION_DAYS,
+        tags=actx.tags(),
+        opts=actx.opts(stateful=True),
+    )
+    cluster = aws.eks.Cluster(
+        actx.name("eks"),
+        name=name,
+        version=KUBERNETES_VERSION,
+        role_arn=role.arn,
+        vpc_config={
+            "subnet_ids": network.private_subnet_ids,
+            "security_group_ids": [control_plane_sg.id],
+            "endpoint_private_access": True,
+            "endpoint_public_access": False,
+        },
+        encryption_config={"resources": ["secrets"], "provider": {"key_arn": keys.key_arn}},
+        enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+        access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+        deletion_protection=actx.spec.deletion_protection,
+        tags=actx.tags(),
+        opts=actx.opts(depends_on=[log_group, *attachments]),
+    )
+    node_group = _node_group(actx, cluster, network, node_sg, keys)
+    kubeconfig = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
+        lambda v: render_kubeconfig(cluster_name=v[0], endpoint=v[1], ca_data=v[2] or "", region=actx.spec.region)
+    )
+    return Cluster(
+        name=cluster.name,
+        kubeconfig=pulumi.Output.secret(kubeconfig),
+        oidc_issuer=cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer or ""),  # type: ignore[index]
+        node_security_group_id=node_sg.id,
+        autoscaling_group_name=node_group.resources.apply(
+            lambda rs: rs[0].autoscaling_groups[0].name or ""  # type: ignore[index]
+        ),
+    )
+
+
+def _role(
+    actx: AwsContext, part: str, service: str, managed_policies: tuple[str, ...]
+) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+    """A service role with AWS-managed policies; callers depend on the attachments, not just the role."""
+    role = aws.iam.Role(
+        actx.name(part),
+        name=actx.name(part),
+        assume_role_policy=service_trust(service),
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            actx.name(f"{part}-{policy}"), role=role.name, policy_arn=_MANAGED + policy, opts=actx.opts()
+        )
+        for policy in managed_policies
+    ]
+    return role, attachments
+
+
+def _security_groups(actx: AwsContext, network: Network) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+    """Our own control-plane and node groups, so every rule is in the program (and its policy) rather than
+    in EKS defaults. The node group carries the cluster tag the cloud provider looks for when it opens the
+    load balancer's listener (restricted to loadBalancerSourceRanges) to the nodes."""
+    control_plane = aws.ec2.SecurityGroup(
+        actx.name("eks-control-plane"),
+        name=actx.name("eks-control-plane"),
+        description="EKS control plane ENIs: API from nodes only",
+        vpc_id=network.vpc_id,
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    nodes = aws.ec2.SecurityGroup(
+        actx.name("eks-nodes"),
+        name=actx.name("eks-nodes"),
+        description="EKS nodes and pods",
+        vpc_id=network.vpc_id,
+        tags=actx.tags({f"kubernetes.io/cluster/{cluster_name(actx)}": "owned"}),
+        opts=actx.opts(),
+    )
+    low, high = EPHEMERAL_PORTS
+    rules: list[tuple[str, aws.ec2.SecurityGroup, aws.ec2.SecurityGroup, str, int | None, int | None]] = [
+        ("nodes-from-nodes", nodes, nodes, "-1", None, None),
+        ("nodes-from-control-plane", nodes, control_plane, "tcp", low, high),
+        ("nodes-https-from-control-plane", nodes, control_plane, "tcp", HTTPS, HTTPS),
+        ("control-plane-https-from-nodes", control_plane, nodes, "tcp", HTTPS, HTTPS),
+    ]
+    for part, group, source, protocol, from_port, to_port in rules:
+        aws.vpc.SecurityGroupIngressRule(
+            actx.name(part),
+            security_group_id=group.id,
+            referenced_security_group_id=source.id,
+            ip_protocol=protocol,
+            from_port=from_port,
+            to_port=to_port,
+            tags=actx.tags(),
+            opts=actx.opts(),
+        )
+    aws.vpc.SecurityGroupEgressRule(
+        actx.name("control-plane-to-nodes"),
+        security_group_id=control_plane.id,
+        referenced_security_group_id=nodes.id,
+        ip_protocol="tcp",
+        from_port=low,
+        to_port=high,
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    aws.vpc.SecurityGroupEgressRule(  # image pulls, AWS APIs, the IdP: through the NAT gateways
+        actx.name("nodes-egress"),
+        security_group_id=nodes.id,
+        cidr_ipv4="0.0.0.0/0",
+        ip_protocol="-1",
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    return control_plane, nodes
+
+
+def _node_group(
+    actx: AwsContext, cluster: aws.eks.Cluster, network: Network, node_sg: aws.ec2.SecurityGroup, keys: Keys
+) -> aws.eks.NodeGroup:
+    preset = actx.spec.preset
+    role, attachments = _role(actx, "eks-nodes", "ec2.amazonaws.com", NODE_POLICIES)
+    template = aws.ec2.LaunchTemplate(
+        actx.name("eks-nodes"),
+        name=actx.name("eks-nodes"),
+        vpc_security_group_ids=[node_sg.id],
+        block_device_mappings=[
+            {
+                "device_name": "/dev/xvda",
+                "ebs": {
+                    "encrypted": "true",
+                    "kms_key_id": keys.key_arn,
+                    "volume_size": NODE_VOLUME_GB,
+                    "volume_type": "gp3",
+                    "delete_on_termination": "true",
+                },
+            }
+        ],
+        metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
+        tag_specifications=[
+            {"resource_type": kind, "tags": actx.tags()} for kind in ("instance", "volume", "network-interface")
+        ],
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    return aws.eks.NodeGroup(
+        actx.name("eks-nodes"),
+        cluster_name=cluster.name,
+        node_group_name=actx.name("nodes"),
+        node_role_arn=role.arn,
+        subnet_ids=network.private_subnet_ids,
+        instance_types=[preset.node_machine_type],
+        ami_type=NODE_AMI_TYPE,
+        scaling_config={
+            "min_size": preset.node_count_min,
+            "desired_size": preset.node_count_min,
+            "max_size": preset.node_count_max,
+        },
+        launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+        update_config={"max_unavailable": 1},
+        tags=actx.tags(),
+        opts=actx.opts(depends_on=attachments),
+    )

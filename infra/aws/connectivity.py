@@ -1,0 +1,191 @@
+"""How clients reach the gateway. The Kubernetes service's load balancer (an NLB the cloud provider
+creates from the annotations returned here) terminates TLS on 443 with the tenant's ACM certificate;
+`loadBalancerSourceRanges` (set by the workload) is the IP allow list. Optionally a PrivateLink endpoint
+service (manual acceptance, explicit consumer principals) in front of an internal TLS NLB, and VPC peering
+with the customer's network."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.aws.cluster import Cluster
+from infra.aws.context import AwsContext
+from infra.aws.iam import account_root, require_account_id
+from infra.aws.network import Network
+from infra.spec import Peering
+
+HTTPS = 443
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# The gateway service's node port; the PrivateLink NLB forwards to it on every node.
+PRIVATE_LINK_NODE_PORT = 30443
+_LB = "service.beta.kubernetes.io/aws-load-balancer-"
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+
+
+@dataclass(frozen=True)
+class Connectivity:
+    load_balancer_annotations: Mapping[str, pulumi.Input[str]]
+    private_link_service: pulumi.Output[str] | None = None
+    extra_outputs: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+
+
+def consumer_principals(consumers: Sequence[str]) -> list[str]:
+    """PrivateLink consumers as IAM principals: an account id means the account's root principal."""
+    principals = []
+    for consumer in consumers:
+        if re.fullmatch(r"\d{12}", consumer):
+            principals.append(account_root(consumer))
+        elif _PRINCIPAL_ARN.match(consumer):
+            principals.append(consumer)
+        else:
+            raise ValueError(
+                f"private_link_consumers entry {consumer!r} must be a 12-digit AWS account id or an IAM principal "
+                "ARN (arn:aws:iam::<account>:root|role/...|user/...); '*' is never allowed"
+            )
+    return principals
+
+
+def load_balancer_annotations(
+    *, certificate_arn: pulumi.Input[str], public: bool, tags: Mapping[str, str]
+) -> dict[str, pulumi.Input[str]]:
+    annotations: dict[str, pulumi.Input[str]] = {
+        f"{_LB}type": "nlb",
+        f"{_LB}ssl-cert": certificate_arn,
+        f"{_LB}ssl-ports": str(HTTPS),
+        f"{_LB}ssl-negotiation-policy": TLS_POLICY,
+        f"{_LB}backend-protocol": "tcp",
+        f"{_LB}additional-resource-tags": ",".join(f"{k}={v}" for k, v in sorted(tags.items())),
+    }
+    if not public:
+        annotations[f"{_LB}internal"] = "true"
+    return annotations
+
+
+def build_connectivity(actx: AwsContext, network: Network, cluster: Cluster) -> Connectivity:
+    spec = actx.spec
+    certificate = aws.acm.Certificate(
+        actx.name("tls"),
+        domain_name=spec.hostname,
+        validation_method="DNS",
+        options={"certificate_transparency_logging_preference": "ENABLED"},
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    extra: dict[str, pulumi.Output[str]] = {
+        "certificateArn": certificate.arn,
+        "certificateValidation": certificate.domain_validation_options.apply(
+            lambda options: json.dumps(
+                [
+                    {"name": o.resource_record_name, "type": o.resource_record_type, "value": o.resource_record_value}
+                    for o in options
+                ]
+            )
+        ),
+    }
+    annotations = load_balancer_annotations(
+        certificate_arn=certificate.arn, public=spec.connectivity.public_ingress, tags=actx.tags()
+    )
+    service_name = None
+    if spec.connectivity.private_link:
+        service_name = _private_link(actx, network, cluster, certificate)
+    if spec.connectivity.peering is not None:
+        extra["peeringConnectionId"] = _peering(actx, network, spec.connectivity.peering)
+    return Connectivity(load_balancer_annotations=annotations, private_link_service=service_name, extra_outputs=extra)
+
+
+def _private_link(
+    actx: AwsContext, network: Network, cluster: Cluster, certificate: aws.acm.Certificate
+) -> pulumi.Output[str]:
+    principals = consumer_principals(actx.spec.connectivity.private_link_consumers)
+    balancer = aws.lb.LoadBalancer(
+        actx.name("pl"),
+        name=actx.name("pl"),
+        internal=True,
+        load_balancer_type="network",
+        subnets=network.private_subnet_ids,
+        enable_cross_zone_load_balancing=True,
+        enable_deletion_protection=actx.spec.deletion_protection,
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    targets = aws.lb.TargetGroup(
+        actx.name("pl"),
+        name=actx.name("pl"),
+        port=PRIVATE_LINK_NODE_PORT,
+        protocol="TCP",
+        target_type="instance",
+        vpc_id=network.vpc_id,
+        health_check={"protocol": "TCP", "port": "traffic-port"},
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    aws.lb.Listener(
+        actx.name("pl-tls"),
+        load_balancer_arn=balancer.arn,
+        port=HTTPS,
+        protocol="TLS",
+        certificate_arn=certificate.arn,
+        ssl_policy=TLS_POLICY,
+        default_actions=[{"type": "forward", "target_group_arn": targets.arn}],
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    aws.autoscaling.Attachment(
+        actx.name("pl-nodes"),
+        autoscaling_group_name=cluster.autoscaling_group_name,
+        lb_target_group_arn=targets.arn,
+        opts=actx.opts(),
+    )
+    for index, cidr in enumerate(network.private_cidrs):  # the NLB's addresses live in these subnets
+        aws.vpc.SecurityGroupIngressRule(
+            actx.name(f"nodes-from-pl-{index}"),
+            security_group_id=cluster.node_security_group_id,
+            cidr_ipv4=cidr,
+            ip_protocol="tcp",
+            from_port=PRIVATE_LINK_NODE_PORT,
+            to_port=PRIVATE_LINK_NODE_PORT,
+            tags=actx.tags(),
+            opts=actx.opts(),
+        )
+    service = aws.ec2.VpcEndpointService(
+        actx.name("pl-service"),
+        acceptance_required=True,
+        network_load_balancer_arns=[balancer.arn],
+        allowed_principals=principals,
+        tags=actx.tags({"Name": actx.name("pl-service")}),
+        opts=actx.opts(),
+    )
+    return service.service_name
+
+
+def _peering(actx: AwsContext, network: Network, peering: Peering) -> pulumi.Output[str]:
+    """Requests peering (the customer accepts on their side) and routes the peer's CIDR from the private
+    subnets; no security group opens to the peer by default."""
+    if not _VPC_ID.match(peering.peer_network):
+        raise ValueError(f"peering.peer_network must be a VPC id (vpc-...), got {peering.peer_network!r}")
+    connection = aws.ec2.VpcPeeringConnection(
+        actx.name("peering"),
+        vpc_id=network.vpc_id,
+        peer_vpc_id=peering.peer_network,
+        peer_owner_id=require_account_id(peering.peer_owner, "peering.peer_owner"),
+        peer_region=actx.spec.region,
+        auto_accept=False,
+        tags=actx.tags({"Name": actx.name("peering")}),
+        opts=actx.opts(),
+    )
+    for index, table in enumerate(network.private_route_table_ids):
+        aws.ec2.Route(
+            actx.name(f"peering-route-{index}"),
+            route_table_id=table,
+            destination_cidr_block=str(peering.peer_cidr),
+            vpc_peering_connection_id=connection.id,
+            opts=actx.opts(),
+        )
+    return connection.id

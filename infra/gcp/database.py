@@ -1,0 +1,105 @@
+"""Cloud SQL for MySQL 8 on a private address only (private services access), TLS required, encrypted with
+the tenant key, daily backups with binary logs for point-in-time recovery, regional HA from `medium` up,
+deletion protection and a final backup when the instance is deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.cloud import DatabaseEndpoint
+from infra.gcp.keys import TenantKey, allow_key_use
+from infra.gcp.network import Network
+from infra.gcp.project import GcpProject, ServiceAgent
+
+MYSQL_VERSION = "MYSQL_8_0"
+MYSQL_PORT = 3306
+DATABASE_NAME = "enclave"
+DATABASE_USER = "enclave"
+BACKUPS_RETAINED = 14  # daily backups kept (>= 7 days of recovery points)
+LOG_RETENTION_DAYS = 7  # binary logs for point-in-time recovery
+FINAL_BACKUP_RETENTION_DAYS = 30
+BACKUP_START_TIME = "02:00"  # UTC
+
+
+@dataclass(frozen=True)
+class Database:
+    instance: gcp.sql.DatabaseInstance
+    endpoint: DatabaseEndpoint
+
+
+def build_database(project: GcpProject, network: Network, key: TenantKey) -> Database:
+    ctx = project.ctx
+    spec = ctx.spec
+    key_grants = allow_key_use(project, key, ServiceAgent.CLOUD_SQL)
+    high_availability = spec.preset.db_high_availability
+    instance = gcp.sql.DatabaseInstance(
+        ctx.name("mysql"),
+        name=ctx.name("mysql"),
+        project=project.project,
+        region=project.region,
+        database_version=MYSQL_VERSION,
+        encryption_key_name=key.key_id,
+        deletion_protection=spec.deletion_protection,
+        settings=gcp.sql.DatabaseInstanceSettingsArgs(
+            tier=spec.preset.db_instance_class,
+            edition="ENTERPRISE",
+            availability_type="REGIONAL" if high_availability else "ZONAL",
+            location_preference=gcp.sql.DatabaseInstanceSettingsLocationPreferenceArgs(
+                zone=spec.zones[0], secondary_zone=spec.zones[1] if high_availability else None
+            ),
+            disk_type="PD_SSD",
+            disk_size=spec.preset.db_storage_gb,
+            disk_autoresize=True,
+            deletion_protection_enabled=spec.deletion_protection,
+            ip_configuration=gcp.sql.DatabaseInstanceSettingsIpConfigurationArgs(
+                ipv4_enabled=False,
+                private_network=network.vpc.id,
+                allocated_ip_range=network.private_services_range.name,
+                ssl_mode="ENCRYPTED_ONLY",
+            ),
+            backup_configuration=gcp.sql.DatabaseInstanceSettingsBackupConfigurationArgs(
+                enabled=True,
+                binary_log_enabled=True,
+                start_time=BACKUP_START_TIME,
+                transaction_log_retention_days=LOG_RETENTION_DAYS,
+                backup_retention_settings=gcp.sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
+                    retained_backups=BACKUPS_RETAINED, retention_unit="COUNT"
+                ),
+            ),
+            final_backup_config=gcp.sql.DatabaseInstanceSettingsFinalBackupConfigArgs(
+                enabled=True, retention_days=FINAL_BACKUP_RETENTION_DAYS
+            ),
+            user_labels=project.labels,
+        ),
+        opts=project.opts(stateful=True, depends_on=[network.private_services, *key_grants]),
+    )
+    database = gcp.sql.Database(
+        ctx.name("database"),
+        name=DATABASE_NAME,
+        project=project.project,
+        instance=instance.name,
+        charset="utf8mb4",
+        collation="utf8mb4_0900_ai_ci",
+        opts=project.opts(stateful=True),
+    )
+    password = ctx.secret("databasePassword")
+    gcp.sql.User(
+        ctx.name("database-user"),
+        name=DATABASE_USER,
+        project=project.project,
+        instance=instance.name,
+        host="%",
+        password=password,
+        opts=project.opts(depends_on=[database]),
+    )
+    endpoint = DatabaseEndpoint(
+        host=instance.private_ip_address,
+        port=MYSQL_PORT,
+        name=DATABASE_NAME,
+        user=DATABASE_USER,
+        password=pulumi.Output.secret(password),
+    )
+    return Database(instance, endpoint)

@@ -1,0 +1,61 @@
+"""The platform identity: a Google service account the gateway runs as through GKE Workload Identity.
+It signs URLs (V4 signing through IAM signBlob, no key file) and is what a BYOB customer grants access to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.gcp.project import GcpProject
+from infra.workload import NAMESPACE, SERVICE_ACCOUNT
+
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+URL_SIGNER_ROLE = "roles/iam.serviceAccountTokenCreator"  # signBlob on itself, for V4 signed URLs
+
+
+def workload_pool(project: str) -> str:
+    return f"{project}.svc.id.goog"
+
+
+def workload_member(project: str, namespace: str, service_account: str) -> str:
+    """The IAM member a Kubernetes service account becomes under GKE Workload Identity."""
+    return f"serviceAccount:{workload_pool(project)}[{namespace}/{service_account}]"
+
+
+@dataclass(frozen=True)
+class GatewayIdentity:
+    account: gcp.serviceaccount.Account
+    email: pulumi.Output[str]
+
+    @property
+    def member(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat("serviceAccount:", self.email)
+
+
+def build_gateway_identity(project: GcpProject) -> GatewayIdentity:
+    ctx = project.ctx
+    account = gcp.serviceaccount.Account(
+        ctx.name("gateway"),
+        account_id=ctx.name("gateway"),
+        project=project.project,
+        display_name=f"Enclave gateway of tenant {ctx.spec.name}",
+        opts=project.opts(),
+    )
+    gcp.serviceaccount.IAMMember(
+        ctx.name("gateway-workload-identity"),
+        service_account_id=account.name,
+        role=WORKLOAD_IDENTITY_USER,
+        member=workload_member(project.project, NAMESPACE, SERVICE_ACCOUNT),
+        opts=project.opts(),
+    )
+    identity = GatewayIdentity(account, account.email)
+    gcp.serviceaccount.IAMMember(
+        ctx.name("gateway-url-signer"),
+        service_account_id=account.name,
+        role=URL_SIGNER_ROLE,
+        member=identity.member,
+        opts=project.opts(),
+    )
+    return identity
