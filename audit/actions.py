@@ -1,6 +1,6 @@
 """The one catalogue of audit actions. Every act Enclave records uses a name from here.
 
-docs/audit.md lists the same actions; tests/audit/test_actions.py keeps the two in step.
+docs/audit.md lists the same actions; tests/audit/test_actions_doc.py keeps the two in step.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import orjson
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
-JsonValue: TypeAlias = str | int | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+JsonValue: TypeAlias = str | int | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 
 class CanonicalEncodingError(ValueError):

@@ -45,7 +45,7 @@ class OtelRecordEmitter:
             _optional(attributes, "enclave.audit.target", event.target)
             _optional(attributes, "enclave.audit.reason", event.reason)
             _optional(attributes, "enclave.request_id", event.request_id)
-            trace_id = int(event.trace_id, 16) if event.trace_id and len(event.trace_id) == 32 else None
+            _optional(attributes, "enclave.trace_id", event.trace_id)
             self._logger.emit(
                 LogRecord(
                     timestamp=int(event.time.timestamp() * 1_000_000) * 1000,
@@ -54,6 +54,5 @@ class OtelRecordEmitter:
                     severity_text=severity_text,
                     body=record.body.decode(),
                     attributes=attributes,
-                    trace_id=trace_id,
                 )
             )

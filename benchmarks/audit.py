@@ -25,7 +25,7 @@ from sqlalchemy import insert, select
 
 from audit.events import Actor, ActorKind, AuditEvent, ChainedRecord, empty_head, head_after, link
 from audit.export.jsonl import ExportHeader, write_jsonl
-from audit.signing import generate_private_key_pem, load_private_key
+from audit.signing import generate_private_key_pem, key_id, load_private_key
 from audit.store.group_commit import GroupCommitAppender
 from audit.store.log import AuditLog, record_row
 from audit.store.reader import export_items, export_range
@@ -118,7 +118,7 @@ def build_export(count: int) -> bytes:
 
     out = io.BytesIO()
     header = ExportHeader(
-        tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="bench", key_id=""
+        tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="bench", key_id=key_id(KEY.public_key())
     )
     write_jsonl(out, header, (StoredRecord(r.seq, r.hash, r.body) for r in records), KEY)
     return out.getvalue()
@@ -210,7 +210,7 @@ def bench_export(count: int) -> None:
                 return sink.write(data)
 
         header = ExportHeader(
-            tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="bench", key_id=""
+            tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="bench", key_id=key_id(KEY.public_key())
         )
         meter = Meter()
         started = time.perf_counter()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import getpass
 import importlib.util
-import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -272,7 +271,9 @@ def audit_export(
 @audit_app.command("verify")
 def audit_verify(
     file: Annotated[Path, typer.Argument(help="a JSONL export")],
-    public_key: Annotated[Path, typer.Option(help="PEM file of the gateway's audit public key")],
+    public_key: Annotated[
+        list[Path], typer.Option(help="PEM file of the gateway's audit public key (repeat across a key rotation)")
+    ],
 ) -> None:
     """Check an export offline: chain, checkpoints and proof. Exit 1 on any break."""
     from audit.signing import SigningKeyError, load_public_key
@@ -280,14 +281,16 @@ def audit_verify(
 
     if not file.is_file():
         fail(f"{file}: no such file")
-    if not public_key.is_file():
-        fail(f"{public_key}: no such file")
-    try:
-        key = load_public_key(public_key.read_text())
-    except SigningKeyError as exc:
-        fail(str(exc))
+    keys = []
+    for path in public_key:
+        if not path.is_file():
+            fail(f"{path}: no such file")
+        try:
+            keys.append(load_public_key(path.read_text()))
+        except SigningKeyError as exc:
+            fail(f"{path}: {exc}")
     with file.open("rb") as handle:
-        report = verify_export(handle, key)
+        report = verify_export(handle, keys)
     if report.ok:
         console.print(f"[green]OK[/]: {report.summary()}")
         return
@@ -365,4 +368,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

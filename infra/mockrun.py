@@ -67,11 +67,12 @@ class _RecordingMocks(pulumi_mocks.Mocks):
         self.created: dict[str, dict[str, Any]] = {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        outputs = _default_outputs(args.typ, args.name, args.inputs)
         faker = self._fakers.get(args.typ)
-        if faker is not None:
-            outputs.update(faker(args.typ, args.name, args.inputs))
-        state = {**outputs, **args.inputs}
+        faked = faker(args.typ, args.name, args.inputs) if faker is not None else {}
+        outputs = {**_default_outputs(args.typ, args.name, args.inputs), **faked}
+        # Inputs echo back as outputs, except where the provider reshapes or computes them (an Azure identity
+        # list comes back as a map; nested computed fields get filled in): there the faked value wins.
+        state = {**outputs, **args.inputs, **faked}
         self.created[f"{args.typ}::{args.name}"] = {"inputs": dict(args.inputs), "outputs": state}
         return outputs["id"], state
 

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.events import AuditEvent, ChainedRecord
 from audit.store.log import AuditLog, AuditWriteError
 
-_STOP = object()
+
+class _Stop:
+    """Queued by `close`: the writer finishes what came before it, then exits."""
+
+
+_STOP = _Stop()
+_Item = tuple[AuditEvent, "Future[ChainedRecord]"]
 
 
 class AppenderClosedError(AuditWriteError):
@@ -38,7 +44,7 @@ class GroupCommitAppender:
         self._sessions = sessions
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000
-        self._queue: queue.SimpleQueue[tuple[AuditEvent, Future[ChainedRecord]] | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | _Stop] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="audit-group-commit", daemon=True)
         self._thread.start()
@@ -62,11 +68,12 @@ class GroupCommitAppender:
             self._queue.put(_STOP)
             self._thread.join()
 
-    def _next_batch(self) -> tuple[list[tuple[AuditEvent, Future[ChainedRecord]]], bool]:
+    def _next_batch(self) -> tuple[list[_Item], bool]:
+        """Up to max_batch queued items, waiting at most max_wait after the first; and whether to stop."""
         first = self._queue.get()
-        if first is _STOP:
+        if isinstance(first, _Stop):
             return [], True
-        batch = [first]  # type: ignore[list-item]
+        batch = [first]
         deadline = time.monotonic() + self._max_wait
         while len(batch) < self._max_batch:
             remaining = deadline - time.monotonic()
@@ -74,9 +81,9 @@ class GroupCommitAppender:
                 item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is _STOP:
+            if isinstance(item, _Stop):
                 return batch, True
-            batch.append(item)  # type: ignore[arg-type]
+            batch.append(item)
         return batch, False
 
     def _run(self) -> None:
@@ -86,7 +93,7 @@ class GroupCommitAppender:
             if batch:
                 self._write(batch)
 
-    def _write(self, batch: list[tuple[AuditEvent, Future[ChainedRecord]]]) -> None:
+    def _write(self, batch: list[_Item]) -> None:
         events = [event for event, _ in batch]
         try:
             with self._sessions() as session, session.begin():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +26,7 @@ class EventFilter:
     outcome: Outcome | None = None
 
 
-def _stored(row: Row[tuple[int, str, bytes]]) -> StoredRecord:
+def _stored(row: Sequence[Any]) -> StoredRecord:
     return StoredRecord(seq=row[0], hash=row[1], body=bytes(row[2]))
 
 
@@ -64,16 +65,24 @@ def checkpoint_from_row(row: Row[tuple[object, ...]]) -> Checkpoint:
 
 @dataclass(frozen=True)
 class ExportRange:
-    """The contiguous run of sequence numbers an export covers (a chain cannot be exported with holes)."""
+    """What an export covers, read in one consistent snapshot: a contiguous run of sequence numbers (a chain
+    cannot be exported with holes), the anchor it starts from (if it starts right after pruned records) and
+    the checkpoints over it. When the export runs to the head, checkpoints past the last record are kept
+    too, so a chain whose tail was cut after a checkpoint fails verification instead of passing silently."""
 
     tenant: str
     first_seq: int
     last_seq: int
-    to_head: bool  # no upper time bound: the export claims to run to the head at export time
+    anchor: Checkpoint | None
+    checkpoints: tuple[Checkpoint, ...]
 
 
 def export_range(session: Session, tenant: str, since: datetime | None, until: datetime | None) -> ExportRange | None:
-    r = audit_records.c
+    """Fix the export's range. Reads in one snapshot (REPEATABLE READ on MySQL; SQLite transactions are
+    serialized), so a checkpoint signed concurrently can never look like one past a truncated tail."""
+    if session.get_bind().dialect.name == "mysql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    r, c = audit_records.c, audit_checkpoints.c
     first_query = select(func.min(r.seq)).where(r.tenant_id == tenant)
     last_query = select(func.max(r.seq)).where(r.tenant_id == tenant)
     if since is not None:
@@ -84,28 +93,22 @@ def export_range(session: Session, tenant: str, since: datetime | None, until: d
     last = session.execute(last_query).scalar()
     if first is None or last is None or first > last:
         return None
-    return ExportRange(tenant, first, last, to_head=until is None)
+    anchor = session.execute(
+        select(audit_checkpoints).where(c.tenant_id == tenant, c.kind == "anchor", c.seq == first - 1)
+    ).one_or_none()
+    checkpoint_query = select(audit_checkpoints).where(c.tenant_id == tenant, c.kind == "checkpoint", c.seq >= first)
+    if until is not None:
+        checkpoint_query = checkpoint_query.where(c.seq <= last)
+    checkpoints = tuple(checkpoint_from_row(row) for row in session.execute(checkpoint_query.order_by(c.seq)))
+    return ExportRange(tenant, first, last, checkpoint_from_row(anchor) if anchor else None, checkpoints)
 
 
 def export_items(sessions: sessionmaker[Session], span: ExportRange) -> Iterator[StoredRecord | Checkpoint]:
-    """Records of `span` in seq order, each followed by the checkpoints over it; an anchor first when the
-    range starts right after a pruned boundary. Reads in pages: memory stays flat however long the log.
-    When the export runs to the head, checkpoints past the last record are included too, so a chain whose
-    tail was cut after a checkpoint fails verification instead of passing silently."""
-    c = audit_checkpoints.c
-    with sessions() as session:
-        anchor = session.execute(
-            select(audit_checkpoints).where(c.tenant_id == span.tenant, c.kind == "anchor", c.seq == span.first_seq - 1)
-        ).one_or_none()
-        checkpoint_query = select(audit_checkpoints).where(
-            c.tenant_id == span.tenant, c.kind == "checkpoint", c.seq >= span.first_seq
-        )
-        if not span.to_head:
-            checkpoint_query = checkpoint_query.where(c.seq <= span.last_seq)
-        checkpoints = [checkpoint_from_row(row) for row in session.execute(checkpoint_query.order_by(c.seq))]
-    if anchor is not None:
-        yield checkpoint_from_row(anchor)
-    pending = iter(checkpoints)
+    """The anchor (if any), then records of `span` in seq order, each followed by the checkpoints over it.
+    Reads records in pages, each in a short transaction: memory stays flat however long the log."""
+    if span.anchor is not None:
+        yield span.anchor
+    pending = iter(span.checkpoints)
     next_checkpoint = next(pending, None)
     r = audit_records.c
     after = span.first_seq - 1
@@ -126,7 +129,7 @@ def export_items(sessions: sessionmaker[Session], span: ExportRange) -> Iterator
                 yield next_checkpoint
                 next_checkpoint = next(pending, None)
         after = rows[-1][0]
-    while next_checkpoint is not None:  # checkpoints past the last record exported (to-head exports only)
+    while next_checkpoint is not None:  # checkpoints past the last record (to-head exports only)
         yield next_checkpoint
         next_checkpoint = next(pending, None)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import CursorResult, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from audit.checkpoints import Checkpoint, sign_checkpoint
@@ -30,7 +31,8 @@ def prune(session: Session, log: AuditLog, tenant: str, before: datetime) -> Che
         if cutoff <= 0:
             return None
     last_hash = session.execute(select(r.hash).where(r.tenant_id == tenant, r.seq == cutoff)).scalar_one()
-    removed = session.execute(delete(audit_records).where(r.tenant_id == tenant, r.seq <= cutoff)).rowcount
+    deletion = session.execute(delete(audit_records).where(r.tenant_id == tenant, r.seq <= cutoff))
+    removed = cast(CursorResult[Any], deletion).rowcount
     previous = session.execute(
         select(func.coalesce(func.max(c.pruned_count), 0)).where(c.tenant_id == tenant, c.kind == "anchor")
     ).scalar_one()

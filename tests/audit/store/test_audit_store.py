@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, text, update
 from audit.events import SYSTEM_ACTOR, Actor, ActorKind, AuditEvent, Outcome
 from audit.export.jsonl import ExportHeader, write_jsonl
 from audit.otel import OtelRecordEmitter
-from audit.signing import generate_private_key_pem, load_private_key
+from audit.signing import generate_private_key_pem, key_id, load_private_key
 from audit.store.group_commit import GroupCommitAppender
 from audit.store.log import AuditLog, AuditWriteError
 from audit.store.reader import EventFilter, export_items, export_range, query_events
@@ -46,7 +46,7 @@ def export_bytes(sessions, tenant: str, since=None, until=None) -> bytes:  # typ
     assert span is not None
     out = io.BytesIO()
     header = ExportHeader(
-        tenant=tenant, since=since, until=until, exported_at=datetime.now(UTC), exported_by="test", key_id=""
+        tenant=tenant, since=since, until=until, exported_at=datetime.now(UTC), exported_by="test", key_id=key_id(KEY.public_key())
     )
     write_jsonl(out, header, export_items(sessions, span), KEY)
     return out.getvalue()
@@ -84,9 +84,10 @@ def test_a_failed_act_leaves_no_record_and_a_failed_record_undoes_the_act(sessio
         assert log.head(session, "acme").seq == 0
     # Now break the store: the act in the same transaction must not happen either.
     with transaction(sessions) as session:
+        session.execute(text("CREATE TABLE acts (id INTEGER PRIMARY KEY)"))
+    with transaction(sessions) as session:
         session.execute(text("DROP TABLE audit_records"))
     with pytest.raises(AuditWriteError) as failure, transaction(sessions) as session:
-        session.execute(text("CREATE TABLE IF NOT EXISTS acts (id INTEGER PRIMARY KEY)"))
         session.execute(text("INSERT INTO acts (id) VALUES (1)"))
         log.append(session, event())
     assert "could not be written" in str(failure.value)
@@ -244,7 +245,7 @@ def test_prune_leaves_an_anchor_and_later_exports_still_verify(sessions) -> None
     data = export_bytes(sessions, "acme")
     report = verify(data)
     assert report.ok, report.problems
-    assert b'"kind":"anchor"' in data
+    assert b'"type":"anchor"' in data
     with transaction(sessions) as session:
         assert prune(session, log, "acme", start) is None  # nothing older than that
     # Tampering with the anchor's pruned count breaks its signature.

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from audit.export.jsonl import ExportHeader, write_jsonl
-from audit.signing import generate_private_key_pem, load_private_key
+from audit.signing import generate_private_key_pem, key_id, load_private_key
 from audit.store.reader import export_items, export_range
 from audit.store.tables import audit_records
 from audit.verify import verify_export
@@ -51,7 +51,7 @@ def test_two_processes_appending_concurrently_leave_a_valid_chain(mariadb_url: s
     key = load_private_key(key_file.read_text())
     out = io.BytesIO()
     header = ExportHeader(
-        tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="test", key_id=""
+        tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="test", key_id=key_id(key.public_key())
     )
     write_jsonl(out, header, export_items(sessions, span), key)
     report = verify_export(io.BytesIO(out.getvalue()), key.public_key())

@@ -1,0 +1,91 @@
+"""The audit trail: diagnostic settings that send each service's audit logs (AKS kube-audit, MySQL audit log,
+Key Vault and storage access, Redis) to a tenant-owned log archive.
+
+The archive is a storage account encrypted with the tenant key, closed to public networks (Azure Monitor and
+Network Watcher write to it as trusted services), with account-level time-based immutability: every blob,
+including the containers Azure Monitor creates, is write-once for the retention period. The policy is locked
+while deletion protection is on (a locked policy cannot be shortened or removed), unlocked otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import monitor, storage
+
+from infra.azure.common import AzureScope
+from infra.azure.keys import TenantKeys
+from infra.azure.storage import AccountSettings, secure_account
+
+AUDIT_RETENTION_DAYS = 365
+
+
+@dataclass(frozen=True)
+class LogArchive:
+    account: storage.StorageAccount
+
+
+def immutability(*, locked: bool) -> storage.ImmutableStorageAccountArgsDict:
+    state = storage.AccountImmutabilityPolicyState.LOCKED if locked else storage.AccountImmutabilityPolicyState.UNLOCKED
+    return {
+        "enabled": True,
+        "immutability_policy": {
+            "immutability_period_since_creation_in_days": AUDIT_RETENTION_DAYS,
+            "state": state,
+            "allow_protected_append_writes": True,  # log blobs are append blobs
+        },
+    }
+
+
+def build_log_archive(scope: AzureScope, keys: TenantKeys) -> LogArchive:
+    account = secure_account(
+        scope,
+        keys,
+        AccountSettings(
+            part="logs",
+            public_network_access=storage.PublicNetworkAccess.DISABLED,
+            network_rules={"default_action": storage.DefaultAction.DENY, "bypass": storage.Bypass.AZURE_SERVICES},
+            # Flow logs (and some Azure Monitor writers) still need account keys; the archive stays closed to
+            # public networks and its blobs immutable, so a leaked key can neither read it remotely nor rewrite it.
+            allow_shared_key_access=True,
+            immutability=immutability(locked=scope.ctx.spec.deletion_protection),
+        ),
+    )
+    return LogArchive(account=account)
+
+
+@dataclass(frozen=True)
+class AuditSource:
+    """A resource whose logs are archived: by category names, or by category group (e.g. "audit")."""
+
+    part: str
+    resource_id: pulumi.Input[str]
+    categories: Sequence[str] = field(default_factory=tuple)
+    category_groups: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    settings: dict[str, monitor.DiagnosticSetting]  # by source part
+
+
+def build_audit_trail(scope: AzureScope, archive: LogArchive, sources: Sequence[AuditSource]) -> AuditTrail:
+    ctx = scope.ctx
+    settings: dict[str, monitor.DiagnosticSetting] = {}
+    for source in sources:
+        if not source.categories and not source.category_groups:
+            raise ValueError(f"audit source {source.part!r} names no log category or category group")
+        logs: list[monitor.DiagnosticsLogSettingsArgsDict] = []
+        logs.extend({"category": category, "enabled": True} for category in source.categories)
+        logs.extend({"category_group": group, "enabled": True} for group in source.category_groups)
+        settings[source.part] = monitor.DiagnosticSetting(
+            ctx.name(f"{source.part}-audit"),
+            name=ctx.name(f"{source.part}-audit"),
+            resource_uri=source.resource_id,
+            storage_account_id=archive.account.id,
+            logs=logs,
+            opts=scope.opts(),
+        )
+    return AuditTrail(settings=settings)

@@ -1,0 +1,136 @@
+"""Azure Database for MySQL Flexible Server 8.0: VNet-injected (no public access), TLS required, encrypted
+with the tenant key, 14 days of point-in-time backups, zone-redundant HA from `medium` up.
+
+Azure has no deletion-protection flag on the server: a CanNotDelete lock and Pulumi's protect option stand
+in for it, and Azure keeps a dropped server restorable for 5 days (no final snapshot).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import dbformysql
+
+from infra.azure.common import AzureScope, global_name, lock_against_deletion
+from infra.azure.keys import TenantKeys
+from infra.azure.network import TenantNetwork, private_dns_zone
+from infra.cloud import DatabaseEndpoint
+
+MYSQL_VERSION = "8.0.21"
+BACKUP_RETENTION_DAYS = 14
+DATABASE_NAME = "enclave"
+ADMIN_LOGIN = "enclave_admin"
+MYSQL_PORT = 3306
+# Server parameters set explicitly (applied one after another: Azure serialises parameter updates).
+SERVER_PARAMETERS = {
+    "require_secure_transport": "ON",
+    "tls_version": "TLSv1.2,TLSv1.3",
+    "audit_log_enabled": "ON",
+    "audit_log_events": "CONNECTION,DDL,DCL",
+}
+_SKU_TIERS = (
+    (re.compile(r"^Standard_B\d+m?s$"), dbformysql.ServerSkuTier.BURSTABLE),
+    (re.compile(r"^Standard_D\d+a?ds_v\d$"), dbformysql.ServerSkuTier.GENERAL_PURPOSE),
+    (re.compile(r"^Standard_E\d+a?ds_v\d$"), dbformysql.ServerSkuTier.MEMORY_OPTIMIZED),
+)
+
+
+def sku_tier(sku_name: str) -> dbformysql.ServerSkuTier:
+    for pattern, tier in _SKU_TIERS:
+        if pattern.match(sku_name):
+            return tier
+    raise ValueError(
+        f"unknown MySQL Flexible Server SKU {sku_name!r}: expected Standard_B*, Standard_D*ds_v* or Standard_E*ds_v*"
+    )
+
+
+def high_availability(
+    *, enabled: bool, tier: dbformysql.ServerSkuTier, zones: tuple[str, ...]
+) -> dbformysql.HighAvailabilityArgsDict:
+    """Zone-redundant HA (standby in a second zone) or none; Burstable servers cannot have HA."""
+    if not enabled:
+        return {"mode": dbformysql.HighAvailabilityMode.DISABLED}
+    if tier is dbformysql.ServerSkuTier.BURSTABLE:
+        raise ValueError("MySQL high availability needs a General Purpose or Memory Optimized SKU, not Burstable")
+    if len(zones) < 2:
+        raise ValueError("zone-redundant MySQL needs a region with at least two availability zones")
+    return {"mode": dbformysql.HighAvailabilityMode.ZONE_REDUNDANT, "standby_availability_zone": zones[1]}
+
+
+@dataclass(frozen=True)
+class TenantDatabase:
+    server: dbformysql.Server
+    endpoint: DatabaseEndpoint
+
+
+def build_database(scope: AzureScope, net: TenantNetwork, keys: TenantKeys) -> TenantDatabase:
+    ctx = scope.ctx
+    spec = ctx.spec
+    preset = spec.preset
+    tier = sku_tier(preset.db_instance_class)
+    password = ctx.secret("databasePassword")
+    server_name = global_name(spec.name, "mysql", max_length=63)
+    dns_zone = private_dns_zone(scope, net, "mysql-dns", f"{server_name}.private.mysql.database.azure.com")
+    server = dbformysql.Server(
+        ctx.name("mysql"),
+        server_name=server_name,
+        resource_group_name=scope.group_name,
+        location=scope.location,
+        version=MYSQL_VERSION,
+        administrator_login=ADMIN_LOGIN,
+        administrator_login_password=password,
+        sku={"name": preset.db_instance_class, "tier": tier},
+        storage={"storage_size_gb": preset.db_storage_gb, "auto_grow": "Enabled", "auto_io_scaling": "Enabled"},
+        backup={"backup_retention_days": BACKUP_RETENTION_DAYS, "geo_redundant_backup": "Disabled"},
+        availability_zone=spec.zones[0],
+        high_availability=high_availability(enabled=preset.db_high_availability, tier=tier, zones=spec.zones),
+        network={
+            "public_network_access": "Disabled",
+            "delegated_subnet_resource_id": net.database_subnet.id,
+            "private_dns_zone_resource_id": dns_zone.id,
+        },
+        identity={"type": "UserAssigned", "user_assigned_identities": [keys.encryption_identity.id]},
+        data_encryption={
+            "type": dbformysql.DataEncryptionType.AZURE_KEY_VAULT,
+            "primary_key_uri": keys.key_id,
+            "primary_user_assigned_identity_id": keys.encryption_identity.id,
+        },
+        tags=ctx.tags,
+        opts=scope.opts(
+            stateful=True, depends_on=list(keys.grants), additional_secret_outputs=["administratorLoginPassword"]
+        ),
+    )
+    lock_against_deletion(scope, "mysql", server.id)
+    previous: list[pulumi.Resource] = []
+    for parameter, value in SERVER_PARAMETERS.items():
+        configuration = dbformysql.Configuration(
+            ctx.name(f"mysql-{parameter.replace('_', '-')}"),
+            configuration_name=parameter,
+            server_name=server.name,
+            resource_group_name=scope.group_name,
+            value=value,
+            source="user-override",
+            opts=scope.opts(depends_on=list(previous)),
+        )
+        previous = [configuration]
+    dbformysql.Database(
+        ctx.name("mysql-db"),
+        database_name=DATABASE_NAME,
+        server_name=server.name,
+        resource_group_name=scope.group_name,
+        charset="utf8mb4",
+        collation="utf8mb4_0900_ai_ci",
+        opts=scope.opts(stateful=True),
+    )
+    return TenantDatabase(
+        server=server,
+        endpoint=DatabaseEndpoint(
+            host=server.fully_qualified_domain_name,
+            port=MYSQL_PORT,
+            name=DATABASE_NAME,
+            user=ADMIN_LOGIN,
+            password=password,
+        ),
+    )

@@ -1,0 +1,177 @@
+"""Object storage: the tenant's managed storage account, or BYOB wiring to the customer's.
+
+Managed: no anonymous access, HTTPS and TLS 1.2+ only, Entra ID only (shared keys off; the gateway signs
+user-delegation SAS), the tenant key with infrastructure double encryption, versioning and soft delete, CORS
+for the gateway's origin only, and the account's firewall limited to the ingress allow list when one is given
+(browsers upload with signed URLs, so the account cannot be VNet-only).
+BYOB: the gateway's managed identity is the platform identity the customer's kit grants access to.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import managedidentity, storage
+
+from infra.azure.common import (
+    ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR,
+    AzureScope,
+    global_name,
+    grant_role,
+    lock_against_deletion,
+)
+from infra.azure.keys import TenantKeys
+from infra.cloud import StorageWiring
+from infra.spec import StorageMode
+
+DATA_CONTAINER = "tenant-data"
+SOFT_DELETE_DAYS = 30
+CORS_METHODS = ["GET", "HEAD", "PUT", "OPTIONS"]
+CORS_HEADERS = ["content-type", "content-md5", "x-ms-blob-type", "x-ms-blob-content-type", "x-ms-version"]
+CORS_MAX_AGE_SECONDS = 3600
+
+
+def firewall_ip_rules(cidrs: Sequence[ipaddress.IPv4Network]) -> list[storage.IPRuleArgsDict]:
+    """Storage firewall rules take CIDRs up to /30; /31 and /32 must be listed as single addresses."""
+    rules: list[storage.IPRuleArgsDict] = []
+    for cidr in cidrs:
+        if cidr.prefixlen <= 30:
+            rules.append({"i_p_address_or_range": str(cidr), "action": storage.Action.ALLOW})
+        else:
+            rules.extend({"i_p_address_or_range": str(ip), "action": storage.Action.ALLOW} for ip in cidr)
+    return rules
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """What differs between the tenant's two accounts (data, log archive); everything else is shared."""
+
+    part: str
+    network_rules: storage.NetworkRuleSetArgsDict
+    public_network_access: storage.PublicNetworkAccess
+    allow_shared_key_access: bool
+    cors_origin: str | None = None
+    immutability: storage.ImmutableStorageAccountArgsDict | None = None
+
+
+def secure_account(scope: AzureScope, keys: TenantKeys, settings: AccountSettings) -> storage.StorageAccount:
+    ctx = scope.ctx
+    identity = keys.encryption_identity
+    account = storage.StorageAccount(
+        ctx.name(settings.part),
+        account_name=global_name(ctx.spec.name, settings.part, max_length=24, hyphens=False),
+        resource_group_name=scope.group_name,
+        location=scope.location,
+        kind=storage.Kind.STORAGE_V2,
+        sku={"name": storage.SkuName.STANDARD_ZRS},
+        allow_blob_public_access=False,
+        enable_https_traffic_only=True,
+        minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
+        allow_shared_key_access=settings.allow_shared_key_access,
+        default_to_o_auth_authentication=True,
+        allow_cross_tenant_replication=False,
+        public_network_access=settings.public_network_access,
+        network_rule_set=settings.network_rules,
+        identity={"type": storage.IdentityType.USER_ASSIGNED, "user_assigned_identities": [identity.id]},
+        encryption={
+            "key_source": storage.KeySource.MICROSOFT_KEYVAULT,
+            "key_vault_properties": {"key_name": keys.key_name, "key_vault_uri": keys.vault_uri},
+            "encryption_identity": {"encryption_user_assigned_identity": identity.id},
+            "require_infrastructure_encryption": True,
+            "services": {
+                "blob": {"enabled": True, "key_type": storage.KeyType.ACCOUNT},
+                "file": {"enabled": True, "key_type": storage.KeyType.ACCOUNT},
+            },
+        },
+        immutable_storage_with_versioning=settings.immutability,
+        tags=ctx.tags,
+        opts=scope.opts(stateful=True, depends_on=list(keys.grants)),
+    )
+    lock_against_deletion(scope, settings.part, account.id)
+    storage.BlobServiceProperties(
+        ctx.name(f"{settings.part}-blob-service"),
+        account_name=account.name,
+        resource_group_name=scope.group_name,
+        blob_services_name="default",
+        is_versioning_enabled=True,
+        delete_retention_policy={"enabled": True, "days": SOFT_DELETE_DAYS},
+        container_delete_retention_policy={"enabled": True, "days": SOFT_DELETE_DAYS},
+        cors={
+            "cors_rules": [
+                {
+                    "allowed_origins": [settings.cors_origin],
+                    "allowed_methods": CORS_METHODS,
+                    "allowed_headers": CORS_HEADERS,
+                    "exposed_headers": ["etag", "x-ms-request-id", "x-ms-version-id"],
+                    "max_age_in_seconds": CORS_MAX_AGE_SECONDS,
+                }
+            ]
+            if settings.cors_origin
+            else []
+        },
+        opts=scope.opts(),
+    )
+    return account
+
+
+@dataclass(frozen=True)
+class TenantStorage:
+    wiring: StorageWiring
+    account: storage.StorageAccount | None  # None for BYOB
+
+
+def build_storage(
+    scope: AzureScope, keys: TenantKeys, gateway_identity: managedidentity.UserAssignedIdentity
+) -> TenantStorage:
+    ctx = scope.ctx
+    spec = ctx.spec
+    if spec.storage.mode is StorageMode.BYOB:
+        assert spec.storage.bucket is not None  # guaranteed by the spec's validation
+        return TenantStorage(
+            wiring=StorageWiring(
+                bucket=pulumi.Output.from_input(spec.storage.bucket),
+                platform_identity=gateway_identity.principal_id,
+            ),
+            account=None,
+        )
+    allow_list = spec.connectivity.allowed_cidrs
+    account = secure_account(
+        scope,
+        keys,
+        AccountSettings(
+            part="data",
+            public_network_access=storage.PublicNetworkAccess.ENABLED,
+            network_rules={
+                "default_action": storage.DefaultAction.DENY if allow_list else storage.DefaultAction.ALLOW,
+                "bypass": storage.Bypass.AZURE_SERVICES,
+                "ip_rules": firewall_ip_rules(allow_list),
+            },
+            allow_shared_key_access=False,
+            cors_origin=f"https://{spec.hostname}",
+        ),
+    )
+    container = storage.BlobContainer(
+        ctx.name("data-container"),
+        container_name=DATA_CONTAINER,
+        account_name=account.name,
+        resource_group_name=scope.group_name,
+        public_access=storage.PublicAccess.NONE,
+        opts=scope.opts(stateful=True),
+    )
+    grant_role(
+        scope,
+        "gateway-blob-access",
+        principal_id=gateway_identity.principal_id,
+        role=ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR,
+        on=account.id,
+    )
+    return TenantStorage(
+        wiring=StorageWiring(
+            bucket=pulumi.Output.concat(account.name, "/", container.name),
+            platform_identity=gateway_identity.principal_id,
+        ),
+        account=account,
+    )
