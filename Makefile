@@ -21,8 +21,8 @@ lint: setup
 	.venv/bin/mypy
 
 bench: setup services
-	.venv/bin/python benchmarks/audit.py
-	.venv/bin/python benchmarks/preview.py
+	.venv/bin/python -m benchmarks.audit
+	.venv/bin/python -m benchmarks.preview
 
 # Re-resolve dependencies after editing pyproject.toml; commit requirements.lock.
 lock: setup

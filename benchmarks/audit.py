@@ -1,5 +1,6 @@
 """Audit log benchmarks. Prints figures and ratios against baselines measured in the same run; asserts
-nothing (the machine is small and noisy). Run: `.venv/bin/python benchmarks/audit.py [--events N]`.
+nothing (the machine is small and noisy). Run from the repository root as a module, so that this file does
+not shadow the `audit` package: `.venv/bin/python -m benchmarks.audit`.
 
 1. Durable append on MariaDB: group commit vs one transaction per event (target >= 20,000 events/s and
    >= 10x the baseline).
@@ -118,7 +119,12 @@ def build_export(count: int) -> bytes:
 
     out = io.BytesIO()
     header = ExportHeader(
-        tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="bench", key_id=key_id(KEY.public_key())
+        tenant="acme",
+        since=None,
+        until=None,
+        exported_at=datetime.now(UTC),
+        exported_by="bench",
+        key_id=key_id(KEY.public_key()),
     )
     write_jsonl(out, header, (StoredRecord(r.seq, r.hash, r.body) for r in records), KEY)
     return out.getvalue()
@@ -210,7 +216,12 @@ def bench_export(count: int) -> None:
                 return sink.write(data)
 
         header = ExportHeader(
-            tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="bench", key_id=key_id(KEY.public_key())
+            tenant="acme",
+            since=None,
+            until=None,
+            exported_at=datetime.now(UTC),
+            exported_by="bench",
+            key_id=key_id(KEY.public_key()),
         )
         meter = Meter()
         started = time.perf_counter()

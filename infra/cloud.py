@@ -70,6 +70,16 @@ class StorageWiring:
 
 
 @dataclass(frozen=True)
+class PrivateIngress:
+    """How a private-link load balancer that the cloud module built reaches the gateway pods. The workload
+    puts a second Service, `gateway-private`, in front of the pods for it (traffic policy Cluster, so every
+    node answers whatever pod it lands on)."""
+
+    node_port: int | None = None  # the load balancer targets this port on every node (AWS NLB)
+    external_ips: tuple[pulumi.Output[str], ...] = ()  # passthrough load balancer addresses (GCP internal LB)
+
+
+@dataclass(frozen=True)
 class TenantInfrastructure:
     """What a cloud module hands back: enough to run the gateway and to fill the stack outputs."""
 
@@ -86,6 +96,7 @@ class TenantInfrastructure:
     load_balancer_annotations: Mapping[str, pulumi.Input[str]]  # TLS listener, internal/external, etc.
     private_cidrs: tuple[str, ...]  # subnets the gateway may reach (database, cache): NetworkPolicy egress
     private_link_service: pulumi.Output[str] | None = None  # endpoint service / attachment / PLS name
+    private_ingress: PrivateIngress | None = None  # None: private link rides on the gateway Service itself
     extra_outputs: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 

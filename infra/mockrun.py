@@ -55,7 +55,7 @@ def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
     return {
         "id": f"{name}-id",
         "name": inputs.get("name", name),
-        "arn": f"arn:mock:{type_token.split(':')[0]}:::{name}",
+        "arn": f"arn:mock:{type_token.split(':', maxsplit=1)[0]}:::{name}",
         "selfLink": f"https://mock.invalid/{name}",
     }
 
@@ -90,7 +90,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: list[tuple[Any, str]] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.registrations.append((request, response.urn))
         return response

@@ -30,9 +30,8 @@ ZONES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "asia-northeast1": ("asia-northeast1-a", "asia-northeast1-b", "asia-northeast1-c"),
         "asia-southeast1": ("asia-southeast1-a", "asia-southeast1-b", "asia-southeast1-c"),
     },
-    "azure": {
-        region: ("1", "2", "3")
-        for region in (
+    "azure": dict.fromkeys(
+        (
             "eastus",
             "eastus2",
             "westus2",
@@ -43,8 +42,9 @@ ZONES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "germanywestcentral",
             "southeastasia",
             "japaneast",
-        )
-    },
+        ),
+        ("1", "2", "3"),
+    ),
 }
 
 

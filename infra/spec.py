@@ -106,7 +106,8 @@ class TenantSpec(_Model):
     size: Size = Size.SMALL
     network_cidr: ipaddress.IPv4Network
     hostname: str = Field(
-        max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        max_length=253,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
         description="the gateway's DNS name (TLS certificate, CORS origin)",
     )
     deletion_protection: bool = True
@@ -125,9 +126,7 @@ class TenantSpec(_Model):
         if not TENANT_NAME_MIN <= len(name) <= TENANT_NAME_MAX:
             raise ValueError(f"tenant name must be {TENANT_NAME_MIN} to {TENANT_NAME_MAX} characters")
         if not TENANT_NAME_PATTERN.match(name):
-            raise ValueError(
-                "tenant name must be lowercase letters, digits and single hyphens, starting with a letter"
-            )
+            raise ValueError("tenant name must be lowercase letters, digits and single hyphens, starting with a letter")
         if name in RESERVED_NAMES:
             raise ValueError(f"tenant name {name!r} is reserved")
         return name

@@ -6,14 +6,14 @@ from __future__ import annotations
 from infra.aws.audit_trail import build_audit_trail
 from infra.aws.cache import build_cache
 from infra.aws.cluster import build_cluster
-from infra.aws.connectivity import build_connectivity
+from infra.aws.connectivity import PRIVATE_LINK_NODE_PORT, build_connectivity
 from infra.aws.context import aws_context
 from infra.aws.database import build_database
 from infra.aws.identity import ROLE_ANNOTATION, build_gateway_identity
 from infra.aws.keys import build_keys
 from infra.aws.network import build_network
 from infra.aws.storage import build_storage
-from infra.cloud import BuildContext, TenantInfrastructure
+from infra.cloud import BuildContext, PrivateIngress, TenantInfrastructure
 
 
 def build(ctx: BuildContext) -> TenantInfrastructure:
@@ -37,5 +37,8 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
         load_balancer_annotations=connectivity.load_balancer_annotations,
         private_cidrs=network.private_cidrs,
         private_link_service=connectivity.private_link_service,
+        private_ingress=(
+            PrivateIngress(node_port=PRIVATE_LINK_NODE_PORT) if connectivity.private_link_service is not None else None
+        ),
         extra_outputs=connectivity.extra_outputs,
     )

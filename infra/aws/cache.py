@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
-from infra.aws.cluster import Cluster
+from infra.aws.cluster import Cluster, nodes_only_security_group
 from infra.aws.context import AwsContext
 from infra.aws.credentials import CACHE_AUTH_TOKEN, stack_secret
 from infra.aws.keys import Keys
@@ -26,24 +26,7 @@ def build_cache(actx: AwsContext, network: Network, cluster: Cluster, keys: Keys
         tags=actx.tags(),
         opts=actx.opts(),
     )
-    group = aws.ec2.SecurityGroup(
-        actx.name("cache"),
-        name=actx.name("cache"),
-        description="Redis: from the cluster nodes only",
-        vpc_id=network.vpc_id,
-        tags=actx.tags(),
-        opts=actx.opts(),
-    )
-    aws.vpc.SecurityGroupIngressRule(
-        actx.name("cache-from-nodes"),
-        security_group_id=group.id,
-        referenced_security_group_id=cluster.node_security_group_id,
-        ip_protocol="tcp",
-        from_port=PORT,
-        to_port=PORT,
-        tags=actx.tags(),
-        opts=actx.opts(),
-    )
+    group = nodes_only_security_group(actx, network, cluster, "cache", PORT, "Redis: from the cluster nodes only")
     token = stack_secret(actx.ctx, "cacheAuthToken", CACHE_AUTH_TOKEN)
     replicated = preset.cache_replicas > 0
     group_resource = aws.elasticache.ReplicationGroup(

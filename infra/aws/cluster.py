@@ -205,3 +205,28 @@ def _node_group(
         tags=actx.tags(),
         opts=actx.opts(depends_on=attachments),
     )
+
+
+def nodes_only_security_group(
+    actx: AwsContext, network: Network, cluster: Cluster, part: str, port: int, description: str
+) -> aws.ec2.SecurityGroup:
+    """A security group for a private data service that admits the cluster's nodes on `port`, nothing else."""
+    group = aws.ec2.SecurityGroup(
+        actx.name(part),
+        name=actx.name(part),
+        description=description,
+        vpc_id=network.vpc_id,
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        actx.name(f"{part}-from-nodes"),
+        security_group_id=group.id,
+        referenced_security_group_id=cluster.node_security_group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+    return group

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 
-from infra.aws.cluster import Cluster
+from infra.aws.cluster import Cluster, nodes_only_security_group
 from infra.aws.context import AwsContext
 from infra.aws.credentials import DATABASE_PASSWORD, stack_secret
 from infra.aws.keys import Keys
@@ -32,24 +32,7 @@ def build_database(actx: AwsContext, network: Network, cluster: Cluster, keys: K
         tags=actx.tags(),
         opts=actx.opts(),
     )
-    group = aws.ec2.SecurityGroup(
-        actx.name("db"),
-        name=actx.name("db"),
-        description="MySQL: from the cluster nodes only",
-        vpc_id=network.vpc_id,
-        tags=actx.tags(),
-        opts=actx.opts(),
-    )
-    aws.vpc.SecurityGroupIngressRule(
-        actx.name("db-from-nodes"),
-        security_group_id=group.id,
-        referenced_security_group_id=cluster.node_security_group_id,
-        ip_protocol="tcp",
-        from_port=PORT,
-        to_port=PORT,
-        tags=actx.tags(),
-        opts=actx.opts(),
-    )
+    group = nodes_only_security_group(actx, network, cluster, "db", PORT, "MySQL: from the cluster nodes only")
     parameters = aws.rds.ParameterGroup(
         actx.name("db-params"),
         name=actx.name("db-params"),

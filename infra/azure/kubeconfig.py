@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from infra.kubeconfig import render_exec_kubeconfig
 
 # The Entra ID application every AKS cluster with managed Entra integration accepts tokens for.
 AKS_AAD_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -40,34 +41,12 @@ def read_cluster_access(encoded_kubeconfig: str) -> ClusterAccess:
 
 
 def render_kubeconfig(cluster_name: str, access: ClusterAccess, *, login: str = "azurecli") -> str:
-    """A kubeconfig (JSON is valid YAML) that authenticates through kubelogin."""
-    user = f"{cluster_name}-entra"
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": cluster_name,
-                "cluster": {
-                    "server": access.server,
-                    "certificate-authority-data": access.certificate_authority_data,
-                },
-            }
-        ],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
-        "current-context": cluster_name,
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "kubelogin",
-                        "args": ["get-token", "--login", login, "--server-id", AKS_AAD_SERVER_ID],
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
-    }
-    return json.dumps(config, indent=2)
+    """A kubeconfig that authenticates through kubelogin."""
+    return render_exec_kubeconfig(
+        cluster_name=cluster_name,
+        server=access.server,
+        ca_data=access.certificate_authority_data,
+        user=f"{cluster_name}-entra",
+        command="kubelogin",
+        args=["get-token", "--login", login, "--server-id", AKS_AAD_SERVER_ID],
+    )

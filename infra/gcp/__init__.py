@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.cloud import BuildContext, TenantInfrastructure
+from infra.cloud import BuildContext, PrivateIngress, TenantInfrastructure
 from infra.gcp.audit_trail import build_audit_trail
 from infra.gcp.cache import build_cache
 from infra.gcp.cluster import build_cluster
@@ -37,8 +37,10 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
         extra_outputs["kmsKeyUsers"] = pulumi.Output.all(
             *(project.agent_member(agent) for agent in ServiceAgent)
         ).apply(",".join)
+    private_ingress = None
     if connectivity.private_link_address is not None:
         extra_outputs["privateLinkAddress"] = connectivity.private_link_address
+        private_ingress = PrivateIngress(external_ips=(connectivity.private_link_address,))
     return TenantInfrastructure(
         cluster_name=cluster.cluster.name,
         kubeconfig=cluster.kubeconfig,
@@ -54,5 +56,6 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
         private_link_service=(
             connectivity.service_attachment.self_link if connectivity.service_attachment is not None else None
         ),
+        private_ingress=private_ingress,
         extra_outputs=extra_outputs,
     )

@@ -4,7 +4,6 @@ gateway's NetworkPolicies), control-plane logs, and one autoscaled node pool siz
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from infra.gcp.identity import workload_pool
 from infra.gcp.keys import TenantKey
 from infra.gcp.network import Network
 from infra.gcp.project import GcpProject
+from infra.kubeconfig import render_exec_kubeconfig
 
 MAX_PODS_PER_NODE = 64  # one /25 of the pods range per node: a /20 tenant still fits the large preset
 RELEASE_CHANNEL = "REGULAR"
@@ -39,38 +39,17 @@ class Cluster:
 
 
 def render_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
-    """A kubeconfig for the cluster's private endpoint; credentials come from gke-gcloud-auth-plugin at use
-    time, so the file itself holds no token. JSON is valid YAML, and json.dumps quotes every value safely."""
+    """A kubeconfig for the cluster's private endpoint; tokens come from gke-gcloud-auth-plugin at use time."""
     if not endpoint or "/" in endpoint:
         raise ValueError(f"cluster endpoint must be a bare host or address, got {endpoint!r}")
-    if not ca_certificate:
-        raise ValueError(f"cluster {cluster_name!r} has no CA certificate")
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": cluster_name,
-                "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate},
-            }
-        ],
-        "users": [
-            {
-                "name": cluster_name,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "gke-gcloud-auth-plugin",
-                        "installHint": "gcloud components install gke-gcloud-auth-plugin",
-                        "provideClusterInfo": True,
-                    }
-                },
-            }
-        ],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-    }
-    return json.dumps(config, indent=2)
+    return render_exec_kubeconfig(
+        cluster_name=cluster_name,
+        server=f"https://{endpoint}",
+        ca_data=ca_certificate,
+        user=cluster_name,
+        command="gke-gcloud-auth-plugin",
+        extra_exec={"installHint": "gcloud components install gke-gcloud-auth-plugin", "provideClusterInfo": True},
+    )
 
 
 def authorized_networks(project: GcpProject) -> list[str]:

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# Marks the one NodePort Service policy allows: the private-link load balancer's target, whose node port the
+# cloud's node firewall opens to that load balancer only (infra/workload.py sets it).
+PRIVATE_LINK_BACKEND_ANNOTATION = "enclave.dev/private-link-backend"
+
 
 class Rule(StrEnum):
     NO_PUBLIC_DATA = "no-public-data-services"  # database, cache, bucket never reachable from the internet

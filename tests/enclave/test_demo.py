@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_readme_demo_runs_end_to_end(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENCLAVE_")}
     env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "enclave.demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False
+    result = subprocess.run(
+        [sys.executable, "-m", "enclave.demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]

@@ -46,7 +46,12 @@ def export_bytes(sessions, tenant: str, since=None, until=None) -> bytes:  # typ
     assert span is not None
     out = io.BytesIO()
     header = ExportHeader(
-        tenant=tenant, since=since, until=until, exported_at=datetime.now(UTC), exported_by="test", key_id=key_id(KEY.public_key())
+        tenant=tenant,
+        since=since,
+        until=until,
+        exported_at=datetime.now(UTC),
+        exported_by="test",
+        key_id=key_id(KEY.public_key()),
     )
     write_jsonl(out, header, export_items(sessions, span), KEY)
     return out.getvalue()

@@ -51,7 +51,12 @@ def test_two_processes_appending_concurrently_leave_a_valid_chain(mariadb_url: s
     key = load_private_key(key_file.read_text())
     out = io.BytesIO()
     header = ExportHeader(
-        tenant="acme", since=None, until=None, exported_at=datetime.now(UTC), exported_by="test", key_id=key_id(key.public_key())
+        tenant="acme",
+        since=None,
+        until=None,
+        exported_at=datetime.now(UTC),
+        exported_by="test",
+        key_id=key_id(key.public_key()),
     )
     write_jsonl(out, header, export_items(sessions, span), key)
     report = verify_export(io.BytesIO(out.getvalue()), key.public_key())

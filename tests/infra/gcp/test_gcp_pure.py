@@ -68,7 +68,7 @@ def test_kubeconfig_has_endpoint_ca_and_exec_plugin_but_no_credentials() -> None
 
 @pytest.mark.parametrize(("endpoint", "ca"), [("", "Q0E="), ("https://10.0.0.2", "Q0E="), ("10.0.0.2", "")])
 def test_kubeconfig_refuses_missing_or_malformed_parts(endpoint: str, ca: str) -> None:
-    with pytest.raises(ValueError, match=r"endpoint|CA"):
+    with pytest.raises(ValueError, match=r"endpoint|certificate authority"):
         render_kubeconfig("acme-gke", endpoint, ca)
 
 

@@ -1,0 +1,86 @@
+"""Offline preview speed: seconds per tenant per cloud (cold = first run in a fresh process, with imports;
+warm = later runs), then a fleet of 20 tenants previewed in parallel processes at 1 and 2 workers, with
+the speed-up. Prints results; asserts nothing. Run: .venv/bin/python benchmarks/preview.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from ipaddress import IPv4Network
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from infra.cidr import allocate
+from infra.spec import TenantSpec
+from infra.stack_config import write_stack
+
+CLOUDS: dict[str, dict[str, Any]] = {
+    "aws": {"region": "eu-west-1"},
+    "gcp": {"region": "europe-west1", "gcp_project": "bench-project-1"},
+    "azure": {"region": "westeurope"},
+}
+WARM_RUNS = 3
+FLEET = 20
+
+
+def spec_for(cloud: str, name: str, cidr: str) -> TenantSpec:
+    return TenantSpec.model_validate(
+        {"name": name, "cloud": cloud, "network_cidr": cidr, "hostname": f"{name}.example.com"} | CLOUDS[cloud]
+    )
+
+
+def time_cloud(cloud: str) -> tuple[str, float, float, str]:
+    """In a fresh process: the first preview (imports included), then the mean of later ones."""
+    from infra.preview import preview_spec
+
+    spec = spec_for(cloud, "bench", "10.42.0.0/16")
+    try:
+        started = time.perf_counter()
+        preview_spec(spec)
+        cold = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(WARM_RUNS):
+            preview_spec(spec)
+        return cloud, cold, (time.perf_counter() - started) / WARM_RUNS, ""
+    except Exception as exc:  # report and carry on with the other clouds
+        return cloud, 0.0, 0.0, f"{type(exc).__name__}: {str(exc)[:120]}"
+
+
+def fleet_seconds(directory: Path, workers: int) -> tuple[float, int]:
+    from infra.preview import preview_fleet
+
+    started = time.perf_counter()
+    results = preview_fleet(directory, workers)
+    return time.perf_counter() - started, sum(1 for r in results if "error" in r)
+
+
+def main() -> None:
+    print("offline preview, seconds per tenant")
+    print(f"{'cloud':8} {'cold':>8} {'warm':>8}")
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        for cloud, cold, warm, error in pool.map(time_cloud, CLOUDS):
+            print(f"{cloud:8} {cold:8.2f} {warm:8.2f} {error}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        directory = Path(folder)
+        used: list[IPv4Network] = []
+        for i in range(FLEET):
+            cidr = allocate(used)
+            used.append(cidr)
+            write_stack(directory, spec_for(list(CLOUDS)[i % len(CLOUDS)], f"tenant{i:02d}", str(cidr)))
+        print(f"\nfleet preview of {FLEET} tenants (spawned worker processes)")
+        one, errors = fleet_seconds(directory, 1)
+        print(f"1 worker : {one:7.1f} s  ({errors} failed)")
+        two, errors = fleet_seconds(directory, 2)
+        print(f"2 workers: {two:7.1f} s  ({errors} failed)")
+        print(f"speed-up : {one / two:7.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""Offline preview: run the real tenant program (infra/program.py) under Pulumi's mocks, then report the
+resource tree, the policy verdicts and the estimated monthly cost. No Pulumi CLI, plugins or credentials.
+
+Secrets are replaced by placeholders (the real ones live encrypted in the stack, never here), and secret
+inputs are redacted before anything reads them. A fleet preview runs each stack in its own worker process,
+because Pulumi's runtime state is process-global.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from rich.tree import Tree
+
+from infra.cloud import CloudModule
+from infra.mockrun import MockedResource, OutputFaker, run_program
+from infra.policy import engine
+from infra.policy.model import RULE_DESCRIPTIONS, ResourceView, Rule, Violation
+from infra.pricing import CostReport, PricedResource, estimate
+from infra.program import deploy
+from infra.spec import TenantSpec
+from infra.stack_config import TENANT_KEY, read_stack, required_secrets, stack_name, stack_paths
+
+PROJECT = "enclave"
+CLOUD_PACKAGES = ("aws", "gcp", "azure")
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's marker for a secret value, not a secret
+REDACTED = "[secret]"
+PLACEHOLDER_SECRET = "offline-preview-placeholder"  # noqa: S105 - stands in for secrets the preview never has
+
+
+def mock_outputs() -> tuple[dict[str, OutputFaker], dict[str, OutputFaker]]:
+    """Every cloud's FAKERS and INVOKES (computed outputs a real provider would return), merged."""
+    fakers: dict[str, OutputFaker] = {}
+    invokes: dict[str, OutputFaker] = {}
+    for cloud in CLOUD_PACKAGES:
+        module = importlib.import_module(f"infra.{cloud}.mock_outputs")
+        fakers.update(module.FAKERS)
+        invokes.update(module.INVOKES)
+    return fakers, invokes
+
+
+def placeholder_config(spec: TenantSpec) -> dict[str, Any]:
+    # One value valid for every cloud's rules (length, characters); never a real credential.
+    secrets = {f"enclave:{key}": PLACEHOLDER_SECRET for key in required_secrets(spec)}
+    return {TENANT_KEY: spec.model_dump(mode="json"), **secrets}
+
+
+def redact(value: Any) -> Any:
+    """Inputs with every secret value replaced, so no check, message or report can carry one."""
+    if isinstance(value, Mapping):
+        if SECRET_SIG in value:
+            return REDACTED
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    spec: TenantSpec
+    resources: tuple[MockedResource, ...]
+    violations: tuple[Violation, ...]
+    cost: CostReport
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+
+def preview_spec(
+    spec: TenantSpec, cloud: CloudModule | None = None, book: engine.RuleBook | None = None
+) -> PreviewReport:
+    """Run the stack's program offline and evaluate it. `cloud`/`book` replace the real cloud (tests)."""
+    started = time.perf_counter()
+    fakers, invokes = ({}, {}) if cloud is not None else mock_outputs()
+    try:
+        run = run_program(
+            lambda: deploy(spec, cloud),
+            project=PROJECT,
+            stack=spec.name,
+            config=placeholder_config(spec),
+            fakers=fakers,
+            invokes=invokes,
+        )
+    except Exception:
+        # The failed program leaves futures whose errors asyncio would log again, one traceback each,
+        # when they are collected; the error raised here already says what went wrong.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        raise
+    resources = tuple(
+        MockedResource(r.type, r.name, r.urn, r.parent_urn, redact(r.inputs), redact(r.outputs), r.custom, r.protect)
+        for r in run.resources
+    )
+    views = [ResourceView(r.type, r.name, r.urn, r.inputs, r.protect) for r in resources]
+    violations = engine.evaluate(views, engine.context_for(spec), book)
+    cost = estimate((PricedResource(r.urn, r.type, r.name, r.inputs, r.custom) for r in resources), spec.cloud.value)
+    return PreviewReport(spec, resources, tuple(violations), cost, time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------------------------------------ JSON
+
+
+def report_json(report: PreviewReport) -> dict[str, Any]:
+    spec = report.spec
+    by_rule = {rule: [v for v in report.violations if v.rule is rule] for rule in Rule}
+    return {
+        "tenant": spec.name,
+        "cloud": spec.cloud.value,
+        "region": spec.region,
+        "size": spec.size.value,
+        "passed": report.passed,
+        "seconds": round(report.seconds, 3),
+        "resources": [
+            {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent_urn, "protect": r.protect}
+            for r in report.resources
+        ],
+        "policy": {
+            "violations": len(report.violations),
+            "rules": [
+                {
+                    "rule": rule.value,
+                    "description": RULE_DESCRIPTIONS[rule],
+                    "enforcement": "mandatory",
+                    "passed": not found,
+                    "violations": [
+                        {"urn": v.urn, "type": v.resource_type, "name": v.resource_name, "message": v.message}
+                        for v in found
+                    ],
+                }
+                for rule, found in by_rule.items()
+            ],
+        },
+        "cost": {
+            "currency": "USD",
+            "total_monthly_usd": round(report.cost.total_monthly_usd, 2),
+            "not_priced": [r.urn for r in report.cost.not_priced],
+            "resources": [
+                {
+                    "urn": c.urn,
+                    "type": c.type,
+                    "name": c.name,
+                    "status": c.status,
+                    "monthly_usd": round(c.monthly_usd, 2),
+                    "items": [
+                        {"price": i.price_key, "quantity": i.quantity, "monthly_usd": round(i.monthly_usd, 2)}
+                        for i in c.items
+                    ],
+                    "reason": c.reason,
+                }
+                for c in report.cost.resources
+            ],
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------------------ rich
+
+
+def resource_tree(report: PreviewReport) -> Tree:
+    spec = report.spec
+    root = Tree(f"[bold]{spec.name}[/] ({spec.cloud.value} {spec.region}, {spec.size.value})")
+    costs = {c.urn: c for c in report.cost.resources}
+    nodes: dict[str | None, Tree] = {}
+    pending = list(report.resources)
+    known = {r.urn for r in report.resources}
+    while pending:  # parents are registered before children, but not always reported first
+        progressed = [r for r in pending if r.parent_urn not in known or r.parent_urn in nodes]
+        for r in progressed:
+            cost = costs.get(r.urn)
+            price = f" [green]${cost.monthly_usd:,.2f}/mo[/]" if cost and cost.monthly_usd else ""
+            flag = " [yellow]protected[/]" if r.protect else ""
+            nodes[r.urn] = nodes.get(r.parent_urn, root).add(f"{r.type} [bold]{r.name}[/]{price}{flag}")
+        pending = [r for r in pending if r.urn not in nodes]
+        if not progressed:  # a parent cycle cannot happen in Pulumi; guard against looping anyway
+            break
+    return root
+
+
+def verdict_table(report: PreviewReport) -> Table:
+    table = Table(title="Policy (all mandatory)")
+    for column in ("rule", "verdict", "violations"):
+        table.add_column(column)
+    for rule in Rule:
+        found = [v for v in report.violations if v.rule is rule]
+        verdict = "[red]FAIL[/]" if found else "[green]pass[/]"
+        table.add_row(rule.value, verdict, "\n".join(f"{v.resource_name}: {v.message}" for v in found))
+    return table
+
+
+def cost_table(report: PreviewReport) -> Table:
+    table = Table(title="Estimated monthly cost (list prices, see infra/prices.json)")
+    for column in ("resource", "type", "estimate"):
+        table.add_column(column)
+    for c in sorted(report.cost.resources, key=lambda c: -c.monthly_usd):
+        if c.status == "priced":
+            table.add_row(c.name, c.type, f"${c.monthly_usd:,.2f}")
+        elif c.status == "not priced":
+            table.add_row(c.name, c.type, f"[yellow]not priced[/] ({c.reason})")
+    table.add_row("[bold]total[/]", "", f"[bold]${report.cost.total_monthly_usd:,.2f}[/]")
+    return table
+
+
+def render(report: PreviewReport, console: Console) -> None:
+    console.print(resource_tree(report))
+    console.print(verdict_table(report))
+    console.print(cost_table(report))
+    verdict = "[green]no policy violations[/]" if report.passed else f"[red]{len(report.violations)} violation(s)[/]"
+    console.print(f"{report.spec.name}: {len(report.resources)} resources, {verdict}, {report.seconds:.1f}s")
+
+
+# ------------------------------------------------------------------------------------------------ fleet
+
+
+def root_cause(exc: Exception) -> str:
+    """One line for a failed preview: Pulumi chains "While processing ... has risen: <cause>" messages."""
+    return f"{type(exc).__name__}: {str(exc).rsplit('has risen: ', 1)[-1]}"
+
+
+def preview_path(path: Path) -> dict[str, Any]:
+    """A stack file's preview as JSON (what a fleet worker returns); errors become an `error` entry."""
+    try:
+        return report_json(preview_spec(read_stack(path)))
+    except Exception as exc:
+        return {"tenant": stack_name(path), "passed": False, "error": root_cause(exc)}
+
+
+def preview_fleet(
+    directory: Path, workers: int, on_done: Callable[[dict[str, Any]], None] | None = None
+) -> list[dict[str, Any]]:
+    """Preview every stack file in `directory` in `workers` processes; results sorted by tenant."""
+    paths = stack_paths(directory)
+    results: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn")) as pool:
+        for future in as_completed([pool.submit(preview_path, p) for p in paths]):
+            results.append(future.result())
+            if on_done:
+                on_done(results[-1])
+    return sorted(results, key=lambda r: str(r["tenant"]))
+
+
+def preview_fleet_with_progress(directory: Path, workers: int, console: Console) -> list[dict[str, Any]]:
+    count = len(stack_paths(directory))
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"previewing {count} stacks with {workers} workers", total=count)
+        return preview_fleet(directory, workers, lambda _: progress.advance(task))
+
+
+def fleet_table(results: Iterable[dict[str, Any]]) -> Table:
+    table = Table(title="Fleet preview")
+    for column in ("tenant", "cloud", "region", "size", "resources", "violations", "monthly", "seconds"):
+        table.add_column(column)
+    for r in results:
+        if "error" in r:  # the message itself is printed under the table
+            table.add_row(r["tenant"], "", "", "", "", "[red]failed[/]", "", "")
+            continue
+        violations = r["policy"]["violations"]
+        table.add_row(
+            r["tenant"],
+            r["cloud"],
+            r["region"],
+            r["size"],
+            str(len(r["resources"])),
+            f"[red]{violations}[/]" if violations else "[green]0[/]",
+            f"${r['cost']['total_monthly_usd']:,.2f}",
+            f"{r['seconds']:.1f}",
+        )
+    return table

@@ -1,0 +1,129 @@
+"""`Pulumi.<tenant>.yaml`: the per-tenant stack file. Written by `enclave stack init`, read by the offline
+preview and, through stack config, by the Pulumi program itself. The spec lives under `enclave:tenant`;
+secrets never do: the file's header tells the operator which ones to set with `pulumi config set --secret`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from infra.spec import Cloud, TenantSpec
+
+TENANT_KEY = "enclave:tenant"
+DATABASE_PASSWORD_KEY = "databasePassword"  # noqa: S105 - a config key name, not a secret
+CACHE_AUTH_TOKEN_KEY = "cacheAuthToken"  # noqa: S105
+SSO_CLIENT_SECRET_KEY = "ssoClientSecret"  # noqa: S105
+
+
+class StackFileError(ValueError):
+    """A stack file is missing, unreadable, or already there."""
+
+
+def field_errors(exc: ValidationError) -> list[str]:
+    """One line per invalid field, e.g. `region: region 'mars-1' is not supported on aws; choose ...`."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "spec"
+        if error["type"] == "string_pattern_mismatch":
+            lines.append(f"{where}: {error['input']!r} is not valid (expected {error['ctx']['pattern']})")
+        else:
+            lines.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    return lines
+
+
+def stack_path(directory: Path, name: str) -> Path:
+    return directory / f"Pulumi.{name}.yaml"
+
+
+def stack_name(path: Path) -> str:
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
+def stack_paths(directory: Path) -> list[Path]:
+    """Every stack file in `directory`, sorted by tenant name."""
+    return sorted(directory.glob("Pulumi.*.yaml"), key=stack_name)
+
+
+def required_secrets(spec: TenantSpec) -> list[str]:
+    """Stack secrets the program reads. Memorystore and Azure Cache generate their AUTH secret themselves;
+    ElastiCache takes the operator's."""
+    keys = [DATABASE_PASSWORD_KEY]
+    if spec.cloud is Cloud.AWS:
+        keys.append(CACHE_AUTH_TOKEN_KEY)
+    if spec.sso.client_id:
+        keys.append(SSO_CLIENT_SECRET_KEY)
+    return keys
+
+
+def new_external_id() -> str:
+    """ExternalId for an AWS BYOB trust policy: unguessable, so no other platform customer can make the
+    platform assume this tenant's role (the confused-deputy guard)."""
+    return secrets.token_hex(16)
+
+
+def render(spec: TenantSpec) -> str:
+    header = [
+        f"# Stack for tenant {spec.name!r} ({spec.cloud.value}, {spec.region}), written by `enclave stack init`.",
+        "# Set its secrets before `pulumi up` (they are stored encrypted, never in this file in clear):",
+        *(f"#   pulumi config set --secret -s {spec.name} enclave:{key} <value>" for key in required_secrets(spec)),
+        f"# Check it offline: enclave stack preview {spec.name}    Deploy: pulumi up -s {spec.name}",
+    ]
+    body = yaml.safe_dump({"config": {TENANT_KEY: spec.model_dump(mode="json")}}, sort_keys=False)
+    return "\n".join(header) + "\n" + body
+
+
+def write_stack(directory: Path, spec: TenantSpec, *, force: bool = False) -> Path:
+    path = stack_path(directory, spec.name)
+    if path.exists() and not force:
+        raise StackFileError(f"{path} already exists; pass --force to overwrite it")
+    path.write_text(render(spec), encoding="utf-8")
+    return path
+
+
+def _tenant_config(path: Path) -> dict[str, Any] | None:
+    """The raw `enclave:tenant` object, or None for a stack file of another kind."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise StackFileError(f"cannot read {path}: {exc}") from exc
+    config = document.get("config") if isinstance(document, dict) else None
+    raw = config.get(TENANT_KEY) if isinstance(config, dict) else None
+    if raw is not None and not isinstance(raw, dict):
+        raise StackFileError(f"{path}: {TENANT_KEY} must be an object")
+    return raw
+
+
+def read_stack(path: Path) -> TenantSpec:
+    if not path.is_file():
+        raise StackFileError(f"no stack file {path}; create it with `enclave stack init`")
+    raw = _tenant_config(path)
+    if raw is None:
+        raise StackFileError(f"{path} has no {TENANT_KEY} config; it is not an Enclave tenant stack")
+    try:
+        return TenantSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise StackFileError(f"{path}: invalid tenant spec: {'; '.join(field_errors(exc))}") from exc
+
+
+def used_cidrs(directory: Path, *, exclude: str | None = None) -> list[IPv4Network]:
+    """Network blocks of every tenant stack in `directory` (but `exclude`'s, when re-initialising it).
+    A tenant file whose block cannot be read is an error: allocating around an unknown block could
+    hand out an overlapping one."""
+    used = []
+    for path in stack_paths(directory):
+        if stack_name(path) == exclude:
+            continue
+        raw = _tenant_config(path)
+        if raw is None:
+            continue
+        try:
+            used.append(IPv4Network(str(raw.get("network_cidr"))))
+        except ValueError as exc:
+            raise StackFileError(f"{path}: network_cidr is missing or invalid ({exc})") from exc
+    return used

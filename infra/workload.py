@@ -1,0 +1,322 @@
+"""The gateway on the tenant's own Kubernetes cluster (pulumi-kubernetes), the same on every cloud.
+
+What differs per cloud arrives in TenantInfrastructure: the workload-identity annotations and pod labels,
+the load balancer's annotations (TLS listener, internal or external) and the private subnets holding the
+database and cache. Everything here is locked down by default: non-root, read-only, default-deny network
+policies with explicit allows, and a load balancer that listens on 443 only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, PrivateIngress, TenantInfrastructure
+from infra.policy.model import PRIVATE_LINK_BACKEND_ANNOTATION
+from infra.spec import TenantSpec
+from infra.stack_config import SSO_CLIENT_SECRET_KEY
+
+COMPONENT_TYPE = "enclave:index:Gateway"
+NAMESPACE = "enclave"
+APP_NAME = "enclave-gateway"
+SERVICE_ACCOUNT = "enclave-gateway"
+CONTAINER_PORT = 8000
+LISTENER_PORT = 443
+RUN_AS_USER = 10001
+# The gateway image ships the system trust store plus each provider's database CA (RDS global bundle,
+# Cloud SQL server CA, DigiCert Global Root G2 for Azure), so the server certificate is verified.
+DATABASE_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+ANYWHERE = "0.0.0.0/0"
+
+
+def database_url(db: DatabaseEndpoint) -> pulumi.Output[str]:
+    """SQLAlchemy URL for MySQL over verified TLS; secret because it carries the password."""
+    url = pulumi.Output.all(db.host, db.password).apply(
+        lambda hp: (
+            f"mysql+pymysql://{quote(db.user, safe='')}:{quote(hp[1], safe='')}@{hp[0]}:{db.port}/"
+            f"{quote(db.name, safe='')}?ssl_ca={DATABASE_CA_BUNDLE}&ssl_check_hostname=true"
+        )
+    )
+    return pulumi.Output.secret(url)
+
+
+def cache_url(cache: CacheEndpoint) -> pulumi.Output[str]:
+    """Redis URL over TLS (`rediss://`) with the AUTH token; secret."""
+    url = pulumi.Output.all(cache.host, cache.auth_token).apply(
+        lambda ht: f"rediss://:{quote(ht[1], safe='')}@{ht[0]}:{cache.port}/0"
+    )
+    return pulumi.Output.secret(url)
+
+
+def gateway_config(spec: TenantSpec, infra: TenantInfrastructure) -> dict[str, pulumi.Input[str]]:
+    """Non-secret ENCLAVE_* settings: tenant, public URL, storage grant, SSO hints."""
+    config: dict[str, pulumi.Input[str]] = {
+        "ENCLAVE_TENANT": spec.name,
+        "ENCLAVE_PUBLIC_URL": f"https://{spec.hostname}",
+        "ENCLAVE_STORAGE_CLOUD": spec.cloud.value,
+        "ENCLAVE_STORAGE_MODE": spec.storage.mode.value,
+        "ENCLAVE_STORAGE_BUCKET": infra.storage.bucket,
+        "ENCLAVE_STORAGE_PLATFORM_IDENTITY": infra.storage.platform_identity,
+        "ENCLAVE_SSO_PROVIDER": spec.sso.provider.value,
+    }
+    if infra.storage.external_id:
+        config["ENCLAVE_STORAGE_EXTERNAL_ID"] = infra.storage.external_id
+    if spec.sso.issuer_url:
+        config["ENCLAVE_SSO_ISSUER"] = spec.sso.issuer_url
+    if spec.sso.client_id:
+        config["ENCLAVE_SSO_CLIENT_ID"] = spec.sso.client_id
+    return config
+
+
+def ingress_sources(spec: TenantSpec) -> list[str]:
+    """Who may reach the gateway pods through the load balancer. An allow list (plus the tenant network,
+    for health checks) when given; the tenant network alone when the load balancer is internal; otherwise
+    anyone on the listener port."""
+    allowed = [str(c) for c in spec.connectivity.allowed_cidrs]
+    if allowed:
+        return [*allowed, str(spec.network_cidr)]
+    if not spec.connectivity.public_ingress:
+        return [str(spec.network_cidr)]
+    return [ANYWHERE]
+
+
+def load_balancer_source_ranges(spec: TenantSpec) -> list[str]:
+    """`loadBalancerSourceRanges`: the allow list, or the tenant network for an internal-only gateway;
+    empty (open on 443) only for a public gateway without an allow list."""
+    allowed = [str(c) for c in spec.connectivity.allowed_cidrs]
+    if allowed:
+        return allowed
+    if not spec.connectivity.public_ingress:
+        return [str(spec.network_cidr)]
+    return []
+
+
+class GatewayWorkload(pulumi.ComponentResource):
+    def __init__(self, ctx: BuildContext, infra: TenantInfrastructure) -> None:
+        super().__init__(COMPONENT_TYPE, ctx.name("gateway"), None, pulumi.ResourceOptions(parent=ctx.parent))
+        self._ctx = ctx
+        spec = ctx.spec
+        self.provider = k8s.Provider(
+            ctx.name("k8s"),
+            kubeconfig=infra.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.labels = {"app.kubernetes.io/name": APP_NAME, **spec.tags}
+        self.namespace = k8s.core.v1.Namespace(
+            ctx.name("namespace"),
+            metadata={
+                "name": NAMESPACE,
+                "labels": {**spec.tags, "pod-security.kubernetes.io/enforce": "restricted"},
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
+        )
+        self.service_account = k8s.core.v1.ServiceAccount(
+            ctx.name("gateway-sa"),
+            metadata=self._meta(SERVICE_ACCOUNT, dict(infra.gateway_service_account_annotations)),
+            automount_service_account_token=True,  # the projected token is the workload identity
+            opts=self._opts(),
+        )
+        self.database_secret = self._secret("gateway-database", {"ENCLAVE_DATABASE_URL": database_url(infra.database)})
+        self.cache_secret = self._secret("gateway-cache", {"ENCLAVE_CACHE_URL": cache_url(infra.cache)})
+        secret_names = ["gateway-database", "gateway-cache"]
+        if spec.sso.client_id:
+            self._secret("gateway-sso", {"ENCLAVE_SSO_CLIENT_SECRET": ctx.secret(SSO_CLIENT_SECRET_KEY)})
+            secret_names.append("gateway-sso")
+        self.config_map = k8s.core.v1.ConfigMap(
+            ctx.name("gateway-config"),
+            metadata=self._meta("gateway-config"),
+            data=gateway_config(spec, infra),
+            opts=self._opts(),
+        )
+        self.deployment = self._deployment(infra, secret_names)
+        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+            ctx.name("gateway-pdb"),
+            metadata=self._meta("gateway"),
+            spec={"min_available": 1, "selector": {"match_labels": self._selector}},
+            opts=self._opts(),
+        )
+        self.network_policies = self._network_policies(infra)
+        self.service = k8s.core.v1.Service(
+            ctx.name("gateway-lb"),
+            metadata=self._meta("gateway", dict(infra.load_balancer_annotations)),
+            spec={
+                "type": "LoadBalancer",
+                "external_traffic_policy": "Local",  # keeps client addresses for the NetworkPolicy allow list
+                "load_balancer_source_ranges": load_balancer_source_ranges(spec),
+                "selector": self._selector,
+                "ports": [{"name": "https", "port": LISTENER_PORT, "target_port": CONTAINER_PORT, "protocol": "TCP"}],
+            },
+            opts=self._opts(),
+        )
+        self.private_service = self._private_service(infra.private_ingress) if infra.private_ingress else None
+        self.register_outputs({})
+
+    def _private_service(self, ingress: PrivateIngress) -> k8s.core.v1.Service:
+        """The private-link load balancer's way in: a pinned node port (AWS NLB) or the internal load
+        balancer's addresses (GCP passthrough). Traffic policy Cluster: any node forwards to any pod."""
+        port: k8s.core.v1.ServicePortArgsDict = {
+            "name": "https",
+            "port": LISTENER_PORT,
+            "target_port": CONTAINER_PORT,
+            "protocol": "TCP",
+        }
+        spec: k8s.core.v1.ServiceSpecArgsDict = {"selector": self._selector, "ports": [port]}
+        if ingress.node_port is not None:
+            port["node_port"] = ingress.node_port
+            spec["type"] = "NodePort"
+            spec["external_traffic_policy"] = "Cluster"
+        if ingress.external_ips:
+            spec["external_ips"] = list(ingress.external_ips)
+        return k8s.core.v1.Service(
+            self._ctx.name("gateway-private"),
+            metadata=self._meta("gateway-private", {PRIVATE_LINK_BACKEND_ANNOTATION: "true"}),
+            spec=spec,
+            opts=self._opts(),
+        )
+
+    @property
+    def _selector(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": APP_NAME}
+
+    def _opts(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.namespace])
+
+    def _meta(
+        self, name: str, annotations: dict[str, pulumi.Input[str]] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgsDict:
+        meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": name, "namespace": NAMESPACE, "labels": self.labels}
+        if annotations:
+            meta["annotations"] = annotations
+        return meta
+
+    def _secret(self, name: str, data: dict[str, pulumi.Input[str]]) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            self._ctx.name(name),
+            metadata=self._meta(name),
+            type="Opaque",
+            string_data=data,
+            opts=self._opts(),
+        )
+
+    def _deployment(self, infra: TenantInfrastructure, secret_names: Sequence[str]) -> k8s.apps.v1.Deployment:
+        spec = self._ctx.spec
+        pod_labels = {**self.labels, **infra.gateway_pod_labels}
+        env_from: list[k8s.core.v1.EnvFromSourceArgsDict] = [{"config_map_ref": {"name": "gateway-config"}}]
+        env_from += [{"secret_ref": {"name": name}} for name in secret_names]
+        container: k8s.core.v1.ContainerArgsDict = {
+            "name": "gateway",
+            "image": spec.gateway_image,
+            "ports": [{"name": "http", "container_port": CONTAINER_PORT, "protocol": "TCP"}],
+            "env_from": env_from,
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "256Mi"},
+                "limits": {"cpu": "1", "memory": "512Mi"},
+            },
+            "liveness_probe": {
+                "http_get": {"path": "/healthz", "port": CONTAINER_PORT},
+                "initial_delay_seconds": 10,
+                "period_seconds": 10,
+            },
+            "readiness_probe": {
+                "http_get": {"path": "/readyz", "port": CONTAINER_PORT},
+                "period_seconds": 5,
+            },
+            "security_context": {
+                "run_as_non_root": True,
+                "run_as_user": RUN_AS_USER,
+                "read_only_root_filesystem": True,
+                "allow_privilege_escalation": False,
+                "privileged": False,
+                "capabilities": {"drop": ["ALL"]},
+            },
+            "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],  # noqa: S108 - an emptyDir, not shared
+        }
+        return k8s.apps.v1.Deployment(
+            self._ctx.name("gateway"),
+            metadata=self._meta("gateway"),
+            spec={
+                "replicas": spec.preset.gateway_replicas,
+                "selector": {"match_labels": self._selector},
+                "template": {
+                    "metadata": {"labels": pod_labels},
+                    "spec": {
+                        "service_account_name": SERVICE_ACCOUNT,
+                        "security_context": {
+                            "run_as_non_root": True,
+                            "run_as_user": RUN_AS_USER,
+                            "fs_group": RUN_AS_USER,
+                            "seccomp_profile": {"type": "RuntimeDefault"},
+                        },
+                        "topology_spread_constraints": [
+                            {
+                                "max_skew": 1,
+                                "topology_key": "topology.kubernetes.io/zone",
+                                "when_unsatisfiable": "DoNotSchedule",
+                                "label_selector": {"match_labels": self._selector},
+                            }
+                        ],
+                        "containers": [container],
+                        "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
+                    },
+                },
+            },
+            opts=self._opts(),
+        )
+
+    def _network_policy(
+        self, name: str, spec: k8s.networking.v1.NetworkPolicySpecArgsDict
+    ) -> k8s.networking.v1.NetworkPolicy:
+        return k8s.networking.v1.NetworkPolicy(
+            self._ctx.name(name), metadata=self._meta(name), spec=spec, opts=self._opts()
+        )
+
+    def _network_policies(self, infra: TenantInfrastructure) -> list[k8s.networking.v1.NetworkPolicy]:
+        """Default deny both ways for every pod in the namespace, then the gateway's explicit allows."""
+        if not infra.private_cidrs:  # an empty `to` would allow egress everywhere on these ports
+            raise ValueError("the cloud module returned no private_cidrs for the database and cache")
+        gateway: k8s.meta.v1.LabelSelectorArgsDict = {"match_labels": self._selector}
+        private_ports: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [
+            {"port": infra.database.port, "protocol": "TCP"},
+            {"port": infra.cache.port, "protocol": "TCP"},
+        ]
+        return [
+            self._network_policy("default-deny", {"pod_selector": {}, "policy_types": ["Ingress", "Egress"]}),
+            self._network_policy(
+                "gateway-ingress",
+                {
+                    "pod_selector": gateway,
+                    "policy_types": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from_": [{"ip_block": {"cidr": c}} for c in ingress_sources(self._ctx.spec)],
+                            "ports": [{"port": p, "protocol": "TCP"} for p in (LISTENER_PORT, CONTAINER_PORT)],
+                        }
+                    ],
+                },
+            ),
+            self._network_policy(
+                "gateway-egress",
+                {
+                    "pod_selector": gateway,
+                    "policy_types": ["Egress"],
+                    "egress": [
+                        {  # cluster DNS
+                            "to": [{"namespace_selector": {}}],
+                            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                        },
+                        {  # database and cache, in the tenant's private subnets only
+                            "to": [{"ip_block": {"cidr": c}} for c in infra.private_cidrs],
+                            "ports": private_ports,
+                        },
+                        {  # cloud APIs (signing, KMS) and the tenant's identity provider, TLS only
+                            "to": [{"ip_block": {"cidr": ANYWHERE}}],
+                            "ports": [{"port": LISTENER_PORT, "protocol": "TCP"}],
+                        },
+                    ],
+                },
+            ),
+        ]

@@ -1,0 +1,117 @@
+"""The offline preview over the real cloud modules: every cloud x size passes on defaults, the report is
+complete and machine-readable, no secret leaks, and a fleet preview runs stacks in parallel processes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.policy import engine
+from infra.policy.model import ResourceView, Rule
+from infra.preview import PLACEHOLDER_SECRET, PreviewReport, preview_fleet, preview_spec, report_json
+from infra.spec import TENANT_TAG, TenantSpec
+from infra.stack_config import write_stack
+
+CLOUDS: dict[str, dict[str, Any]] = {
+    "aws": {"region": "eu-west-1"},
+    "gcp": {"region": "europe-west1", "gcp_project": "acme-project-1"},
+    "azure": {"region": "westeurope"},
+}
+
+
+def make_spec(cloud: str, size: str = "small", name: str = "acme", cidr: str = "10.42.0.0/16") -> TenantSpec:
+    return TenantSpec.model_validate(
+        {"name": name, "cloud": cloud, "size": size, "network_cidr": cidr, "hostname": f"{name}.example.com"}
+        | CLOUDS[cloud]
+    )
+
+
+_REPORTS: dict[tuple[str, str], PreviewReport] = {}
+
+
+def previewed(cloud: str, size: str = "small") -> PreviewReport:
+    if (cloud, size) not in _REPORTS:
+        _REPORTS[cloud, size] = preview_spec(make_spec(cloud, size))
+    return _REPORTS[cloud, size]
+
+
+@pytest.mark.parametrize("size", ["small", "medium", "large"])
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_defaults_pass_every_rule(cloud: str, size: str) -> None:
+    report = report_json(previewed(cloud, size))
+    assert report["policy"]["violations"] == 0, json.dumps(report["policy"], indent=1)
+    assert report["passed"] is True
+    assert [r["rule"] for r in report["policy"]["rules"]] == [r.value for r in Rule]
+    assert all(r["enforcement"] == "mandatory" for r in report["policy"]["rules"])
+    assert report["cost"]["total_monthly_usd"] > 0
+    assert json.loads(json.dumps(report)) == report
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_report_covers_the_whole_tree(cloud: str) -> None:
+    report = report_json(previewed(cloud))
+    urns = {r["urn"] for r in report["resources"]}
+    (root,) = [r for r in report["resources"] if r["type"] == "enclave:index:TenantStack"]
+    assert all(r["parent"] in urns for r in report["resources"] if r is not root)
+    assert {c["urn"] for c in report["cost"]["resources"]} == urns
+    types = {r["type"] for r in report["resources"]}
+    assert {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service"} <= types
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_every_billable_resource_is_priced(cloud: str) -> None:
+    report = report_json(previewed(cloud))
+    unpriced = [(c["type"], c["reason"]) for c in report["cost"]["resources"] if c["status"] == "not priced"]
+    assert unpriced == []
+
+
+def test_larger_sizes_cost_more() -> None:
+    for cloud in CLOUDS:
+        costs = [previewed(cloud, size).cost.total_monthly_usd for size in ("small", "medium", "large")]
+        assert costs == sorted(costs) and costs[0] < costs[2], (cloud, costs)
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_no_secret_reaches_the_report(cloud: str) -> None:
+    assert PLACEHOLDER_SECRET not in json.dumps(report_json(previewed(cloud)))
+    for resource in previewed(cloud).resources:
+        assert PLACEHOLDER_SECRET not in json.dumps(resource.inputs, default=str)
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_real_graph_fails_the_generic_rules_when_tampered(cloud: str) -> None:
+    """The real rule tables: dropping the tenant tag or renaming a resource is caught."""
+    report = previewed(cloud)
+    ctx = engine.context_for(report.spec)
+    book = engine.RuleBook()
+    views = [ResourceView(r.type, r.name, r.urn, r.inputs, r.protect) for r in report.resources]
+    taggable = next(v for v in views if (rules := book.for_type(v.type)) and v.type in rules.taggable_types)
+    rules = book.for_type(taggable.type)
+    assert rules is not None
+    field = rules.tag_fields_by_type.get(taggable.type, rules.tag_field)
+    untagged = replace(taggable, inputs=strip_tag(dict(taggable.inputs), field.split(".")))
+    renamed = replace(taggable, name=f"globex-{taggable.name}")
+    assert {v.rule for v in engine.evaluate([untagged], ctx, book)} >= {Rule.TENANT_TAG}
+    assert {v.rule for v in engine.evaluate([renamed], ctx, book)} >= {Rule.NO_CROSS_TENANT_SHARING}
+
+
+def strip_tag(inputs: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    if len(path) == 1:
+        return {**inputs, path[0]: {k: v for k, v in (inputs.get(path[0]) or {}).items() if k != TENANT_TAG}}
+    return {**inputs, path[0]: strip_tag(dict(inputs.get(path[0]) or {}), path[1:])}
+
+
+def test_fleet_preview_runs_each_stack_in_parallel_and_reports_errors(tmp_path: Path) -> None:
+    write_stack(tmp_path, make_spec("aws", name="acme", cidr="10.42.0.0/16"))
+    write_stack(tmp_path, make_spec("gcp", name="globex", cidr="10.43.0.0/16"))
+    (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  enclave:tenant:\n    name: broken\n")
+    done: list[str] = []
+    results = preview_fleet(tmp_path, workers=2, on_done=lambda r: done.append(r["tenant"]))
+    assert sorted(done) == [r["tenant"] for r in results] == ["acme", "broken", "globex"]
+    acme, broken, globex = results
+    assert acme["passed"] and acme["cloud"] == "aws" and globex["passed"] and globex["cloud"] == "gcp"
+    assert not broken["passed"] and "invalid tenant spec" in broken["error"]

@@ -1,0 +1,188 @@
+"""The gateway workload and the stack outputs, property by property, on a stand-in cloud."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+from fake_cloud import PASSWORDS, FakeCloud
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.mockrun import MockedResource, MockRun, run_program
+from infra.spec import TenantSpec
+from infra.tenant import TenantStack
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def make_spec(**extra: Any) -> TenantSpec:
+    base = {"name": "acme", "cloud": "aws", "region": "eu-west-1", "network_cidr": "10.42.0.0/16"}
+    return TenantSpec.model_validate({**base, "hostname": "acme.example.com", **extra})
+
+
+def run(spec: TenantSpec, cloud: FakeCloud | None = None) -> tuple[MockRun, TenantStack]:
+    built: list[TenantStack] = []
+    config = {**PASSWORDS, "enclave:ssoClientSecret": "sso-s3cret"}
+    result = run_program(
+        lambda: built.append(TenantStack(spec, cloud or FakeCloud())), project="enclave", stack="acme", config=config
+    )
+    return result, built[0]
+
+
+def unwrap(value: Any) -> Any:
+    """A secret input's plain value (the mocks keep Pulumi's secret envelope)."""
+    return value["value"] if isinstance(value, dict) and SECRET_SIG in value else value
+
+
+def named(result: MockRun, type_: str, name: str) -> MockedResource:
+    return next(r for r in result.of_type(type_) if r.inputs["metadata"]["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def default() -> tuple[MockRun, TenantStack]:
+    return run(make_spec())
+
+
+def test_every_resource_descends_from_the_tenant_stack(default: tuple[MockRun, TenantStack]) -> None:
+    result, _ = default
+    root = result.one("enclave:index:TenantStack")
+    by_urn = {r.urn: r for r in result.resources}
+    for r in result.resources:
+        node = r
+        while node.parent_urn in by_urn:
+            node = by_urn[node.parent_urn]
+        assert node is root, f"{r.name} is outside the tenant stack"
+        assert r.name.startswith("acme")
+
+
+@pytest.mark.parametrize(("size", "replicas"), [("small", 2), ("medium", 3), ("large", 4)])
+def test_deployment_is_locked_down_and_spread(size: str, replicas: int) -> None:
+    result, _ = run(make_spec(size=size))
+    deployment = result.one("kubernetes:apps/v1:Deployment").inputs["spec"]
+    assert deployment["replicas"] == replicas >= 2
+    pod = deployment["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["serviceAccountName"] == "enclave-gateway"
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["runAsNonRoot"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spread["maxSkew"] == 1
+    assert deployment["template"]["metadata"]["labels"]["fake.io/use-identity"] == "true"
+    sources = [s.get("configMapRef", s.get("secretRef"))["name"] for s in container["envFrom"]]
+    assert sources == ["gateway-config", "gateway-database", "gateway-cache"]
+
+
+def test_disruption_budget_keeps_one_replica(default: tuple[MockRun, TenantStack]) -> None:
+    pdb = default[0].one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
+    assert pdb["minAvailable"] == 1
+    assert pdb["selector"]["matchLabels"] == {"app.kubernetes.io/name": "enclave-gateway"}
+
+
+def test_service_account_carries_the_workload_identity(default: tuple[MockRun, TenantStack]) -> None:
+    sa = default[0].one("kubernetes:core/v1:ServiceAccount").inputs
+    assert sa["metadata"]["annotations"] == {"fake.io/identity": "platform@fake"}
+
+
+def test_network_policies_deny_by_default_then_allow_explicitly(default: tuple[MockRun, TenantStack]) -> None:
+    result, _ = default
+    deny = named(result, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny").inputs["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    ingress = named(result, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "gateway-ingress").inputs["spec"]
+    (rule,) = ingress["ingress"]
+    assert {p["port"] for p in rule["ports"]} == {443, 8000}
+    egress = named(result, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "gateway-egress").inputs["spec"]
+    dns, private, apis = egress["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert [t["ipBlock"]["cidr"] for t in private["to"]] == ["10.42.128.0/20", "10.42.144.0/20"]
+    assert {p["port"] for p in private["ports"]} == {3306, 6380}
+    assert apis["ports"] == [{"port": 443, "protocol": "TCP"}]
+
+
+def test_public_service_listens_on_443_only(default: tuple[MockRun, TenantStack]) -> None:
+    service = default[0].one("kubernetes:core/v1:Service").inputs
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(443, 8000)]
+    assert service["spec"]["loadBalancerSourceRanges"] == []
+    assert service["metadata"]["annotations"] == {"fake.io/lb-tls": "true"}
+
+
+def test_allow_list_limits_the_load_balancer_and_the_pods() -> None:
+    result, _ = run(make_spec(connectivity={"allowed_cidrs": ["203.0.113.0/24", "198.51.100.0/24"]}))
+    service = result.one("kubernetes:core/v1:Service").inputs["spec"]
+    assert service["loadBalancerSourceRanges"] == ["203.0.113.0/24", "198.51.100.0/24"]
+    ingress = named(result, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "gateway-ingress").inputs["spec"]
+    sources = [s["ipBlock"]["cidr"] for s in ingress["ingress"][0]["from"]]
+    assert sources == ["203.0.113.0/24", "198.51.100.0/24", "10.42.0.0/16"]
+
+
+def test_private_only_gateway_is_reachable_from_the_tenant_network_only() -> None:
+    connectivity = {"public_ingress": False, "private_link": True, "private_link_consumers": ["123456789012"]}
+    result, _ = run(make_spec(connectivity=connectivity))
+    assert result.one("kubernetes:core/v1:Service").inputs["spec"]["loadBalancerSourceRanges"] == ["10.42.0.0/16"]
+    ingress = named(result, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "gateway-ingress").inputs["spec"]
+    assert [s["ipBlock"]["cidr"] for s in ingress["ingress"][0]["from"]] == ["10.42.0.0/16"]
+
+
+def test_secrets_hold_tls_connection_urls(default: tuple[MockRun, TenantStack]) -> None:
+    result, _ = default
+    db = unwrap(named(result, "kubernetes:core/v1:Secret", "gateway-database").inputs["stringData"])
+    url = db["ENCLAVE_DATABASE_URL"]
+    assert url.startswith("mysql+pymysql://enclave:db-pass%2Fword%3A1@acme-db-id.db.internal:3306/enclave?")
+    assert "ssl_ca=" in url and "ssl_check_hostname=true" in url
+    cache = unwrap(named(result, "kubernetes:core/v1:Secret", "gateway-cache").inputs["stringData"])
+    assert cache["ENCLAVE_CACHE_URL"] == "rediss://:cache-token%402@cache.internal:6380/0"
+    for secret in result.of_type("kubernetes:core/v1:Secret"):
+        assert SECRET_SIG in secret.inputs["stringData"], "secret data must stay a Pulumi secret"
+
+
+def test_config_map_has_storage_grant_and_sso_hints_but_no_secret() -> None:
+    sso = {"provider": "microsoft", "issuer_url": "https://login.example.com/v2.0", "client_id": "client-1"}
+    result, _ = run(make_spec(sso=sso), FakeCloud(external_id="ext-123"))
+    data = result.one("kubernetes:core/v1:ConfigMap").inputs["data"]
+    assert data["ENCLAVE_TENANT"] == "acme"
+    assert data["ENCLAVE_PUBLIC_URL"] == "https://acme.example.com"
+    assert data["ENCLAVE_STORAGE_BUCKET"] == "acme-data"
+    assert data["ENCLAVE_STORAGE_PLATFORM_IDENTITY"] == "platform@fake"
+    assert data["ENCLAVE_STORAGE_EXTERNAL_ID"] == "ext-123"
+    assert data["ENCLAVE_SSO_PROVIDER"] == "microsoft"
+    assert data["ENCLAVE_SSO_CLIENT_ID"] == "client-1"
+    assert not any("s3cret" in str(v) or "word" in str(v) for v in data.values())
+    sso_secret = unwrap(named(result, "kubernetes:core/v1:Secret", "gateway-sso").inputs["stringData"])
+    assert sso_secret == {"ENCLAVE_SSO_CLIENT_SECRET": "sso-s3cret"}
+
+
+def test_kubernetes_provider_gets_the_clusters_kubeconfig_as_a_secret(default: tuple[MockRun, TenantStack]) -> None:
+    provider = default[0].one("pulumi:providers:kubernetes")
+    assert SECRET_SIG in provider.inputs["kubeconfig"]
+    assert unwrap(provider.inputs["kubeconfig"]).startswith("apiVersion: v1")
+
+
+def resolve(output: pulumi.Output[str]) -> tuple[str | None, bool]:
+    return _sync_await(output.future()), _sync_await(output.is_secret())
+
+
+def test_stack_outputs() -> None:
+    _, stack = run(make_spec(), FakeCloud(private_link=True, external_id="ext-123"))
+    outputs = {key: resolve(value) for key, value in stack.outputs.items()}
+    assert outputs["gatewayUrl"] == ("https://acme.example.com", False)
+    assert outputs["privateLinkService"] == ("pls-fake", False)
+    assert outputs["platformIdentity"] == ("platform@fake", False)
+    assert outputs["platformExternalId"] == ("ext-123", False)
+    assert outputs["databaseEndpoint"] == ("acme-db-id.db.internal:3306", False)
+    assert outputs["cacheEndpoint"] == ("cache.internal:6380", False)
+    assert outputs["databaseUrl"][1] and outputs["cacheUrl"][1], "connection URLs carry credentials: secret"
+
+
+def test_no_private_link_output_without_private_link(default: tuple[MockRun, TenantStack]) -> None:
+    assert "privateLinkService" not in default[1].outputs
+    assert "platformExternalId" not in default[1].outputs
