@@ -93,7 +93,14 @@ def serve(
     configure_logging(settings.log_level)
     runtime = Runtime.open(settings)
     try:
-        uvicorn.run(create_app(runtime), host=host or settings.host, port=port or settings.port, log_config=None)
+        uvicorn.run(
+            create_app(runtime),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
+        )
     finally:
         runtime.close()
 

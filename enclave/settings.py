@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = Field(None, description="OTLP/HTTP endpoint, e.g. http://collector:4318")
     service_name: str = "enclave-gateway"
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    tls_cert_file: Path | None = Field(None, description="serve HTTPS with this PEM certificate (chain)")
+    tls_key_file: Path | None = Field(None, description="the certificate's PEM private key")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
@@ -97,6 +99,11 @@ class Settings(BaseSettings):
             self.tenant = "default"
         if self.mode is Mode.SHARED and self.tenant is not None:
             raise ValueError("tenant is only for dedicated mode; shared mode serves the tenants in its database")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
         if self.otel_exporter is OtelExporter.OTLP and not self.otel_endpoint:
             raise ValueError("otel_exporter=otlp needs otel_endpoint")
         return self

@@ -38,7 +38,6 @@ class MockedResource:
 @dataclass
 class MockRun:
     resources: list[MockedResource] = field(default_factory=list)
-    stack_outputs: dict[str, Any] = field(default_factory=dict)
 
     def of_type(self, type_token: str) -> list[MockedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -109,8 +108,10 @@ def run_program(
     recording = _RecordingMocks(fakers or {}, invokes or {})
     monitor = _RecordingMonitor(recording)
     pulumi.runtime.set_mocks(recording, project=project, stack=stack, preview=True, monitor=monitor)
-    for key, value in (config or {}).items():
-        pulumi.runtime.set_config(key, value if isinstance(value, str) else json.dumps(value))
+    # Replace (not extend) the process's stack config: a previous run's values must not leak into this one.
+    pulumi.runtime.set_all_config(
+        {key: value if isinstance(value, str) else json.dumps(value) for key, value in (config or {}).items()}
+    )
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
     _sync_await(run_pulumi_func(program))

@@ -153,6 +153,11 @@ class TenantSpec(_Model):
             raise ValueError("gcp_project is only for GCP tenants")
         if self.cloud is Cloud.AWS and self.storage.mode is StorageMode.BYOB and not self.storage.external_id:
             raise ValueError("AWS BYOB needs storage.external_id (enclave stack init generates one)")
+        if self.cloud is Cloud.AZURE and self.connectivity.private_link and self.connectivity.public_ingress:
+            raise ValueError(
+                "on Azure the Private Link service rides on the internal load balancer, so one gateway cannot be "
+                "both public and private: set connectivity.public_ingress to false (--no-public-ingress)"
+            )
         peering = self.connectivity.peering
         if peering and peering.peer_cidr.overlaps(self.network_cidr):
             raise ValueError(f"peer_cidr {peering.peer_cidr} overlaps the tenant network {self.network_cidr}")

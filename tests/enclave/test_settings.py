@@ -40,6 +40,8 @@ def test_environment_and_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ({"otel_exporter": "otlp"}, "needs otel_endpoint"),
         ({"audit_checkpoint_every": 0}, "greater than or equal to 1"),
         ({"log_level": "LOUD"}, "String should match"),
+        ({"tls_cert_file": "/etc/hostname"}, "set both or neither"),
+        ({"tls_cert_file": "/nonexistent.pem", "tls_key_file": "/nonexistent.key"}, "does not exist"),
     ],
 )
 def test_invalid_settings_say_what_is_wrong(values: dict[str, object], message: str) -> None:

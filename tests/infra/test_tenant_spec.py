@@ -52,6 +52,14 @@ def test_valid_spec_has_secure_defaults() -> None:
         ({"sso": {"issuer_url": "http://idp.example.com"}}, "issuer_url"),
         ({"size": "huge"}, "size"),
         ({"surprise": True}, "Extra inputs are not permitted"),
+        (
+            {
+                "cloud": "azure",
+                "region": "westeurope",
+                "connectivity": {"private_link": True, "private_link_consumers": ["00000000-0000-0000-0000-000000000000"]},
+            },
+            "cannot be both public and private",
+        ),
     ],
 )
 def test_invalid_spec_is_refused_clearly(changes: dict[str, Any], expected: str) -> None:
