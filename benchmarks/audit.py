@@ -198,8 +198,7 @@ def bench_export(count: int) -> None:
             after = page[-1][0]
         reading = rows / (time.perf_counter() - started)
 
-        with db.sessions() as session:
-            span = export_range(session, "acme", None, None)
+        span = export_range(db.sessions, "acme", None, None)
         assert span is not None
         rss_before = process.memory_info().rss
         peak = rss_before

@@ -89,8 +89,7 @@ def prepare_export(
                 },
             ),
         )
-    with runtime.sessions() as session:
-        span = export_range(session, tenant, since, until)
+    span = export_range(runtime.sessions, tenant, since, until)
     header = ExportHeader(
         tenant=tenant,
         since=since,

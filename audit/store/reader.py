@@ -77,11 +77,18 @@ class ExportRange:
     checkpoints: tuple[Checkpoint, ...]
 
 
-def export_range(session: Session, tenant: str, since: datetime | None, until: datetime | None) -> ExportRange | None:
-    """Fix the export's range. Reads in one snapshot (REPEATABLE READ on MySQL; SQLite transactions are
-    serialized), so a checkpoint signed concurrently can never look like one past a truncated tail."""
-    if session.get_bind().dialect.name == "mysql":
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+def export_range(
+    sessions: sessionmaker[Session], tenant: str, since: datetime | None, until: datetime | None
+) -> ExportRange | None:
+    """Fix the export's range. Reads in one snapshot of its own (REPEATABLE READ on MySQL; SQLite transactions
+    are serialized), so a checkpoint signed concurrently can never look like one past a truncated tail."""
+    with sessions() as session:
+        if session.get_bind().dialect.name == "mysql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return _read_range(session, tenant, since, until)
+
+
+def _read_range(session: Session, tenant: str, since: datetime | None, until: datetime | None) -> ExportRange | None:
     r, c = audit_records.c, audit_checkpoints.c
     first_query = select(func.min(r.seq)).where(r.tenant_id == tenant)
     last_query = select(func.max(r.seq)).where(r.tenant_id == tenant)

@@ -56,7 +56,10 @@ def test_valid_spec_has_secure_defaults() -> None:
             {
                 "cloud": "azure",
                 "region": "westeurope",
-                "connectivity": {"private_link": True, "private_link_consumers": ["00000000-0000-0000-0000-000000000000"]},
+                "connectivity": {
+                    "private_link": True,
+                    "private_link_consumers": ["00000000-0000-0000-0000-000000000000"],
+                },
             },
             "cannot be both public and private",
         ),

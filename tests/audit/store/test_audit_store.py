@@ -13,16 +13,16 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from sqlalchemy import delete, select, text, update
 
 from audit.events import SYSTEM_ACTOR, Actor, ActorKind, AuditEvent, Outcome
-from audit.export.jsonl import ExportHeader, write_jsonl
 from audit.otel import OtelRecordEmitter
-from audit.signing import generate_private_key_pem, key_id, load_private_key
+from audit.signing import generate_private_key_pem, load_private_key
 from audit.store.group_commit import GroupCommitAppender
 from audit.store.log import AuditLog, AuditWriteError
-from audit.store.reader import EventFilter, export_items, export_range, query_events
+from audit.store.reader import EventFilter, query_events
 from audit.store.retention import prune
 from audit.store.tables import audit_checkpoints, audit_records
 from audit.verify import verify_export
 from enclave.db import create_db_engine, session_factory, transaction, upgrade
+from tests.audit.store.exporting import export_bytes as export_chain
 
 KEY = load_private_key(generate_private_key_pem())
 ALICE = Actor(ActorKind.USER, "u-alice", email="alice@acme.example")
@@ -41,20 +41,7 @@ def sessions(database_url: str):  # type: ignore[no-untyped-def]
 
 
 def export_bytes(sessions, tenant: str, since=None, until=None) -> bytes:  # type: ignore[no-untyped-def]
-    with sessions() as session:
-        span = export_range(session, tenant, since, until)
-    assert span is not None
-    out = io.BytesIO()
-    header = ExportHeader(
-        tenant=tenant,
-        since=since,
-        until=until,
-        exported_at=datetime.now(UTC),
-        exported_by="test",
-        key_id=key_id(KEY.public_key()),
-    )
-    write_jsonl(out, header, export_items(sessions, span), KEY)
-    return out.getvalue()
+    return export_chain(sessions, KEY, tenant, since, until)
 
 
 def verify(data: bytes):  # type: ignore[no-untyped-def]
