@@ -189,7 +189,24 @@ def _redact_pair_value(value: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """`text` with every recognisable secret replaced by "[REDACTED]"; unchanged if it holds none."""
+    """`text` with every recognisable secret replaced by "[REDACTED]"; unchanged if it holds none.
+
+    Short strings recur across events (actor ids, e-mail addresses, user agents, methods), so their
+    results are memoized; the function is pure, so a cached answer is the answer."""
+    if len(text) <= _MEMO_MAX_LENGTH:
+        return _redact_text_memo(text)
+    return _redact_text(text)
+
+
+_MEMO_MAX_LENGTH = 256
+
+
+@lru_cache(maxsize=16384)
+def _redact_text_memo(text: str) -> str:
+    return _redact_text(text)
+
+
+def _redact_text(text: str) -> str:
     if (
         ":" not in text
         and "=" not in text

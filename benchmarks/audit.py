@@ -29,7 +29,7 @@ from audit.export.jsonl import ExportHeader, write_jsonl
 from audit.signing import generate_private_key_pem, key_id, load_private_key
 from audit.store.group_commit import GroupCommitAppender
 from audit.store.log import AuditLog, record_row
-from audit.store.reader import export_items, export_range
+from audit.store.reader import EXPORT_PAGE, export_items, export_range
 from audit.store.tables import audit_heads, audit_records
 from audit.verify import verify_export
 from enclave.db import create_db_engine, session_factory, transaction, upgrade
@@ -190,7 +190,7 @@ def bench_export(count: int) -> None:
                     select(r.seq, r.hash, r.body)
                     .where(r.tenant_id == "acme", r.seq > after)
                     .order_by(r.seq)
-                    .limit(5000)
+                    .limit(EXPORT_PAGE)
                 ).all()
             if not page:
                 break

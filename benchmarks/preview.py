@@ -1,11 +1,10 @@
 """Offline preview speed: seconds per tenant per cloud (cold = first run in a fresh process, with imports;
 warm = later runs), then a fleet of 20 tenants previewed in parallel processes at 1 and 2 workers, with
-the speed-up. Prints results; asserts nothing. Run: .venv/bin/python benchmarks/preview.py
+the speed-up. Prints results; asserts nothing. Run from the repository root: .venv/bin/python -m benchmarks.preview
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -13,8 +12,6 @@ from ipaddress import IPv4Network
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from infra.cidr import allocate
 from infra.spec import TenantSpec
