@@ -22,7 +22,7 @@ from rich.rule import Rule
 
 DEMO_DIR = Path(".enclave/demo")
 TENANT = "acme"
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _enclave(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -70,6 +70,7 @@ def main() -> None:
         "ENCLAVE_TENANT": TENANT,
         "ENCLAVE_LOG_LEVEL": "WARNING",
         "ENCLAVE_AUDIT_CHECKPOINT_EVERY": "5",
+        "COLUMNS": str(console.width),  # the CLI's tables, captured here, get the same width
     }
     env.pop("ENCLAVE_DATABASE_URL", None)
 
