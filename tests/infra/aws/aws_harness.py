@@ -5,27 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
-from pulumi.runtime.sync_await import _sync_await
-
 import infra.aws
 from infra.aws.mock_outputs import FAKERS, INVOKES
-from infra.cloud import BuildContext, TenantInfrastructure
-from infra.mockrun import MockedResource, MockRun, run_program
+from infra.mockrun import MockedResource, MockRun
 from infra.spec import TenantSpec
+from tests.infra.cloud_harness import resolved_outputs, run_build
 
 DB_PASSWORD = "db-Secret-0123456789"
 CACHE_TOKEN = "cache-Token-0123456789abcdef"
 SECRETS = (DB_PASSWORD, CACHE_TOKEN)
 CONFIG = {"enclave:databasePassword": DB_PASSWORD, "enclave:cacheAuthToken": CACHE_TOKEN}
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker key for a serialized secret
-
-
-class _Harness(pulumi.ComponentResource):
-    def __init__(self, spec: TenantSpec) -> None:
-        super().__init__("enclave:index:TenantStack", spec.name, None)
-        self.infra = infra.aws.build(BuildContext(spec=spec, parent=self))
-        self.register_outputs({})
 
 
 def make_spec(**overrides: Any) -> TenantSpec:
@@ -58,51 +48,15 @@ class Built:
         return found[0]
 
 
-def _resolve(infra_: TenantInfrastructure, sink: dict[str, Any]) -> None:
-    """Collect the TenantInfrastructure's outputs; resolved (with their secrecy) after the run."""
-
-    def keep(key: str, value: Any) -> None:
-        sink[key] = pulumi.Output.from_input(value)
-
-    keep("kubeconfig", infra_.kubeconfig)
-    keep("cluster_name", infra_.cluster_name)
-    keep("key_id", infra_.key_id)
-    keep("db_host", infra_.database.host)
-    keep("db_password", infra_.database.password)
-    keep("cache_host", infra_.cache.host)
-    keep("cache_token", infra_.cache.auth_token)
-    keep("bucket", infra_.storage.bucket)
-    keep("platform_identity", infra_.storage.platform_identity)
-    keep("audit_trail", infra_.audit_trail)
-    for k, v in infra_.gateway_service_account_annotations.items():
-        keep(f"sa:{k}", v)
-    for k, v in infra_.load_balancer_annotations.items():
-        keep(f"lb:{k}", v)
-    if infra_.private_link_service is not None:
-        keep("private_link_service", infra_.private_link_service)
-    for k, v in infra_.extra_outputs.items():
-        keep(f"extra:{k}", v)
-    sink["private_cidrs"] = infra_.private_cidrs
-    sink["pod_labels"] = dict(infra_.gateway_pod_labels)
-    sink["external_id"] = infra_.storage.external_id
-
-
 def build_stack(spec: TenantSpec, config: dict[str, str] | None = None) -> Built:
-    resolved: dict[str, Any] = {}
-
-    def program() -> None:
-        _resolve(_Harness(spec).infra, resolved)
-
-    run = run_program(
-        program,
-        project="enclave",
-        stack=spec.name,
-        config=CONFIG if config is None else config,
-        fakers=FAKERS,
-        invokes=INVOKES,
+    run, infra_ = run_build(
+        spec, infra.aws.build, fakers=FAKERS, invokes=INVOKES, config=CONFIG if config is None else config
     )
-    for key, value in list(resolved.items()):
-        if isinstance(value, pulumi.Output):
-            resolved[key] = _sync_await(value.future())
-            resolved[f"{key}.secret"] = _sync_await(value.is_secret())
+    resolved: dict[str, Any] = {}
+    for key, (value, secret) in resolved_outputs(infra_).items():
+        resolved[key] = value
+        resolved[f"{key}.secret"] = secret
+    resolved["private_cidrs"] = infra_.private_cidrs
+    resolved["pod_labels"] = dict(infra_.gateway_pod_labels)
+    resolved["external_id"] = infra_.storage.external_id
     return Built(run, resolved)

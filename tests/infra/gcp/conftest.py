@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pulumi
 import pytest
 
-from infra.cloud import BuildContext, TenantInfrastructure
 from infra.gcp import build
 from infra.gcp.mock_outputs import FAKERS, INVOKES
-from infra.mockrun import MockedResource, MockRun, run_program
+from infra.mockrun import MockedResource, MockRun
 from infra.spec import TenantSpec
+from tests.infra.cloud_harness import resolved_outputs, run_build
 
 DATABASE_PASSWORD = "db-Secret-9f3a1c77e2"  # a test value, checked never to leak
 CACHE_TOKEN = "cache-Secret-4b8d0e21aa"
 CONFIG = {"enclave:databasePassword": DATABASE_PASSWORD, "enclave:cacheAuthToken": CACHE_TOKEN}
-
-
-class _Harness(pulumi.ComponentResource):
-    """Stands in for infra/tenant.py's TenantStack: the parent of everything the cloud module creates."""
-
-    def __init__(self, spec: TenantSpec, captured: dict[str, TenantInfrastructure]) -> None:
-        super().__init__("enclave:index:TenantStack", spec.name)
-        captured["infra"] = build(BuildContext(spec=spec, parent=self))
-        self.register_outputs({})
 
 
 def make_spec(**overrides: Any) -> TenantSpec:
@@ -60,52 +49,12 @@ class GcpRun:
         return found[0]
 
 
-def _capture(resolved: dict[str, Any], key: str, output: pulumi.Output[Any]) -> None:
-    """Records an output's value and whether it is secret, once the mock engine resolves it."""
-
-    def keep(value: Any) -> Any:
-        resolved[key] = value
-        return value
-
-    def keep_secret(secret: bool) -> bool:
-        resolved[f"secret:{key}"] = secret
-        return secret
-
-    output.apply(keep)
-    is_secret: Awaitable[bool] = asyncio.ensure_future(output.is_secret())
-    secret_flag: pulumi.Output[bool] = pulumi.Output.from_input(is_secret)
-    secret_flag.apply(keep_secret)
-
-
 def run_gcp(spec: TenantSpec) -> GcpRun:
-    captured: dict[str, TenantInfrastructure] = {}
-    resolved: dict[str, Any] = {}
-
-    def program() -> None:
-        _Harness(spec, captured)
-        infra = captured["infra"]
-        outputs: dict[str, pulumi.Output[Any]] = {
-            "kubeconfig": infra.kubeconfig,
-            "cluster_name": infra.cluster_name,
-            "key_id": infra.key_id,
-            "db_host": infra.database.host,
-            "db_password": infra.database.password,
-            "cache_host": infra.cache.host,
-            "cache_token": infra.cache.auth_token,
-            "bucket": infra.storage.bucket,
-            "platform_identity": infra.storage.platform_identity,
-            "audit_trail": infra.audit_trail,
-            **{f"extra:{k}": v for k, v in infra.extra_outputs.items()},
-        }
-        if infra.private_link_service is not None:
-            outputs["private_link_service"] = infra.private_link_service
-        for key, annotation in infra.gateway_service_account_annotations.items():
-            outputs[f"sa_annotation:{key}"] = pulumi.Output.from_input(annotation)
-        for key, output in outputs.items():
-            _capture(resolved, key, output)
-        resolved["infra"] = infra
-
-    run = run_program(program, project="enclave", stack=spec.name, config=CONFIG, fakers=FAKERS, invokes=INVOKES)
+    run, infra = run_build(spec, build, fakers=FAKERS, invokes=INVOKES, config=CONFIG)
+    resolved: dict[str, Any] = {"infra": infra}
+    for key, (value, secret) in resolved_outputs(infra).items():
+        resolved[key] = value
+        resolved[f"secret:{key}"] = secret
     return GcpRun(spec, run, resolved)
 
 

@@ -185,7 +185,7 @@ def test_gateway_identity_is_bound_to_the_gateway_service_account(sized: GcpRun)
     assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
     assert binding.inputs["member"] == "serviceAccount:acme-prod-123.svc.id.goog[enclave/enclave-gateway]"
     email = "acme-gateway@acme-prod-123.iam.gserviceaccount.com"
-    assert sized.resolved["sa_annotation:iam.gke.io/gcp-service-account"] == email
+    assert sized.resolved["sa:iam.gke.io/gcp-service-account"] == email
     assert sized.resolved["platform_identity"] == email
 
 
