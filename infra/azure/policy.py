@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from infra.policy.model import CloudRules, PolicyContext, ResourceCheck, ResourceView, Rule
+from infra.policy.model import CloudRules, PolicyContext, ResourceCheck, ResourceView, Rule, input_at
 
 _T = "azure-native:"
 MYSQL_SERVER = f"{_T}dbformysql:Server"
@@ -42,22 +42,13 @@ TLS_PORT = "443"
 WEAK_TLS = frozenset({"TLSv1", "TLSv1.0", "TLSv1.1"})
 
 
-def _at(inputs: Mapping[str, Any], path: str) -> Any:
-    value: Any = inputs
-    for key in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 # ------------------------------------------------------------------------------------- no public data
 
 
 def mysql_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
-    if _at(view.inputs, "network.publicNetworkAccess") != "Disabled":
+    if input_at(view.inputs, "network.publicNetworkAccess") != "Disabled":
         return "MySQL server allows public network access; set network.publicNetworkAccess to Disabled"
-    if not _at(view.inputs, "network.delegatedSubnetResourceId"):
+    if not input_at(view.inputs, "network.delegatedSubnetResourceId"):
         return "MySQL server is not VNet-injected; set network.delegatedSubnetResourceId to the database subnet"
     return None
 
@@ -92,7 +83,10 @@ def container_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
 
 def vault_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
     properties = view.inputs.get("properties") or {}
-    if properties.get("publicNetworkAccess") != "Disabled" and _at(properties, "networkAcls.defaultAction") != "Deny":
+    if (
+        properties.get("publicNetworkAccess") != "Disabled"
+        and input_at(properties, "networkAcls.defaultAction") != "Deny"
+    ):
         return (
             "Key Vault is reachable from any network; "
             "set publicNetworkAccess Disabled or networkAcls.defaultAction Deny"
@@ -114,7 +108,7 @@ def mysql_tenant_key(view: ResourceView, ctx: PolicyContext) -> str | None:
 
 def storage_tenant_key(view: ResourceView, ctx: PolicyContext) -> str | None:
     encryption = view.inputs.get("encryption") or {}
-    if encryption.get("keySource") != "Microsoft.Keyvault" or not _at(encryption, "keyVaultProperties.keyName"):
+    if encryption.get("keySource") != "Microsoft.Keyvault" or not input_at(encryption, "keyVaultProperties.keyName"):
         return (
             "storage account is not encrypted with the tenant key; "
             "set encryption.keySource Microsoft.Keyvault and encryption.keyVaultProperties"
@@ -127,7 +121,7 @@ def storage_tenant_key(view: ResourceView, ctx: PolicyContext) -> str | None:
 
 
 def cluster_secrets_tenant_key(view: ResourceView, ctx: PolicyContext) -> str | None:
-    kms = _at(view.inputs, "securityProfile.azureKeyVaultKms") or {}
+    kms = input_at(view.inputs, "securityProfile.azureKeyVaultKms") or {}
     if kms.get("enabled") is not True or not kms.get("keyId"):
         return (
             "AKS secrets in etcd are not encrypted with the tenant key; "
@@ -137,8 +131,8 @@ def cluster_secrets_tenant_key(view: ResourceView, ctx: PolicyContext) -> str | 
 
 
 def key_rotates(view: ResourceView, ctx: PolicyContext) -> str | None:
-    actions = _at(view.inputs, "properties.rotationPolicy.lifetimeActions") or []
-    if not any(_at(a, "action.type") in ("rotate", "Rotate") for a in actions):
+    actions = input_at(view.inputs, "properties.rotationPolicy.lifetimeActions") or []
+    if not any(input_at(a, "action.type") in ("rotate", "Rotate") for a in actions):
         return "Key Vault key has no automatic rotation; add a rotationPolicy lifetime action of type rotate"
     return None
 
@@ -251,8 +245,8 @@ def cluster_nodes_private(view: ResourceView, ctx: PolicyContext) -> str | None:
 
 
 def private_link_restricted(view: ResourceView, ctx: PolicyContext) -> str | None:
-    visible = [str(s) for s in _at(view.inputs, "visibility.subscriptions") or []]
-    approved = [str(s) for s in _at(view.inputs, "autoApproval.subscriptions") or []]
+    visible = [str(s) for s in input_at(view.inputs, "visibility.subscriptions") or []]
+    approved = [str(s) for s in input_at(view.inputs, "autoApproval.subscriptions") or []]
     if not visible or "*" in visible:
         return "Private Link service is visible to every subscription; list the tenant's consumers in visibility"
     if "*" in approved or not set(approved) <= set(visible):

@@ -4,10 +4,7 @@ wrong and how to fix it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from infra.policy.model import CloudRules, PolicyContext, ResourceCheck, ResourceView, Rule
+from infra.policy.model import CloudRules, PolicyContext, ResourceCheck, ResourceView, Rule, input_at
 from infra.spec import TENANT_TAG
 
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
@@ -35,21 +32,11 @@ TLS_SSL_MODES = frozenset({"ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRE
 MIN_BACKUPS = 7
 
 
-def _get(inputs: Mapping[str, Any], *path: str) -> Any:
-    """A nested input, or None when any step is missing."""
-    value: Any = inputs
-    for step in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(step)
-    return value
-
-
 # --- no public data services ---------------------------------------------------------------------------
 
 
 def _sql_private(r: ResourceView, _: PolicyContext) -> str | None:
-    ip = _get(r.inputs, "settings", "ipConfiguration") or {}
+    ip = input_at(r.inputs, "settings.ipConfiguration") or {}
     if ip.get("ipv4Enabled") is not False:
         return "Cloud SQL has a public IP: set settings.ipConfiguration.ipv4Enabled = false"
     if not ip.get("privateNetwork"):
@@ -88,7 +75,7 @@ def _bucket_grant_private(r: ResourceView, _: PolicyContext) -> str | None:
 
 def _needs(path: tuple[str, ...], what: str) -> ResourceCheck:
     def check(r: ResourceView, _: PolicyContext) -> str | None:
-        if not _get(r.inputs, *path):
+        if not input_at(r.inputs, ".".join(path)):
             return f"{what} is not encrypted with the tenant key: set {'.'.join(path)} to the tenant's KMS key"
         return None
 
@@ -106,7 +93,7 @@ def _cluster_secrets_encrypted(r: ResourceView, _: PolicyContext) -> str | None:
 
 
 def _sql_tls(r: ResourceView, _: PolicyContext) -> str | None:
-    if _get(r.inputs, "settings", "ipConfiguration", "sslMode") not in TLS_SSL_MODES:
+    if input_at(r.inputs, "settings.ipConfiguration.sslMode") not in TLS_SSL_MODES:
         return "Cloud SQL accepts plaintext connections: set settings.ipConfiguration.sslMode = 'ENCRYPTED_ONLY'"
     return None
 
@@ -126,19 +113,19 @@ def _protected(r: ResourceView, ctx: PolicyContext, flags: tuple[tuple[str, ...]
     if not r.protect:
         return "the resource is not protected: create it with protect=True (ctx.opts(stateful=True))"
     for path in flags:
-        if _get(r.inputs, *path) is not True:
+        if input_at(r.inputs, ".".join(path)) is not True:
             return f"deletion protection is off: set {'.'.join(path)} = true"
     return None
 
 
 def _sql_durable(r: ResourceView, ctx: PolicyContext) -> str | None:
-    backups = _get(r.inputs, "settings", "backupConfiguration") or {}
+    backups = input_at(r.inputs, "settings.backupConfiguration") or {}
     if backups.get("enabled") is not True or backups.get("binaryLogEnabled") is not True:
         return "Cloud SQL lacks point-in-time recovery: enable backupConfiguration.enabled and binaryLogEnabled"
-    retained = _get(backups, "backupRetentionSettings", "retainedBackups")
+    retained = input_at(backups, "backupRetentionSettings.retainedBackups")
     if retained is not None and retained < MIN_BACKUPS:
         return f"Cloud SQL keeps {retained} backups: keep at least {MIN_BACKUPS} (retainedBackups)"
-    if ctx.deletion_protection and _get(r.inputs, "settings", "finalBackupConfig", "enabled") is not True:
+    if ctx.deletion_protection and input_at(r.inputs, "settings.finalBackupConfig.enabled") is not True:
         return "Cloud SQL takes no final backup on deletion: set settings.finalBackupConfig.enabled = true"
     return _protected(r, ctx, (("deletionProtection",), ("settings", "deletionProtectionEnabled")))
 
@@ -194,7 +181,7 @@ def _cluster_private(r: ResourceView, _: PolicyContext) -> str | None:
 
 def _nested_label(path: tuple[str, ...]) -> ResourceCheck:
     def check(r: ResourceView, ctx: PolicyContext) -> str | None:
-        labels = _get(r.inputs, *path) or {}
+        labels = input_at(r.inputs, ".".join(path)) or {}
         if labels.get(TENANT_TAG) != ctx.tenant:
             return f"missing label {TENANT_TAG}={ctx.tenant}: add it to {'.'.join(path)}"
         return None

@@ -14,7 +14,15 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from infra.policy.model import PRIVATE_LINK_BACKEND_ANNOTATION, CloudRules, PolicyContext, ResourceView, Rule, Violation
+from infra.policy.model import (
+    PRIVATE_LINK_BACKEND_ANNOTATION,
+    CloudRules,
+    PolicyContext,
+    ResourceView,
+    Rule,
+    Violation,
+    input_at,
+)
 from infra.spec import TENANT_TAG, TenantSpec
 
 # Provider prefix -> module exposing `RULES: CloudRules`, imported the first time a resource needs it.
@@ -43,16 +51,6 @@ def context_for(spec: TenantSpec) -> PolicyContext:
         deletion_protection=spec.deletion_protection,
         allowed_cidrs=tuple(str(c) for c in spec.connectivity.allowed_cidrs),
     )
-
-
-def input_at(inputs: Mapping[str, Any], path: str) -> Any:
-    """`inputs["metadata"]["labels"]` for path "metadata.labels"; None when any step is missing."""
-    value: Any = inputs
-    for key in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
 
 
 class RuleBook:

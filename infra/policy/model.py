@@ -79,3 +79,14 @@ class Violation:
     resource_type: str
     resource_name: str
     message: str
+
+
+def input_at(inputs: Mapping[str, Any], path: str) -> Any:
+    """A nested input: `inputs["metadata"]["labels"]` for the path "metadata.labels"; None when any step is
+    missing or not an object. The one way checks read nested inputs."""
+    value: Any = inputs
+    for key in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
