@@ -172,6 +172,13 @@ class TenantSpec(_Model):
         return PRESETS[self.cloud.value][self.size]
 
     @property
+    def gateway_serves_tls(self) -> bool:
+        """Whether the gateway pods terminate TLS themselves: AWS's NLB terminates it with an ACM certificate;
+        GCP's and Azure's load balancers pass it through, so the pods serve HTTPS with the tenant's
+        certificate (stack secrets `tlsCertificate` and `tlsPrivateKey`)."""
+        return self.cloud is not Cloud.AWS
+
+    @property
     def tags(self) -> dict[str, str]:
         """Tags / labels every taggable resource carries (lowercase, valid as GCP labels)."""
         return {TENANT_TAG: self.name, "managed-by": "enclave"}

@@ -19,6 +19,8 @@ TENANT_KEY = "enclave:tenant"
 DATABASE_PASSWORD_KEY = "databasePassword"  # noqa: S105 - a config key name, not a secret
 CACHE_AUTH_TOKEN_KEY = "cacheAuthToken"  # noqa: S105
 SSO_CLIENT_SECRET_KEY = "ssoClientSecret"  # noqa: S105
+TLS_CERTIFICATE_KEY = "tlsCertificate"  # the gateway's PEM certificate chain (where the pods serve TLS)
+TLS_PRIVATE_KEY_KEY = "tlsPrivateKey"
 
 
 class StackFileError(ValueError):
@@ -58,6 +60,8 @@ def required_secrets(spec: TenantSpec) -> list[str]:
         keys.append(CACHE_AUTH_TOKEN_KEY)
     if spec.sso.client_id:
         keys.append(SSO_CLIENT_SECRET_KEY)
+    if spec.gateway_serves_tls:
+        keys += [TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY]
     return keys
 
 

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, PrivateIngress, TenantInfrastructure
 from infra.policy.model import PRIVATE_LINK_BACKEND_ANNOTATION
 from infra.spec import TenantSpec
-from infra.stack_config import SSO_CLIENT_SECRET_KEY
+from infra.stack_config import SSO_CLIENT_SECRET_KEY, TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY
 
 COMPONENT_TYPE = "enclave:index:Gateway"
 NAMESPACE = "enclave"
@@ -25,6 +25,8 @@ APP_NAME = "enclave-gateway"
 SERVICE_ACCOUNT = "enclave-gateway"
 CONTAINER_PORT = 8000
 LISTENER_PORT = 443
+TLS_SECRET = "gateway-tls"  # noqa: S105 - the name of the kubernetes.io/tls Secret the pods serve TLS with
+TLS_MOUNT = "/etc/enclave/tls"
 RUN_AS_USER = 10001
 # The gateway image ships the system trust store plus each provider's database CA (RDS global bundle,
 # Cloud SQL server CA, DigiCert Global Root G2 for Azure), so the server certificate is verified.
@@ -132,6 +134,12 @@ class GatewayWorkload(pulumi.ComponentResource):
             data=gateway_config(spec, infra),
             opts=self._opts(),
         )
+        if spec.gateway_serves_tls:
+            self._secret(
+                TLS_SECRET,
+                {"tls.crt": ctx.secret(TLS_CERTIFICATE_KEY), "tls.key": ctx.secret(TLS_PRIVATE_KEY_KEY)},
+                kind="kubernetes.io/tls",
+            )
         self.deployment = self._deployment(infra, secret_names)
         self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
             ctx.name("gateway-pdb"),
@@ -193,11 +201,11 @@ class GatewayWorkload(pulumi.ComponentResource):
             meta["annotations"] = annotations
         return meta
 
-    def _secret(self, name: str, data: dict[str, pulumi.Input[str]]) -> k8s.core.v1.Secret:
+    def _secret(self, name: str, data: dict[str, pulumi.Input[str]], kind: str = "Opaque") -> k8s.core.v1.Secret:
         return k8s.core.v1.Secret(
             self._ctx.name(name),
             metadata=self._meta(name),
-            type="Opaque",
+            type=kind,
             string_data=data,
             opts=self._opts(),
         )
@@ -207,22 +215,34 @@ class GatewayWorkload(pulumi.ComponentResource):
         pod_labels = {**self.labels, **infra.gateway_pod_labels}
         env_from: list[k8s.core.v1.EnvFromSourceArgsDict] = [{"config_map_ref": {"name": "gateway-config"}}]
         env_from += [{"secret_ref": {"name": name}} for name in secret_names]
+        scheme = "HTTPS" if spec.gateway_serves_tls else "HTTP"
+        volume_mounts: list[k8s.core.v1.VolumeMountArgsDict] = [{"name": "tmp", "mount_path": "/tmp"}]  # noqa: S108
+        volumes: list[k8s.core.v1.VolumeArgsDict] = [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}]
+        env: list[k8s.core.v1.EnvVarArgsDict] = []
+        if spec.gateway_serves_tls:
+            volume_mounts.append({"name": "tls", "mount_path": TLS_MOUNT, "read_only": True})
+            volumes.append({"name": "tls", "secret": {"secret_name": TLS_SECRET, "default_mode": 0o440}})
+            env += [
+                {"name": "ENCLAVE_TLS_CERT_FILE", "value": f"{TLS_MOUNT}/tls.crt"},
+                {"name": "ENCLAVE_TLS_KEY_FILE", "value": f"{TLS_MOUNT}/tls.key"},
+            ]
         container: k8s.core.v1.ContainerArgsDict = {
             "name": "gateway",
             "image": spec.gateway_image,
-            "ports": [{"name": "http", "container_port": CONTAINER_PORT, "protocol": "TCP"}],
+            "ports": [{"name": scheme.lower(), "container_port": CONTAINER_PORT, "protocol": "TCP"}],
+            "env": env,
             "env_from": env_from,
             "resources": {
                 "requests": {"cpu": "250m", "memory": "256Mi"},
                 "limits": {"cpu": "1", "memory": "512Mi"},
             },
             "liveness_probe": {
-                "http_get": {"path": "/healthz", "port": CONTAINER_PORT},
+                "http_get": {"path": "/healthz", "port": CONTAINER_PORT, "scheme": scheme},
                 "initial_delay_seconds": 10,
                 "period_seconds": 10,
             },
             "readiness_probe": {
-                "http_get": {"path": "/readyz", "port": CONTAINER_PORT},
+                "http_get": {"path": "/readyz", "port": CONTAINER_PORT, "scheme": scheme},
                 "period_seconds": 5,
             },
             "security_context": {
@@ -233,7 +253,7 @@ class GatewayWorkload(pulumi.ComponentResource):
                 "privileged": False,
                 "capabilities": {"drop": ["ALL"]},
             },
-            "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],  # noqa: S108 - an emptyDir, not shared
+            "volume_mounts": volume_mounts,
         }
         return k8s.apps.v1.Deployment(
             self._ctx.name("gateway"),
@@ -260,7 +280,7 @@ class GatewayWorkload(pulumi.ComponentResource):
                             }
                         ],
                         "containers": [container],
-                        "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
+                        "volumes": volumes,
                     },
                 },
             },
