@@ -9,6 +9,7 @@ Pulumi's runtime state is process-global, so one process runs one program at a t
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -63,7 +64,7 @@ class _RecordingMocks(pulumi_mocks.Mocks):
     def __init__(self, fakers: Mapping[str, OutputFaker], invokes: Mapping[str, OutputFaker]) -> None:
         self._fakers = fakers
         self._invokes = invokes
-        self.created: dict[str, dict[str, Any]] = {}
+        self._latest = threading.local()
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         faker = self._fakers.get(args.typ)
@@ -72,8 +73,15 @@ class _RecordingMocks(pulumi_mocks.Mocks):
         # Inputs echo back as outputs, except where the provider reshapes or computes them (an Azure identity
         # list comes back as a map; nested computed fields get filled in): there the faked value wins.
         state = {**outputs, **args.inputs, **faked}
-        self.created[f"{args.typ}::{args.name}"] = {"inputs": dict(args.inputs), "outputs": state}
+        self._latest.value = (dict(args.inputs), state)
         return outputs["id"], state
+
+    def take_latest(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Inputs and state of the resource this thread just created (the monitor calls `new_resource`
+        synchronously inside RegisterResource, possibly on several threads at once)."""
+        latest: tuple[dict[str, Any], dict[str, Any]] = getattr(self._latest, "value", ({}, {}))
+        self._latest.value = ({}, {})
+        return latest
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         faker = self._invokes.get(args.token)
@@ -87,11 +95,14 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: _RecordingMocks) -> None:
         super().__init__(mocks)
-        self.registrations: list[tuple[Any, str]] = []
+        self.recording = mocks
+        self.registrations: list[tuple[Any, str, dict[str, Any], dict[str, Any]]] = []
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        self.registrations.append((request, response.urn))
+        if request.type != "pulumi:pulumi:Stack":  # the stack itself never reaches the mocks
+            inputs, outputs = self.recording.take_latest()
+            self.registrations.append((request, response.urn, inputs, outputs))
         return response
 
 
@@ -117,18 +128,15 @@ def run_program(
     _sync_await(run_pulumi_func(program))
 
     run = MockRun()
-    for request, urn in monitor.registrations:
-        if request.type == "pulumi:pulumi:Stack":
-            continue
-        created = recording.created.get(f"{request.type}::{request.name}", {"inputs": {}, "outputs": {}})
+    for request, urn, inputs, outputs in monitor.registrations:
         run.resources.append(
             MockedResource(
                 type=request.type,
                 name=request.name,
                 urn=urn,
                 parent_urn=request.parent or None,
-                inputs=created["inputs"],
-                outputs=created["outputs"],
+                inputs=inputs,
+                outputs=outputs,
                 custom=bool(request.custom),
                 protect=bool(request.protect),
             )
