@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 import importlib.util
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -180,7 +180,7 @@ def apikey_create(
     from enclave.db import transaction
 
     with opened_runtime() as runtime:
-        settings = runtime.settings
+        ttl, max_ttl = runtime.settings.apikey_lifetime(ttl_days)
         try:
             with transaction(runtime.sessions) as session:
                 issued = create_api_key(
@@ -190,8 +190,8 @@ def apikey_create(
                     tenant_id=tenant,
                     role=role,
                     name=name,
-                    ttl=timedelta(days=ttl_days or settings.apikey_default_ttl_days),
-                    max_ttl=timedelta(days=settings.apikey_max_ttl_days),
+                    ttl=ttl,
+                    max_ttl=max_ttl,
                 )
         except ApiKeyError as exc:
             fail(str(exc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
@@ -107,6 +108,10 @@ class Settings(BaseSettings):
         if self.otel_exporter is OtelExporter.OTLP and not self.otel_endpoint:
             raise ValueError("otel_exporter=otlp needs otel_endpoint")
         return self
+
+    def apikey_lifetime(self, days: int | None) -> tuple[timedelta, timedelta]:
+        """(requested lifetime, longest allowed) for a new API key; the default when none is asked for."""
+        return timedelta(days=days or self.apikey_default_ttl_days), timedelta(days=self.apikey_max_ttl_days)
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -103,7 +103,7 @@ def get_api_keys(runtime: RuntimeDep, access: ApiKeysAdmin) -> list[ApiKeyOut]:
 
 @router.post("/api-keys", status_code=201, response_model=IssuedApiKeyOut, summary="Create an API key")
 def post_api_key(body: ApiKeyIn, runtime: RuntimeDep, access: ApiKeysAdmin) -> IssuedApiKeyOut:
-    settings = runtime.settings
+    ttl, max_ttl = runtime.settings.apikey_lifetime(body.ttl_days)
     try:
         with transaction(runtime.sessions) as session:
             issued = create_api_key(
@@ -113,8 +113,8 @@ def post_api_key(body: ApiKeyIn, runtime: RuntimeDep, access: ApiKeysAdmin) -> I
                 tenant_id=access.tenant,
                 role=body.role,
                 name=body.name,
-                ttl=timedelta(days=body.ttl_days or settings.apikey_default_ttl_days),
-                max_ttl=timedelta(days=settings.apikey_max_ttl_days),
+                ttl=ttl,
+                max_ttl=max_ttl,
             )
             out = ApiKeyOut.model_validate(issued.key, from_attributes=True)
     except ApiKeyError as exc:

@@ -61,3 +61,11 @@ def test_secrets_are_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "op-secret-value-123" not in repr(settings)
     assert settings.operator_token is not None
     assert settings.operator_token.get_secret_value() == "op-secret-value-123"
+
+
+def test_api_key_lifetime_defaults_and_limit() -> None:
+    from datetime import timedelta
+
+    settings = Settings(apikey_default_ttl_days=30, apikey_max_ttl_days=90)
+    assert settings.apikey_lifetime(None) == (timedelta(days=30), timedelta(days=90))
+    assert settings.apikey_lifetime(7) == (timedelta(days=7), timedelta(days=90))
