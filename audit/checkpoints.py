@@ -16,8 +16,9 @@ from typing import Any, Literal, TypeAlias, cast
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from audit.canonical import JsonValue
-from audit.events import HASH_HEX_LENGTH, TENANT_ID_PATTERN, format_time, parse_time
+from audit.events import HASH_HEX_LENGTH, format_time, parse_time
 from audit.signing import key_id, sign_statement, statement_signature_valid
+from tenancy.names import is_tenant_name
 
 CheckpointKind: TypeAlias = Literal["checkpoint", "anchor"]
 CHECKPOINT_KINDS: tuple[CheckpointKind, ...] = ("checkpoint", "anchor")
@@ -55,7 +56,7 @@ class Checkpoint:
     def __post_init__(self) -> None:
         if self.kind not in CHECKPOINT_KINDS:
             raise InvalidCheckpointError(f"kind must be one of {', '.join(CHECKPOINT_KINDS)}")
-        if not isinstance(self.tenant, str) or not TENANT_ID_PATTERN.match(self.tenant):
+        if not is_tenant_name(self.tenant):
             raise InvalidCheckpointError("tenant is not a valid tenant id")
         if not _is_int(self.seq) or self.seq < 1:
             raise InvalidCheckpointError("seq must be an integer >= 1")

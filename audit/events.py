@@ -7,7 +7,6 @@ sequence number, the previous record's hash and its own hash over the canonical 
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,12 +15,12 @@ from typing import Any
 
 from audit.actions import action_info
 from audit.canonical import JsonValue, canonical_bytes, check_canonical
+from tenancy.names import is_tenant_name
 
 RECORD_VERSION = 1
 HASH_HEX_LENGTH = 64
 MAX_DETAILS_BYTES = 8192
 MAX_FIELD_LENGTH = 512
-TENANT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 
 
 class ActorKind(StrEnum):
@@ -119,7 +118,7 @@ class AuditEvent:
     id: str = field(default_factory=new_event_id)
 
     def __post_init__(self) -> None:
-        if not TENANT_ID_PATTERN.match(self.tenant):
+        if not is_tenant_name(self.tenant):
             raise InvalidEventError(f"tenant {self.tenant!r} is not a valid tenant id")
         action_info(self.action)
         for name in ("target", "reason", "request_id", "trace_id"):

@@ -1,4 +1,4 @@
-"""Roles and what each may do. The SSO issue assigns roles to users; API keys carry one too."""
+"""Roles and what each may do. API keys carry a role; signed-in users get one from the tenant's SSO policy."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ from enum import StrEnum
 class Role(StrEnum):
     VIEWER = "viewer"  # read objects
     MEMBER = "member"  # read and write objects
-    AUDITOR = "auditor"  # read and export the audit log (the customer's security team, their auditors)
-    ADMIN = "admin"  # everything in the tenant: users, keys, storage grants, audit
+    AUDITOR = "auditor"  # read and export the audit log (the customer's auditors)
+    SECURITY_ADMIN = "security-admin"  # customer IT security: storage status / revoke / restore, audit; no data
+    ADMIN = "admin"  # everything in the tenant: users, keys, SSO, storage grants, audit
 
 
 class Permission(StrEnum):
-    STORAGE_READ = "storage.read"
-    STORAGE_WRITE = "storage.write"
-    STORAGE_ADMIN = "storage.admin"
+    STORAGE_READ = "storage.read"  # signed URLs to read objects
+    STORAGE_WRITE = "storage.write"  # signed URLs to write objects
+    STORAGE_REVOKE = "storage.revoke"  # storage status, revoke and restore grants (no object access)
+    STORAGE_ADMIN = "storage.admin"  # connect and remove grants
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
-    USERS_ADMIN = "users.admin"
+    USERS_ADMIN = "users.admin"  # users, roles, sessions, offboarding
+    SSO_ADMIN = "sso.admin"  # the tenant's identity providers and sign-in policy
     APIKEYS_ADMIN = "apikeys.admin"
 
 
@@ -26,6 +29,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.STORAGE_READ}),
     Role.MEMBER: frozenset({Permission.STORAGE_READ, Permission.STORAGE_WRITE}),
     Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.AUDIT_EXPORT}),
+    Role.SECURITY_ADMIN: frozenset({Permission.STORAGE_REVOKE, Permission.AUDIT_READ, Permission.AUDIT_EXPORT}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -12,9 +12,9 @@ from audit.events import Actor, AuditEvent, utc_now
 from audit.store.log import AuditLog
 from auth.models import Tenant
 from auth.roles import Role
+from tenancy.names import TENANT_NAME_RULE, is_tenant_name
 
-TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
-HOSTNAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOSTNAME = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 class TenantError(ValueError):
@@ -31,9 +31,9 @@ def create_tenant(
     hostname: str | None = None,
     default_role: Role = Role.VIEWER,
 ) -> Tenant:
-    if not TENANT_ID.match(tenant_id):
-        raise TenantError("tenant id must be 3-40 lowercase letters, digits or hyphens, starting with a letter")
-    if hostname is not None and not HOSTNAME.match(hostname):
+    if not is_tenant_name(tenant_id):
+        raise TenantError(f"invalid tenant id: {TENANT_NAME_RULE}")
+    if hostname is not None and not HOSTNAME.fullmatch(hostname):
         raise TenantError(f"{hostname!r} is not a valid host name")
     if session.get(Tenant, tenant_id) is not None:
         raise TenantError(f"tenant {tenant_id!r} already exists")

@@ -77,8 +77,9 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every migration not yet applied (idempotent)."""
-    command.upgrade(_alembic_config(engine), "head")
+    """Apply every migration not yet applied (idempotent). Every head: features add their tables on branches
+    of their own from the initial schema, so two features never fight over one revision id."""
+    command.upgrade(_alembic_config(engine), "heads")
 
 
 def check_ready(engine: Engine) -> None:

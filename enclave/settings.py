@@ -7,7 +7,6 @@ an in-process cache, a signing key generated on first use. Production replaces e
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -21,8 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tenancy.names import check_tenant_name
+
 CONFIG_FILE_VARIABLE = "ENCLAVE_CONFIG"
-TENANT_ID_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 
 
 class Mode(StrEnum):
@@ -83,9 +83,7 @@ class Settings(BaseSettings):
     @field_validator("tenant")
     @classmethod
     def _tenant(cls, value: str | None) -> str | None:
-        if value is not None and not TENANT_ID_RE.match(value):
-            raise ValueError("tenant must be 3-40 lowercase letters, digits or hyphens, starting with a letter")
-        return value
+        return None if value is None else check_tenant_name(value)
 
     @field_validator("cache_url")
     @classmethod

@@ -7,7 +7,6 @@ reads it back from stack config. Secrets never live here: they go through `pulum
 from __future__ import annotations
 
 import ipaddress
-import re
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -15,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from infra.regions import ZONES, supported_regions
 from infra.sizes import PRESETS, Size, SizePreset
+from tenancy.names import check_tenant_name
 
-TENANT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-TENANT_NAME_MIN, TENANT_NAME_MAX = 3, 20  # short enough for every cloud's name limits with suffixes
 RESERVED_NAMES = frozenset({"enclave", "admin", "default", "system", "platform", "aws", "gcp", "azure"})
 TENANT_TAG = "enclave-tenant"  # tag / label key carried by every taggable resource
 PRIVATE_RANGES = tuple(
@@ -123,10 +121,7 @@ class TenantSpec(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, name: str) -> str:
-        if not TENANT_NAME_MIN <= len(name) <= TENANT_NAME_MAX:
-            raise ValueError(f"tenant name must be {TENANT_NAME_MIN} to {TENANT_NAME_MAX} characters")
-        if not TENANT_NAME_PATTERN.match(name):
-            raise ValueError("tenant name must be lowercase letters, digits and single hyphens, starting with a letter")
+        check_tenant_name(name)
         if name in RESERVED_NAMES:
             raise ValueError(f"tenant name {name!r} is reserved")
         return name

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Enclave needs on a fresh machine, idempotently:
 #   - uv (pinned, into .tools/) and the locked Python environment (.venv/) from requirements.lock;
-#   - the project itself, editable, so the `enclave` command is on .venv/bin.
+#   - the project itself, editable, so the `enclave` command is on .venv/bin;
+#   - the npm packages of package-lock.json (Azurite, oidc-provider) into node_modules/;
+#   - Debian's Chromium, for the browser tests of the web pages (when it is missing and we are root).
 # Re-running is cheap: it only reinstalls when requirements.lock or pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,4 +22,21 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$uv" pip sync --quiet --python .venv/bin/python --require-hashes requirements.lock
   "$uv" pip install --quiet --python .venv/bin/python --no-deps -e .
   echo "$want" > "$stamp"
+fi
+
+npm_stamp=node_modules/.enclave-installed
+npm_want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
+if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "$npm_want" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$npm_want" > "$npm_stamp"
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian's chromium for the browser tests ..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "warning: /usr/bin/chromium is missing; install Debian's chromium for the browser tests" >&2
+  fi
 fi

@@ -25,8 +25,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.canonical import JsonValue, canonical_bytes
 from audit.checkpoints import Checkpoint
-from audit.events import TENANT_ID_PATTERN, StoredRecord, format_time, parse_time
+from audit.events import StoredRecord, format_time, parse_time
 from audit.signing import key_id, sign_statement
+from tenancy.names import is_tenant_name
 
 FORMAT = "enclave-audit-jsonl"
 FORMAT_VERSION = 1
@@ -80,7 +81,7 @@ class ExportHeader:
     version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tenant, str) or not TENANT_ID_PATTERN.match(self.tenant):
+        if not is_tenant_name(self.tenant):
             raise InvalidExportError("header tenant is not a valid tenant id")
         if not isinstance(self.exported_by, str) or not self.exported_by:
             raise InvalidExportError("header exported_by (the exporting actor's id) is required")

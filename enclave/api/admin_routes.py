@@ -17,13 +17,14 @@ from auth.tenants import TenantError, create_tenant, list_tenants
 from enclave.api.deps import RuntimeDep, TenantAccess, require, require_operator
 from enclave.db import transaction
 from enclave.settings import Mode
+from tenancy.names import TENANT_NAME_MAX, TENANT_NAME_MIN, TENANT_NAME_SCHEMA_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 OPERATOR_ACTOR = Actor(ActorKind.OPERATOR, "operator")
 
 
 class TenantIn(BaseModel):
-    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+    id: str = Field(pattern=TENANT_NAME_SCHEMA_PATTERN, min_length=TENANT_NAME_MIN, max_length=TENANT_NAME_MAX)
     display_name: str | None = Field(None, max_length=200)
     hostname: str | None = Field(None, max_length=253)
     default_role: Role = Role.VIEWER

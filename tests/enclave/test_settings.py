@@ -34,7 +34,7 @@ def test_environment_and_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"tenant": "Bad Tenant"}, "tenant must be"),
+        ({"tenant": "Bad Tenant"}, "not a valid tenant name"),
         ({"mode": "shared", "tenant": "acme"}, "only for dedicated mode"),
         ({"cache_url": "memcached://x"}, "cache_url must be"),
         ({"otel_exporter": "otlp"}, "needs otel_endpoint"),

@@ -35,7 +35,7 @@ def test_valid_spec_has_secure_defaults() -> None:
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"name": "ab"}, "3 to 20 characters"),
+        ({"name": "ab"}, "3 to 20 lowercase letters"),
         ({"name": "Acme"}, "lowercase letters"),
         ({"name": "acme--corp"}, "single hyphens"),
         ({"name": "admin"}, "reserved"),
