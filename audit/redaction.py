@@ -259,13 +259,28 @@ def _redact_optional(text: str | None) -> str | None:
     return None if text is None else redact_text(text)
 
 
+_TARGET_KIND = re.compile(r"[a-z][a-z0-9.-]{0,31}:")
+
+
+def redact_target(target: str | None) -> str | None:
+    """A target names what an act touched, as `<kind>:<identifier>` (`apikey:3f9c...`, `tenant:acme`). The
+    kind is a name, not a secret's label: `apikey:<id>` must keep the key id an auditor needs. Only the
+    identifier is scanned, so a whole credential pasted into it is still removed."""
+    if target is None:
+        return None
+    kind = _TARGET_KIND.match(target)
+    if kind is None:
+        return redact_text(target)
+    return kind.group() + redact_text(target[kind.end() :])
+
+
 def redact_event(event: AuditEvent) -> AuditEvent:
     """The event with secrets removed from every free-form field; the same object when there were none."""
     actor = event.actor
     actor_id = redact_text(actor.id)
     email = _redact_optional(actor.email)
     user_agent = _redact_optional(actor.user_agent)
-    target = _redact_optional(event.target)
+    target = redact_target(event.target)
     reason = _redact_optional(event.reason)
     request_id = _redact_optional(event.request_id)
     trace_id = _redact_optional(event.trace_id)

@@ -4,6 +4,8 @@ import base64
 import re
 import string
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import orjson
@@ -439,3 +441,57 @@ def test_redact_event_returns_a_clean_event_as_is() -> None:
         details={"idp": "google", "key_id": "3f2a9c0d11aa7b21"},
     )
     assert redact_event(event) is event
+
+
+# -- identifiers are not secrets ------------------------------------------------------------------------
+
+
+@given(key_id=key_ids, api_secret=urlsafe_tokens)
+@pytest.mark.parametrize("action", ["auth.apikey.created", "auth.apikey.revoked", "auth.apikey.used.denied"])
+def test_key_ids_in_targets_survive_and_whole_keys_do_not(action: str, key_id: str, api_secret: str) -> None:
+    """`apikey:` names a target's kind, not a secret: an auditor must see which key was created, revoked or
+    attacked. A whole key pasted in its place still loses its secret."""
+    named = AuditEvent(tenant="acme", actor=Actor(ActorKind.API_KEY, key_id), action=action, target=f"apikey:{key_id}")
+    assert redact_event(named).target == f"apikey:{key_id}"
+    pasted = AuditEvent(
+        tenant="acme", actor=Actor(ActorKind.API_KEY, key_id), action=action, target=f"apikey:enc_{key_id}_{api_secret}"
+    )
+    assert redact_event(pasted).target == f"apikey:enc_{key_id}_{REDACTED}"
+
+
+def test_key_ids_survive_the_real_key_lifecycle(tmp_path: Path) -> None:
+    """Create, refuse and revoke a real key: every record names it by id."""
+    from auth.apikeys import AuthenticationError, authenticate_api_key, create_api_key, revoke_api_key
+    from auth.roles import Role
+    from enclave.db import transaction
+    from enclave.runtime import Runtime
+    from tests.conftest import make_settings
+
+    runtime = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path))
+    try:
+        actor = Actor(ActorKind.OPERATOR, "operator")
+        with transaction(runtime.sessions) as session:
+            issued = create_api_key(
+                session,
+                runtime.audit,
+                actor,
+                tenant_id="acme",
+                role=Role.ADMIN,
+                name="ci",
+                ttl=timedelta(days=1),
+                max_ttl=timedelta(days=2),
+            )
+        key_id = issued.key.id
+        with transaction(runtime.sessions) as session, pytest.raises(AuthenticationError):
+            authenticate_api_key(session, runtime.audit, issued.secret[:-4] + "AAAA")
+        with transaction(runtime.sessions) as session:
+            revoke_api_key(session, runtime.audit, actor, tenant_id="acme", key_id=key_id)
+        from audit.store.reader import EventFilter, query_events
+
+        with runtime.sessions() as session:
+            records = query_events(session, "acme", EventFilter(None, None, None, None, None), after_seq=0, limit=100)
+        targets = {orjson.loads(r.body)["action"]: orjson.loads(r.body).get("target") for r in records}
+    finally:
+        runtime.close()
+    for action in ("auth.apikey.created", "auth.apikey.used.denied", "auth.apikey.revoked"):
+        assert targets[action] == f"apikey:{key_id}", action
