@@ -19,7 +19,7 @@ from rich.table import Table
 from audit.events import Actor, ActorKind
 from audit.store.log import AuditWriteError
 from auth.roles import Role
-from enclave.settings import Settings
+from enclave.settings import Settings, UnknownSettingError
 
 app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -48,7 +48,7 @@ def cli_actor() -> Actor:
 def load_settings() -> Settings:
     try:
         return Settings()
-    except (ValidationError, FileNotFoundError) as exc:
+    except (ValidationError, FileNotFoundError, UnknownSettingError) as exc:
         fail(f"invalid settings: {exc}")
 
 

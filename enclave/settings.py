@@ -6,7 +6,12 @@ an in-process cache, a signing key generated on first use. Production replaces e
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
+import zlib
+from collections import Counter
+from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -22,7 +27,56 @@ from pydantic_settings import (
 
 from tenancy.names import check_tenant_name
 
+ENV_PREFIX = "ENCLAVE_"
 CONFIG_FILE_VARIABLE = "ENCLAVE_CONFIG"
+OPERATOR_TOKEN_MIN_LENGTH = 32
+OPERATOR_TOKEN_MIN_BITS = 80  # estimated from the token's own character frequencies
+
+
+class UnknownSettingError(ValueError):
+    """An `ENCLAVE_*` environment variable that no setting reads: most likely a typo that would otherwise
+    silently leave a default (pydantic-settings ignores unknown variables even with extra="forbid")."""
+
+
+def refuse_unknown_variables(environ: Mapping[str, str], fields: list[str]) -> None:
+    """UnknownSettingError naming every `ENCLAVE_*` variable in `environ` that is not a setting, each with the
+    nearest known name."""
+    known = {ENV_PREFIX + field.upper() for field in fields} | {CONFIG_FILE_VARIABLE}
+    unknown = sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+    suffixes = sorted(name.removeprefix(ENV_PREFIX) for name in known)  # the shared prefix is no likeness
+    problems = []
+    for name in unknown:
+        nearest = difflib.get_close_matches(name.upper().removeprefix(ENV_PREFIX), suffixes, n=1, cutoff=0.7)
+        problems.append(f"{name} (did you mean {ENV_PREFIX}{nearest[0]}?)" if nearest else name)
+    if problems:
+        raise UnknownSettingError(
+            f"unknown setting{'s' if len(problems) > 1 else ''} in the environment: {', '.join(problems)}; "
+            "every ENCLAVE_* variable must name a setting (see enclave/settings.py)"
+        )
+
+
+def estimated_entropy_bits(token: str) -> float:
+    """Shannon entropy of the token's own characters times its length: a rough upper bound on how guessable
+    it is ("aaaa..." scores 0, a repeated short word little, secrets.token_urlsafe(32) about 200)."""
+    counts = Counter(token)
+    return -sum(n * math.log2(n / len(token)) for n in counts.values())
+
+
+def _compresses(token: str) -> bool:
+    """A random token does not compress; one built from a repeated pattern ("0123456789" * 4) does, even when
+    each of its characters is frequent enough to fool the entropy estimate."""
+    return len(zlib.compress(token.encode(), 9)) < 0.75 * len(token)
+
+
+def check_operator_token(token: str) -> None:
+    """Refuse a weak operator token; the message never repeats the token."""
+    advice = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    if any(c.isspace() for c in token):
+        raise ValueError(f"operator_token must not contain white space; {advice}")
+    if len(token) < OPERATOR_TOKEN_MIN_LENGTH:
+        raise ValueError(f"operator_token must be at least {OPERATOR_TOKEN_MIN_LENGTH} characters; {advice}")
+    if estimated_entropy_bits(token) < OPERATOR_TOKEN_MIN_BITS or _compresses(token):
+        raise ValueError(f"operator_token is too predictable (repeated or few distinct characters); {advice}")
 
 
 class Mode(StrEnum):
@@ -37,7 +91,10 @@ class OtelExporter(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ENCLAVE_", extra="forbid", validate_default=True)
+    # hide_input_in_errors: a validation error must never print the values it was given (tokens, keys).
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, hide_input_in_errors=True
+    )
 
     mode: Mode = Mode.DEDICATED
     tenant: str | None = Field(None, description="dedicated mode: the tenant this gateway serves")
@@ -72,6 +129,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        refuse_unknown_variables(os.environ, list(cls.model_fields))
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get(CONFIG_FILE_VARIABLE)
         if config_file:
@@ -84,6 +142,13 @@ class Settings(BaseSettings):
     @classmethod
     def _tenant(cls, value: str | None) -> str | None:
         return None if value is None else check_tenant_name(value)
+
+    @field_validator("operator_token")
+    @classmethod
+    def _operator_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_operator_token(value.get_secret_value())
+        return value
 
     @field_validator("cache_url")
     @classmethod

@@ -14,7 +14,7 @@ import pytest
 from enclave.runtime import Runtime
 from enclave.settings import Settings
 
-MARIADB = {"host": os.environ.get("ENCLAVE_TEST_MYSQL_HOST", "127.0.0.1"), "port": 3306, "user": "root", "password": ""}
+MARIADB = {"host": os.environ.get("TEST_MYSQL_HOST", "127.0.0.1"), "port": 3306, "user": "root", "password": ""}
 
 
 def _admin() -> pymysql.connections.Connection:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from enclave.settings import Mode, Settings
+from enclave.settings import Mode, Settings, UnknownSettingError
 
 
 def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,12 +55,70 @@ def test_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_pa
         Settings()
 
 
+STRONG_TOKEN = "Vq3x9K_pL2m-Zr8TgW4yNc6BhJ0sEuD1aFiO7kQ"
+
+
 def test_secrets_are_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ENCLAVE_OPERATOR_TOKEN", "op-secret-value-123")
+    monkeypatch.setenv("ENCLAVE_OPERATOR_TOKEN", STRONG_TOKEN)
     settings = Settings()
-    assert "op-secret-value-123" not in repr(settings)
+    assert STRONG_TOKEN not in repr(settings)
     assert settings.operator_token is not None
-    assert settings.operator_token.get_secret_value() == "op-secret-value-123"
+    assert settings.operator_token.get_secret_value() == STRONG_TOKEN
+
+
+def test_validation_errors_never_print_the_values_they_were_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic prints the whole input by default, which holds the operator token and signing key."""
+    monkeypatch.setenv("ENCLAVE_OPERATOR_TOKEN", STRONG_TOKEN)
+    with pytest.raises(ValidationError) as raised:
+        Settings(mode="shared", tenant="acme")  # type: ignore[arg-type]
+    assert STRONG_TOKEN[:5] not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("", "at least 32 characters"),
+        (" ", "white space"),
+        ("a", "at least 32 characters"),
+        ("op-" + "x" * 40, "too predictable"),
+        ("abab" * 10, "too predictable"),
+        ("0123456789" * 4, "too predictable"),
+        (STRONG_TOKEN + " ", "white space"),
+    ],
+)
+def test_weak_operator_tokens_are_refused(token: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as raised:
+        Settings(operator_token=token)  # type: ignore[arg-type]
+    if len(token.strip()) >= 8:
+        assert token.strip() not in str(raised.value)
+
+
+def test_generated_tokens_are_accepted() -> None:
+    import secrets
+
+    for _ in range(200):
+        Settings(operator_token=secrets.token_urlsafe(32))  # type: ignore[arg-type]
+        Settings(operator_token=secrets.token_hex(24))  # type: ignore[arg-type]
+
+
+def test_unknown_enclave_variables_are_refused_with_the_nearest_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCLAVE_DATABSE_URL", "sqlite:///x.db")
+    with pytest.raises(UnknownSettingError, match=r"ENCLAVE_DATABSE_URL \(did you mean ENCLAVE_DATABASE_URL\?\)"):
+        Settings()
+    monkeypatch.setenv("ENCLAVE_WHATEVER_THIS_IS", "1")
+    with pytest.raises(UnknownSettingError, match="unknown settings in the environment: ENCLAVE_DATABSE_URL"):
+        Settings()
+
+
+def test_the_cli_says_which_variable_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from enclave.cli import app
+
+    monkeypatch.setenv("ENCLAVE_LOGLEVEL", "DEBUG")
+    result = CliRunner().invoke(app, ["tenant", "list"])
+    assert result.exit_code == 2
+    assert "ENCLAVE_LOGLEVEL" in result.output and "ENCLAVE_LOG_LEVEL" in result.output
 
 
 def test_api_key_lifetime_defaults_and_limit() -> None:
