@@ -21,11 +21,13 @@ from audit.store.log import AuditWriteError
 from auth.roles import Role
 from enclave.settings import Settings, UnknownSettingError
 
-app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False)
-db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
-tenant_app = typer.Typer(no_args_is_help=True, help="Tenants served by this gateway.")
-apikey_app = typer.Typer(no_args_is_help=True, help="API keys for scripts.")
-audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
+# rich_markup_mode=None: plain help that wraps at the terminal's width; Rich's help tables cut option names
+# ("--customer-acc…") in an 80-column terminal. Every command group here and in infra/cli.py sets it.
+app = typer.Typer(no_args_is_help=True, help=__doc__, pretty_exceptions_show_locals=False, rich_markup_mode=None)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.", rich_markup_mode=None)
+tenant_app = typer.Typer(no_args_is_help=True, help="Tenants served by this gateway.", rich_markup_mode=None)
+apikey_app = typer.Typer(no_args_is_help=True, help="API keys for scripts.", rich_markup_mode=None)
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.", rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(apikey_app, name="apikey")

@@ -1,0 +1,43 @@
+"""Every command's help reads in an 80-column terminal: no option name cut, no line past the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from enclave.cli import app
+
+WIDTH = 80
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every command below `command` (Typer's groups are click-like: `.commands`, `.params`)."""
+    yield path, command
+    if hasattr(command, "commands"):
+        for name, sub in sorted(command.commands.items()):
+            yield from _commands(sub, (*path, name))
+
+
+ALL = list(_commands(typer.main.get_command(app)))
+
+
+def test_the_walk_finds_the_command_tree() -> None:
+    paths = {" ".join(path) for path, _ in ALL}
+    assert {"serve", "apikey create", "audit export", "stack init", "stack preview"} <= paths
+
+
+@pytest.mark.parametrize(("path", "command"), ALL, ids=[" ".join(p) or "enclave" for p, _ in ALL])
+def test_help_fits_80_columns_with_every_option_whole(path: tuple[str, ...], command: Any) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": str(WIDTH), "TERMINAL_WIDTH": str(WIDTH)})
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "…" not in text, text
+    assert max(len(line) for line in text.splitlines()) <= WIDTH, text
+    for parameter in command.params:
+        for option in parameter.opts + parameter.secondary_opts:
+            if option.startswith("-"):
+                assert option in text, f"{option} is not shown whole in `{' '.join(path)} --help`"
