@@ -4,6 +4,10 @@ Each billable type token has an estimator that turns the resource's inputs into 
 key x quantity). A type with no estimator is free only if the table says so; anything else is reported as
 "not priced", never silently counted as zero. Usage-based items (storage, log ingestion) use the table's
 stated assumptions.
+
+Prices are listed in one base region per cloud. A stack in another region is priced through the table's
+`regional` section: the region's band multiplies the base prices, and the report carries the band's basis, so an
+estimate never passes for a published regional price.
 """
 
 from __future__ import annotations
@@ -35,38 +39,95 @@ class Price:
 
 
 @dataclass(frozen=True)
+class RegionalPrice:
+    """How a region's prices relate to the base region's list prices."""
+
+    cloud: str
+    region: str
+    base_region: str
+    band: str
+    multiplier: float
+    basis: str
+
+    @property
+    def summary(self) -> str:
+        if self.region == self.base_region:
+            return f"{self.region}: base-region list prices"
+        return f"{self.region}: {self.base_region} list prices x {self.multiplier:g} (band {self.band}; {self.basis})"
+
+
+@dataclass(frozen=True)
 class PriceTable:
     prices: Mapping[str, Price]
     assumptions: Mapping[str, float]
     hours_per_month: float
     free_types: frozenset[str]
     free_prefixes: tuple[str, ...]
+    base_regions: Mapping[str, str]
+    regional: Mapping[str, Mapping[str, RegionalPrice]]  # cloud -> region -> how it is priced
 
-    def monthly(self, key: str, quantity: float) -> float:
+    def monthly(self, key: str, quantity: float, multiplier: float = 1.0) -> float:
         price = self.prices.get(key)
         if price is None:
             raise NotPriced(f"no price for {key!r} in infra/prices.json")
         hours = self.hours_per_month if price.unit in PER_HOUR_UNITS else 1.0
-        return price.usd * hours * quantity
+        return price.usd * hours * quantity * multiplier
+
+    def region_price(self, cloud: str, region: str | None = None) -> RegionalPrice:
+        """How `region` is priced (the base region when None); ValueError for a region the table lacks."""
+        regions = self.regional.get(cloud)
+        if regions is None:
+            raise ValueError(f"infra/prices.json has no regional prices for cloud {cloud!r}")
+        name = region or self.base_regions[cloud]
+        found = regions.get(name)
+        if found is None:
+            raise ValueError(f"infra/prices.json has no price band for {cloud} region {name!r}")
+        return found
 
     def is_free(self, type_token: str) -> bool:
         return type_token in self.free_types or type_token.startswith(self.free_prefixes)
 
 
+def _load_regional(path: Path, regional: Mapping[str, Any]) -> dict[str, dict[str, RegionalPrice]]:
+    base_regions: Mapping[str, str] = regional["base_region"]
+    out: dict[str, dict[str, RegionalPrice]] = {}
+    for cloud, base in base_regions.items():
+        bands: Mapping[str, Mapping[str, Any]] = regional["bands"][cloud]
+        for band, entry in bands.items():
+            if not float(entry["multiplier"]) > 0 or not str(entry.get("basis", "")).strip():
+                raise ValueError(f"{path}: {cloud} band {band!r} needs a positive multiplier and a stated basis")
+        by_region: dict[str, RegionalPrice] = {}
+        for region, band in regional["regions"][cloud].items():
+            if band not in bands:
+                raise ValueError(f"{path}: {cloud} region {region} names unknown band {band!r}")
+            multiplier, basis = float(bands[band]["multiplier"]), str(bands[band]["basis"])
+            by_region[region] = RegionalPrice(cloud, region, base, band, multiplier, basis)
+        if base not in by_region or by_region[base].multiplier != 1.0:
+            raise ValueError(f"{path}: {cloud} base region {base} must be in a band with multiplier 1")
+        out[cloud] = by_region
+    return out
+
+
 def load_table(path: Path = PRICES_PATH) -> PriceTable:
     doc = json.loads(path.read_text(encoding="utf-8"))
     prices = {key: Price(**entry) for key, entry in doc["prices"].items()}
+    base_regions: dict[str, str] = dict(doc["regional"]["base_region"])
     for key, price in prices.items():
         if price.unit not in PER_MONTH_UNITS | PER_HOUR_UNITS:
             raise ValueError(f"{path}: {key} has unknown unit {price.unit!r}")
         if not price.source.startswith("https://"):
             raise ValueError(f"{path}: {key} needs the https:// address of its public source")
+        cloud = key.split(".", 1)[0]
+        if base_regions.get(cloud) != price.region:
+            raise ValueError(f"{path}: {key} is listed for {price.region}, not {cloud}'s base region")
     return PriceTable(
         prices=prices,
         assumptions=doc["assumptions"],
         hours_per_month=float(doc["hours_per_month"]),
         free_types=frozenset(doc["free_types"]),
         free_prefixes=tuple(doc["free_prefixes"]),
+        base_regions=base_regions,
+        regional=_load_regional(path, doc["regional"]),
     )
 
 
@@ -80,6 +141,7 @@ class LineItem:
     price_key: str
     quantity: float
     monthly_usd: float
+    regional_multiplier: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +158,7 @@ class ResourceCost:
 @dataclass(frozen=True)
 class CostReport:
     resources: tuple[ResourceCost, ...]
+    pricing: RegionalPrice | None = None  # how the stack's region is priced (None: an empty or legacy report)
 
     @property
     def total_monthly_usd(self) -> float:
@@ -307,7 +370,9 @@ class PricedResource:
     custom: bool = True
 
 
-def estimate_one(resource: PricedResource, cloud: str, table: PriceTable) -> ResourceCost:
+def estimate_one(
+    resource: PricedResource, cloud: str, table: PriceTable, pricing: RegionalPrice | None = None
+) -> ResourceCost:
     def cost(status: str, items: tuple[LineItem, ...] = (), reason: str = "") -> ResourceCost:
         total = sum(i.monthly_usd for i in items)
         return ResourceCost(resource.urn, resource.type, resource.name, status, total, items, reason)
@@ -317,9 +382,10 @@ def estimate_one(resource: PricedResource, cloud: str, table: PriceTable) -> Res
         if not resource.custom or table.is_free(resource.type):
             return cost("free")
         return cost("not priced", reason="no estimator for this type")
+    multiplier = pricing.multiplier if pricing else 1.0
     try:
         items = tuple(
-            LineItem(key, qty, table.monthly(key, qty))
+            LineItem(key, qty, table.monthly(key, qty, multiplier), multiplier)
             for key, qty in estimator(resource.inputs, cloud, table.assumptions)
         )
     except (NotPriced, TypeError, ValueError, IndexError) as exc:
@@ -329,6 +395,10 @@ def estimate_one(resource: PricedResource, cloud: str, table: PriceTable) -> Res
     return cost("priced", items)
 
 
-def estimate(resources: Iterable[PricedResource], cloud: str, table: PriceTable | None = None) -> CostReport:
+def estimate(
+    resources: Iterable[PricedResource], cloud: str, table: PriceTable | None = None, *, region: str | None = None
+) -> CostReport:
+    """Price every resource for a stack in `region` (the cloud's base region when None; the report says which)."""
     table = table or default_table()
-    return CostReport(tuple(estimate_one(r, cloud, table) for r in resources))
+    pricing = table.region_price(cloud, region)
+    return CostReport(tuple(estimate_one(r, cloud, table, pricing) for r in resources), pricing)

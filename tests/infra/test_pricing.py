@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from infra.pricing import PRICES_PATH, PricedResource, default_table, estimate, load_table
+from infra.regions import CLOUDS, supported_regions
 from infra.sizes import PRESETS
 
 
@@ -104,4 +105,54 @@ def test_table_without_source_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "prices.json"
     bad.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="https:// address"):
+        load_table(bad)
+
+
+def test_every_supported_region_and_no_other_has_a_price_band() -> None:
+    table = default_table()
+    for cloud in CLOUDS:
+        assert set(table.regional[cloud]) == set(supported_regions(cloud)), cloud
+        base = table.region_price(cloud)
+        assert base.region == table.base_regions[cloud] and base.multiplier == 1.0
+        assert all(p.region == base.region for k, p in table.prices.items() if k.startswith(f"{cloud}."))
+
+
+def test_a_stack_elsewhere_is_priced_by_its_band_and_says_it_is_an_estimate() -> None:
+    eks = [PricedResource("urn:x", "aws:eks/cluster:Cluster", "acme-eks", {})]
+    base = estimate(eks, "aws")
+    sao_paulo = estimate(eks, "aws", region="sa-east-1")
+    assert base.pricing is not None and base.pricing.summary == "us-east-1: base-region list prices"
+    assert sao_paulo.pricing is not None and sao_paulo.pricing.band == "south-america"
+    assert sao_paulo.total_monthly_usd == pytest.approx(base.total_monthly_usd * sao_paulo.pricing.multiplier)
+    assert sao_paulo.pricing.multiplier > 1 and "estimate" in sao_paulo.pricing.summary
+    (item,) = sao_paulo.resources[0].items
+    assert item.regional_multiplier == sao_paulo.pricing.multiplier
+    ohio = estimate(eks, "aws", region="us-east-2")
+    assert ohio.pricing is not None and "same on-demand prices" in ohio.pricing.basis
+    assert ohio.total_monthly_usd == base.total_monthly_usd
+
+
+def test_a_region_without_a_band_is_refused() -> None:
+    with pytest.raises(ValueError, match="no price band for aws region 'mars-1'"):
+        estimate([], "aws", region="mars-1")
+    with pytest.raises(ValueError, match="no regional prices for cloud 'oracle'"):
+        estimate([], "oracle")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["regional"]["bands"]["gcp"]["europe"].update(basis=" "), "needs a positive multiplier"),
+        (lambda d: d["regional"]["bands"]["gcp"]["europe"].update(multiplier=0), "needs a positive multiplier"),
+        (lambda d: d["regional"]["regions"]["gcp"].update({"europe-west1": "moon"}), "unknown band 'moon'"),
+        (lambda d: d["regional"]["bands"]["gcp"]["us-base"].update(multiplier=1.1), "multiplier 1"),
+        (lambda d: d["prices"]["gcp.gke.cluster"].update(region="europe-west1"), "not gcp's base region"),
+    ],
+)
+def test_regional_prices_without_basis_or_band_are_refused(tmp_path: Path, change: Any, message: str) -> None:
+    doc = json.loads(PRICES_PATH.read_text())
+    change(doc)
+    bad = tmp_path / "prices.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=message):
         load_table(bad)
