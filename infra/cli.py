@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from infra.cidr import CidrError, allocate, check_free, parse_cidr
+from infra.clouds import registration
 from infra.sizes import Size
 from infra.spec import Cloud, SsoProvider, StorageMode, TenantSpec
 from infra.stack_config import (
@@ -39,7 +40,11 @@ EXIT_BAD_INPUT = 2
 EXIT_POLICY_VIOLATION = 1
 EXIT_PREVIEW_FAILED = 1
 
-stack_app = typer.Typer(help="Tenant stacks: create a stack file, list stacks, preview offline.", no_args_is_help=True)
+stack_app = typer.Typer(
+    help="Tenant stacks: create a stack file, list stacks, preview offline.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help wraps at 80 columns; Rich's tables cut option names
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -79,7 +84,18 @@ def init(
     ),
     bucket: Annotated[str | None, typer.Option(help="BYOB: the customer's bucket.")] = None,
     customer_account: Annotated[str | None, typer.Option(help="BYOB: the customer's account/project.")] = None,
+    aws_account_id: Annotated[str | None, typer.Option(help="AWS: the account (12 digits) deployed into.")] = None,
     gcp_project: Annotated[str | None, typer.Option(help="GCP: the project the stack runs in.")] = None,
+    azure_subscription_id: Annotated[
+        str | None, typer.Option(help="Azure: the subscription (GUID) deployed into.")
+    ] = None,
+    route53_zone_id: Annotated[
+        str | None, typer.Option(help="AWS: Route 53 zone holding the hostname (validates the certificate).")
+    ] = None,
+    operator_cidr: Annotated[
+        list[str] | None, typer.Option(help="CIDR operators reach the cluster API from (repeat; private).")
+    ] = None,
+    allow_public_operator_cidr: Annotated[bool, typer.Option(help="Accept public --operator-cidr ranges.")] = False,
     deletion_protection: Annotated[bool, typer.Option(help="Protect stateful resources from deletion.")] = True,
     sso_provider: Annotated[SsoProvider, typer.Option(help="The tenant's identity provider kind.")] = SsoProvider.OIDC,
     sso_issuer: Annotated[str | None, typer.Option(help="OIDC issuer URL (https://...).")] = None,
@@ -99,7 +115,7 @@ def init(
     except (CidrError, StackFileError) as exc:
         fail(str(exc))
     external_id = None
-    if cloud is Cloud.AWS and storage is StorageMode.BYOB:
+    if registration(cloud).byob_external_id and storage is StorageMode.BYOB:
         external_id = (_existing_external_id(directory, name) if force else None) or new_external_id()
     raw: dict[str, Any] = {
         "name": name,
@@ -122,7 +138,12 @@ def init(
             "external_id": external_id,
         },
         "sso": {"provider": sso_provider, "issuer_url": sso_issuer, "client_id": sso_client_id},
+        "aws_account_id": aws_account_id,
         "gcp_project": gcp_project,
+        "azure_subscription_id": azure_subscription_id,
+        "route53_zone_id": route53_zone_id,
+        "operator_cidrs": operator_cidr or [],
+        "allow_public_operator_cidrs": allow_public_operator_cidr,
     }
     if image:
         raw["gateway_image"] = image

@@ -1,16 +1,33 @@
 """The contract between the cloud-agnostic stack and each cloud module.
 
-Every cloud package (`infra/aws`, `infra/gcp`, `infra/azure`) exposes `build(ctx) -> TenantInfrastructure`,
-made of the same parts in modules of the same names: keys, network, cluster, database, cache, storage,
-audit_trail, connectivity. `infra/tenant.py` calls it, then deploys the gateway workload on the cluster it
-returns (`infra/workload.py`), so the workload and the policy never need to know which cloud they run on.
+Every cloud package (`infra/aws`, `infra/gcp`, `infra/azure`), registered once in `infra/clouds.py`, exposes
+`build(ctx) -> TenantInfrastructure`, made of the same parts in modules of the same names: keys, network,
+identity, cluster, database, cache, storage, audit_trail, connectivity. `infra/tenant.py` calls it, then deploys
+the gateway workload on the cluster it returns (`infra/workload.py`), so the workload and the policy never need
+to know which cloud they run on.
+
+Conventions, the same on every cloud:
+- **Context.** Each cloud has one context class, `<Cloud>Context` (`AwsContext`, `GcpContext`,
+  `AzureContext`), a frozen dataclass deriving from `CloudContext`: the `BuildContext`, the provider pinned to
+  the tenant's account and region, and what that cloud's parts all need (GCP: project and project number;
+  Azure: the resource group). Every resource takes its options from `context.opts(...)` (parent, provider,
+  protection) and its logical name from `context.name(part)` (`<tenant>-<part>`).
+- **Parts.** `build` opens one `PartComponent` per `Part` (type token `enclave:<cloud>:<Part>`, e.g.
+  `enclave:aws:Network`) with `context.part(Part.NETWORK)` and builds that part's resources with the context
+  it returns, so they are the component's children and the resource tree reads as the architecture:
+  TenantStack -> provider, Keys, Network, Identity, Cluster, Database, Cache, Storage, AuditTrail,
+  Connectivity, Gateway. What a part hands to later parts is its build function's result dataclass (the part's
+  args for the next): e.g. `build_cluster(context, network, keys)`.
+- **Results.** `build_<part>` returns a frozen dataclass of the part's resources and Outputs; the data parts
+  expose `.endpoint` (`DatabaseEndpoint`, `CacheEndpoint`) on every cloud.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Protocol, Self
 
 import pulumi
 
@@ -40,6 +57,68 @@ class BuildContext:
         deletion protection is on, so `pulumi destroy` refuses them until it is turned off."""
         protect = self.spec.deletion_protection and stateful
         return pulumi.ResourceOptions(parent=self.parent, protect=protect, **kwargs)  # type: ignore[arg-type]
+
+    def part(self, part: Part) -> BuildContext:
+        """A context whose resources are children of a new component for `part` under the current parent."""
+        return replace(self, parent=PartComponent(self, part))
+
+
+class Part(StrEnum):
+    """The parts every cloud builds; the value is the component's type name (`enclave:<cloud>:<value>`)."""
+
+    KEYS = "Keys"
+    NETWORK = "Network"
+    IDENTITY = "Identity"  # the gateway's workload identity (IRSA role / service account / managed identity)
+    CLUSTER = "Cluster"
+    DATABASE = "Database"
+    CACHE = "Cache"
+    STORAGE = "Storage"
+    AUDIT_TRAIL = "AuditTrail"
+    CONNECTIVITY = "Connectivity"
+
+    @property
+    def slug(self) -> str:
+        """`AuditTrail` -> `audit-trail`: the component's logical name after the tenant prefix."""
+        return "".join(f"-{c.lower()}" if c.isupper() else c for c in self.value).lstrip("-")
+
+
+class PartComponent(pulumi.ComponentResource):
+    """One part of a tenant's infrastructure, `enclave:<cloud>:<Part>` named `<tenant>-<part>`: the parent of
+    the part's resources. It holds no state of its own; its children are what gets deployed."""
+
+    def __init__(self, ctx: BuildContext, part: Part) -> None:
+        super().__init__(
+            f"enclave:{ctx.spec.cloud.value}:{part.value}",
+            ctx.name(part.slug),
+            None,
+            pulumi.ResourceOptions(parent=ctx.parent),
+        )
+        self.part = part
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class CloudContext:
+    """What every part of one cloud shares: the build context (tenant, parent) and the provider pinned to the
+    tenant's account and region. Each cloud derives its `<Cloud>Context` from this (see the module docstring)."""
+
+    ctx: BuildContext
+    provider: pulumi.ProviderResource
+
+    @property
+    def spec(self) -> TenantSpec:
+        return self.ctx.spec
+
+    def name(self, part: str) -> str:
+        return self.ctx.name(part)
+
+    def opts(self, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:
+        """Options for a resource of this cloud: parented to the current part, through the tenant's provider."""
+        return self.ctx.opts(stateful=stateful, provider=self.provider, **kwargs)
+
+    def part(self, part: Part) -> Self:
+        """The same context for the resources of `part`, which become children of its component."""
+        return replace(self, ctx=self.ctx.part(part))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Used by the offline preview (`enclave stack preview`) and by the tests. No Pulumi CLI, no plugins, no
 credentials: the language SDK talks to an in-process mock engine. Resources come back with their inputs in
-the same camelCase shape a pulumi-policy validator sees, so one set of policy rules serves both.
+the same camelCase shape a pulumi-policy validator sees, so one set of policy rules serves both, and with the
+ordering edges the engine would receive (`dependencies`, `propertyDependencies`), so tests can assert what a
+real control plane needs to exist first (`assert_ordered`).
 Pulumi's runtime state is process-global, so one process runs one program at a time.
 """
 
@@ -16,12 +18,21 @@ from typing import Any, TypeAlias
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime.settings import SETTINGS
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
-# (type token, name, inputs) -> outputs the real provider would compute (ids, ARNs, endpoints).
-OutputFaker: TypeAlias = Callable[[str, str, Mapping[str, Any]], dict[str, Any]]
+from infra.pulumi_internals import run_program_to_completion
+
+
+@dataclass(frozen=True)
+class MockPlace:
+    """Where the faked stack lives, so computed outputs carry the stack's own region and account (ARNs,
+    endpoints, ARM ids): the AWS account id, GCP project or Azure subscription id, and the region."""
+
+    account: str = "123456789012"
+    region: str = "us-east-1"
+
+
+# (place, type token, name, inputs) -> outputs the real provider would compute (ids, ARNs, endpoints).
+OutputFaker: TypeAlias = Callable[[MockPlace, str, str, Mapping[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -34,6 +45,10 @@ class MockedResource:
     outputs: dict[str, Any]
     custom: bool
     protect: bool = False
+    # URNs this resource waits for, as the engine receives them: every dependency, and per input property
+    # the resources its value came from.
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +64,56 @@ class MockRun:
             raise AssertionError(f"expected exactly one {type_token}, found {len(found)}")
         return found[0]
 
+    def named(self, type_token: str, name: str) -> MockedResource:
+        found = [r for r in self.of_type(type_token) if r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected exactly one {type_token} named {name!r}, found {len(found)}")
+        return found[0]
+
+    def waits_for(self, resource: MockedResource) -> set[str]:
+        """URNs `resource` is created after, transitively: explicit and property dependencies, its parent
+        chain, and everything those wait for. Depending on a component waits for its whole subtree, as the
+        engine does, so a component's children count as dependencies of whoever depends on the component."""
+        by_urn = {r.urn: r for r in self.resources}
+        children: dict[str, list[str]] = {}
+        for r in self.resources:
+            if r.parent_urn:
+                children.setdefault(r.parent_urn, []).append(r.urn)
+        seen: set[str] = set()
+        stack = [resource.urn]
+        while stack:
+            current = by_urn.get(stack.pop())
+            if current is None:
+                continue
+            direct = {*current.dependencies, *(u for urns in current.property_dependencies.values() for u in urns)}
+            if current.parent_urn:
+                direct.add(current.parent_urn)
+            for urn in direct:
+                # A dependency on a component expands to its descendants; a parent does not wait for them.
+                expanded = [urn] if urn == current.parent_urn else _subtree(urn, children)
+                for dep in expanded:
+                    if dep not in seen:
+                        seen.add(dep)
+                        stack.append(dep)
+        seen.discard(resource.urn)
+        return seen
+
+
+def _subtree(urn: str, children: Mapping[str, list[str]]) -> list[str]:
+    found, pending = [], [urn]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(children.get(current, ()))
+    return found
+
+
+def assert_ordered(run: MockRun, *, before: MockedResource, after: MockedResource) -> None:
+    """Fail unless `after` waits for `before` (transitively, through dependencies, property dependencies and
+    parents): what a real engine needs to create `before` first."""
+    if before.urn not in run.waits_for(after):
+        raise AssertionError(f"{after.type} {after.name!r} does not wait for {before.type} {before.name!r}")
+
 
 def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Plausible computed outputs for any resource: id, name, ARN / self-link style identifiers."""
@@ -61,14 +126,15 @@ def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
 
 
 class _RecordingMocks(pulumi_mocks.Mocks):
-    def __init__(self, fakers: Mapping[str, OutputFaker], invokes: Mapping[str, OutputFaker]) -> None:
+    def __init__(self, place: MockPlace, fakers: Mapping[str, OutputFaker], invokes: Mapping[str, OutputFaker]) -> None:
+        self._place = place
         self._fakers = fakers
         self._invokes = invokes
         self._latest = threading.local()
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         faker = self._fakers.get(args.typ)
-        faked = faker(args.typ, args.name, args.inputs) if faker is not None else {}
+        faked = faker(self._place, args.typ, args.name, args.inputs) if faker is not None else {}
         outputs = {**_default_outputs(args.typ, args.name, args.inputs), **faked}
         # Inputs echo back as outputs, except where the provider reshapes or computes them (an Azure identity
         # list comes back as a map; nested computed fields get filled in): there the faked value wins.
@@ -87,7 +153,7 @@ class _RecordingMocks(pulumi_mocks.Mocks):
         faker = self._invokes.get(args.token)
         if faker is None:
             raise RuntimeError(f"the offline preview has no canned answer for invoke {args.token}")
-        return faker(args.token, "", args.args), []
+        return faker(self._place, args.token, "", args.args), []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -114,18 +180,17 @@ def run_program(
     config: Mapping[str, Any] | None = None,
     fakers: Mapping[str, OutputFaker] | None = None,
     invokes: Mapping[str, OutputFaker] | None = None,
+    place: MockPlace | None = None,
 ) -> MockRun:
     """Run `program` as `pulumi preview` would, offline, and return every resource it registered."""
-    recording = _RecordingMocks(fakers or {}, invokes or {})
+    recording = _RecordingMocks(place or MockPlace(), fakers or {}, invokes or {})
     monitor = _RecordingMonitor(recording)
     pulumi.runtime.set_mocks(recording, project=project, stack=stack, preview=True, monitor=monitor)
     # Replace (not extend) the process's stack config: a previous run's values must not leak into this one.
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in (config or {}).items()}
     )
-    SETTINGS.rpc_manager.clear()
-    SETTINGS.outputs.clear()
-    _sync_await(run_pulumi_func(program))
+    run_program_to_completion(program)
 
     run = MockRun()
     for request, urn, inputs, outputs in monitor.registrations:
@@ -139,6 +204,10 @@ def run_program(
                 outputs=outputs,
                 custom=bool(request.custom),
                 protect=bool(request.protect),
+                dependencies=tuple(request.dependencies),
+                property_dependencies={
+                    key: tuple(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
+                },
             )
         )
     return run

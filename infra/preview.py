@@ -8,12 +8,11 @@ because Pulumi's runtime state is process-global.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -24,30 +23,35 @@ from rich.table import Table
 from rich.tree import Tree
 
 from infra.cloud import CloudModule
-from infra.mockrun import MockedResource, OutputFaker, run_program
+from infra.clouds import registrations
+from infra.mockrun import MockedResource, MockPlace, OutputFaker, run_program
 from infra.policy import engine
-from infra.policy.model import RULE_DESCRIPTIONS, ResourceView, Rule, Violation
+from infra.policy.model import RULE_DESCRIPTIONS, Rule, Violation
 from infra.pricing import CostReport, PricedResource, estimate
 from infra.program import deploy
 from infra.spec import TenantSpec
 from infra.stack_config import TENANT_KEY, read_stack, required_secrets, stack_name, stack_paths
 
 PROJECT = "enclave"
-CLOUD_PACKAGES = ("aws", "gcp", "azure")
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's marker for a secret value, not a secret
 REDACTED = "[secret]"
 PLACEHOLDER_SECRET = "offline-preview-placeholder"  # noqa: S105 - stands in for secrets the preview never has
 
 
 def mock_outputs() -> tuple[dict[str, OutputFaker], dict[str, OutputFaker]]:
-    """Every cloud's FAKERS and INVOKES (computed outputs a real provider would return), merged."""
+    """Every registered cloud's FAKERS and INVOKES (computed outputs a real provider would return), merged."""
     fakers: dict[str, OutputFaker] = {}
     invokes: dict[str, OutputFaker] = {}
-    for cloud in CLOUD_PACKAGES:
-        module = importlib.import_module(f"infra.{cloud}.mock_outputs")
-        fakers.update(module.FAKERS)
-        invokes.update(module.INVOKES)
+    for registration in registrations():
+        cloud_fakers, cloud_invokes = registration.mock_outputs()
+        fakers.update(cloud_fakers)
+        invokes.update(cloud_invokes)
     return fakers, invokes
+
+
+def mock_place(spec: TenantSpec) -> MockPlace:
+    """The stack's region and account for faked outputs (a stand-in account when the spec names none)."""
+    return MockPlace(account=spec.account or spec.cloud_registration.mock_account, region=spec.region)
 
 
 def placeholder_config(spec: TenantSpec) -> dict[str, Any]:
@@ -88,25 +92,24 @@ def preview_spec(
     fakers, invokes = ({}, {}) if cloud is not None else mock_outputs()
     try:
         run = run_program(
-            lambda: deploy(spec, cloud),
+            lambda: deploy(spec, cloud, offline=True),
             project=PROJECT,
             stack=spec.name,
             config=placeholder_config(spec),
             fakers=fakers,
             invokes=invokes,
+            place=mock_place(spec),
         )
     except Exception:
         # The failed program leaves futures whose errors asyncio would log again, one traceback each,
         # when they are collected; the error raised here already says what went wrong.
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         raise
-    resources = tuple(
-        MockedResource(r.type, r.name, r.urn, r.parent_urn, redact(r.inputs), redact(r.outputs), r.custom, r.protect)
-        for r in run.resources
-    )
-    views = [ResourceView(r.type, r.name, r.urn, r.inputs, r.protect) for r in resources]
+    resources = tuple(replace(r, inputs=redact(r.inputs), outputs=redact(r.outputs)) for r in run.resources)
+    views = [engine.view_of(r) for r in resources]
     violations = engine.evaluate(views, engine.context_for(spec), book)
-    cost = estimate((PricedResource(r.urn, r.type, r.name, r.inputs, r.custom) for r in resources), spec.cloud.value)
+    priced = (PricedResource(r.urn, r.type, r.name, r.inputs, r.custom) for r in resources)
+    cost = estimate(priced, spec.cloud_registration.price_key)
     return PreviewReport(spec, resources, tuple(violations), cost, time.perf_counter() - started)
 
 
@@ -124,7 +127,15 @@ def report_json(report: PreviewReport) -> dict[str, Any]:
         "passed": report.passed,
         "seconds": round(report.seconds, 3),
         "resources": [
-            {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent_urn, "protect": r.protect}
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent_urn,
+                "protect": r.protect,
+                "dependencies": list(r.dependencies),
+                "propertyDependencies": {key: list(urns) for key, urns in r.property_dependencies.items()},
+            }
             for r in report.resources
         ],
         "policy": {

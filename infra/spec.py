@@ -12,21 +12,18 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from infra.regions import ZONES, supported_regions
-from infra.sizes import PRESETS, Size, SizePreset
+from infra.clouds import Cloud, CloudRegistration, registration
+from infra.regions import supported_regions
+from infra.sizes import Size, SizePreset
 from tenancy.names import check_tenant_name
+
+__all__ = ["Cloud", "Connectivity", "Peering", "Sso", "SsoProvider", "Storage", "StorageMode", "TenantSpec"]
 
 RESERVED_NAMES = frozenset({"enclave", "admin", "default", "system", "platform", "aws", "gcp", "azure"})
 TENANT_TAG = "enclave-tenant"  # tag / label key carried by every taggable resource
 PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
-
-
-class Cloud(StrEnum):
-    AWS = "aws"
-    GCP = "gcp"
-    AZURE = "azure"
 
 
 class StorageMode(StrEnum):
@@ -116,7 +113,23 @@ class TenantSpec(_Model):
     customer_managed_key: str | None = Field(
         None, description="a customer-managed key (ARN / Cloud KMS key id / Key Vault key id) to use instead"
     )
-    gcp_project: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    # The account the stack deploys into; the field for the tenant's cloud is required before `pulumi up`
+    # (infra/program.py) and the program refuses a stack without it. Formats are checked by infra/clouds.py.
+    aws_account_id: str | None = Field(None, description="AWS: the 12-digit account the stack deploys into")
+    gcp_project: str | None = Field(None, description="GCP: the project the stack deploys into")
+    azure_subscription_id: str | None = Field(None, description="Azure: the subscription (GUID) deployed into")
+    route53_zone_id: str | None = Field(
+        None,
+        pattern=r"^Z[A-Z0-9]{1,31}$",
+        description="AWS: the Route 53 hosted zone (id) that holds `hostname`, for certificate validation",
+    )
+    operator_cidrs: list[ipaddress.IPv4Network] = Field(
+        default_factory=list,
+        description="where operators (and `pulumi up`) reach the private cluster API from: private ranges",
+    )
+    allow_public_operator_cidrs: bool = Field(
+        False, description="accept public ranges in operator_cidrs (e.g. a bastion's egress address)"
+    )
 
     @field_validator("name")
     @classmethod
@@ -135,23 +148,27 @@ class TenantSpec(_Model):
             raise ValueError("network_cidr must be in a private range (10/8, 172.16/12, 192.168/16, 100.64/10)")
         return cidr
 
+    @field_validator("operator_cidrs")
+    @classmethod
+    def _operator_cidrs(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        for cidr in cidrs:
+            if cidr.prefixlen < 8:
+                raise ValueError(f"operator CIDR {cidr} is too wide: the cluster API is never open to /0-/7 ranges")
+        return cidrs
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.region not in ZONES[self.cloud.value]:
+        if self.region not in self.cloud_registration.zones:
             raise ValueError(
                 f"region {self.region!r} is not supported on {self.cloud.value}; "
                 f"choose one of: {', '.join(supported_regions(self.cloud.value))}"
             )
-        if self.cloud is Cloud.GCP and not self.gcp_project:
-            raise ValueError("gcp_project is required for a GCP tenant")
-        if self.cloud is not Cloud.GCP and self.gcp_project:
-            raise ValueError("gcp_project is only for GCP tenants")
-        if self.cloud is Cloud.AWS and self.storage.mode is StorageMode.BYOB and not self.storage.external_id:
-            raise ValueError("AWS BYOB needs storage.external_id (enclave stack init generates one)")
-        if self.cloud is Cloud.AZURE and self.connectivity.private_link and self.connectivity.public_ingress:
+        self.cloud_registration.check(self)
+        public = [str(c) for c in self.operator_cidrs if not any(c.subnet_of(r) for r in PRIVATE_RANGES)]
+        if public and not self.allow_public_operator_cidrs:
             raise ValueError(
-                "on Azure the Private Link service rides on the internal load balancer, so one gateway cannot be "
-                "both public and private: set connectivity.public_ingress to false (--no-public-ingress)"
+                f"operator_cidrs {', '.join(public)} are public: list private ranges (VPN, peering), or set "
+                "allow_public_operator_cidrs (--allow-public-operator-cidr) to accept them explicitly"
             )
         peering = self.connectivity.peering
         if peering and peering.peer_cidr.overlaps(self.network_cidr):
@@ -159,19 +176,29 @@ class TenantSpec(_Model):
         return self
 
     @property
+    def cloud_registration(self) -> CloudRegistration:
+        return registration(self.cloud)
+
+    @property
+    def account(self) -> str | None:
+        """The AWS account id / GCP project / Azure subscription id the stack deploys into, if set."""
+        value: str | None = getattr(self, self.cloud_registration.account_field)
+        return value
+
+    @property
     def zones(self) -> tuple[str, ...]:
-        return ZONES[self.cloud.value][self.region]
+        return self.cloud_registration.zones[self.region]
 
     @property
     def preset(self) -> SizePreset:
-        return PRESETS[self.cloud.value][self.size]
+        return self.cloud_registration.presets[self.size]
 
     @property
     def gateway_serves_tls(self) -> bool:
         """Whether the gateway pods terminate TLS themselves: AWS's NLB terminates it with an ACM certificate;
         GCP's and Azure's load balancers pass it through, so the pods serve HTTPS with the tenant's
         certificate (stack secrets `tlsCertificate` and `tlsPrivateKey`)."""
-        return self.cloud is not Cloud.AWS
+        return self.cloud_registration.gateway_serves_tls
 
     @property
     def tags(self) -> dict[str, str]:

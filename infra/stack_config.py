@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from infra.spec import Cloud, TenantSpec
+from infra.spec import TenantSpec
 
 TENANT_KEY = "enclave:tenant"
 DATABASE_PASSWORD_KEY = "databasePassword"  # noqa: S105 - a config key name, not a secret
@@ -56,8 +56,7 @@ def required_secrets(spec: TenantSpec) -> list[str]:
     """Stack secrets the program reads. Memorystore and Azure Cache generate their AUTH secret themselves;
     ElastiCache takes the operator's."""
     keys = [DATABASE_PASSWORD_KEY]
-    if spec.cloud is Cloud.AWS:
-        keys.append(CACHE_AUTH_TOKEN_KEY)
+    keys += spec.cloud_registration.stack_secrets
     if spec.sso.client_id:
         keys.append(SSO_CLIENT_SECRET_KEY)
     if spec.gateway_serves_tls:

@@ -1,8 +1,9 @@
 """TenantStack: one tenant's whole stack as a single Pulumi component.
 
-The cloud module builds the infrastructure (network, cluster, database, cache, keys, storage, audit trail,
-connectivity); the gateway workload then runs on the cluster it returns. Every resource is a descendant of
-this component, so the stack's resource tree reads as one tenant.
+The cloud module (from the registry, infra/clouds.py) builds the infrastructure, one component per part
+(`enclave:<cloud>:Keys`, `...:Network`, `...:Cluster`, ...; see infra/cloud.py); the gateway workload then runs
+on the cluster it returns. Every resource is a descendant of this component, so the stack's resource tree
+reads as one tenant and, below it, as the architecture.
 """
 
 from __future__ import annotations

@@ -28,6 +28,15 @@ LISTENER_PORT = 443
 TLS_SECRET = "gateway-tls"  # noqa: S105 - the name of the kubernetes.io/tls Secret the pods serve TLS with
 TLS_MOUNT = "/etc/enclave/tls"
 RUN_AS_USER = 10001
+# What the gateway image (the repository's Dockerfile) is built to run; tests/infra/test_gateway_image.py keeps
+# the two in step. The pod sets them explicitly rather than relying on the image's defaults.
+GATEWAY_COMMAND = ("enclave", "serve")
+WRITABLE_DIR = "/tmp"  # noqa: S108 - an emptyDir: the only writable path under a read-only root filesystem
+GATEWAY_ENV = {
+    "ENCLAVE_HOST": "0.0.0.0",  # noqa: S104 - inside the pod; the NetworkPolicies and Services limit who connects
+    "ENCLAVE_PORT": str(CONTAINER_PORT),
+    "ENCLAVE_DATA_DIR": f"{WRITABLE_DIR}/enclave",
+}
 # The gateway image ships the system trust store plus each provider's database CA (RDS global bundle,
 # Cloud SQL server CA, DigiCert Global Root G2 for Azure), so the server certificate is verified.
 DATABASE_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -216,9 +225,9 @@ class GatewayWorkload(pulumi.ComponentResource):
         env_from: list[k8s.core.v1.EnvFromSourceArgsDict] = [{"config_map_ref": {"name": "gateway-config"}}]
         env_from += [{"secret_ref": {"name": name}} for name in secret_names]
         scheme = "HTTPS" if spec.gateway_serves_tls else "HTTP"
-        volume_mounts: list[k8s.core.v1.VolumeMountArgsDict] = [{"name": "tmp", "mount_path": "/tmp"}]  # noqa: S108
+        volume_mounts: list[k8s.core.v1.VolumeMountArgsDict] = [{"name": "tmp", "mount_path": WRITABLE_DIR}]
         volumes: list[k8s.core.v1.VolumeArgsDict] = [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}]
-        env: list[k8s.core.v1.EnvVarArgsDict] = []
+        env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": key, "value": value} for key, value in GATEWAY_ENV.items()]
         if spec.gateway_serves_tls:
             volume_mounts.append({"name": "tls", "mount_path": TLS_MOUNT, "read_only": True})
             volumes.append({"name": "tls", "secret": {"secret_name": TLS_SECRET, "default_mode": 0o440}})
@@ -229,6 +238,7 @@ class GatewayWorkload(pulumi.ComponentResource):
         container: k8s.core.v1.ContainerArgsDict = {
             "name": "gateway",
             "image": spec.gateway_image,
+            "command": list(GATEWAY_COMMAND),
             "ports": [{"name": scheme.lower(), "container_port": CONTAINER_PORT, "protocol": "TCP"}],
             "env": env,
             "env_from": env_from,

@@ -13,25 +13,28 @@ from infra.aws.identity import ROLE_ANNOTATION, build_gateway_identity
 from infra.aws.keys import build_keys
 from infra.aws.network import build_network
 from infra.aws.storage import build_storage
-from infra.cloud import BuildContext, PrivateIngress, TenantInfrastructure
+from infra.cloud import BuildContext, Part, PrivateIngress, TenantInfrastructure
 
 
 def build(ctx: BuildContext) -> TenantInfrastructure:
     actx = aws_context(ctx)
-    keys = build_keys(actx)
-    network = build_network(actx, keys)
-    cluster = build_cluster(actx, network, keys)
-    identity = build_gateway_identity(actx, cluster)
-    storage = build_storage(actx, identity, keys)
-    connectivity = build_connectivity(actx, network, cluster)
+    keys = build_keys(actx.part(Part.KEYS))
+    network = build_network(actx.part(Part.NETWORK), keys)
+    cluster = build_cluster(actx.part(Part.CLUSTER), network, keys)
+    identity = build_gateway_identity(actx.part(Part.IDENTITY), cluster)
+    storage = build_storage(actx.part(Part.STORAGE), identity, keys)
+    connectivity = build_connectivity(actx.part(Part.CONNECTIVITY), network, cluster)
+    database = build_database(actx.part(Part.DATABASE), network, cluster, keys)
+    cache = build_cache(actx.part(Part.CACHE), network, cluster, keys)
+    audit_trail = build_audit_trail(actx.part(Part.AUDIT_TRAIL), network, storage, keys)
     return TenantInfrastructure(
         cluster_name=cluster.name,
         kubeconfig=cluster.kubeconfig,
         key_id=keys.key_arn,
-        database=build_database(actx, network, cluster, keys),
-        cache=build_cache(actx, network, cluster, keys),
+        database=database.endpoint,
+        cache=cache.endpoint,
         storage=storage.wiring,
-        audit_trail=build_audit_trail(actx, network, storage, keys),
+        audit_trail=audit_trail,
         gateway_service_account_annotations={ROLE_ANNOTATION: identity.role_arn},
         gateway_pod_labels={},  # IRSA needs no pod label; the service account annotation is enough
         load_balancer_annotations=connectivity.load_balancer_annotations,

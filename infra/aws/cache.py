@@ -3,6 +3,8 @@ with the tenant key, private subnets, reachable from the nodes only; replicas ac
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi_aws as aws
 
 from infra.aws.cluster import Cluster, nodes_only_security_group
@@ -17,7 +19,13 @@ PORT = 6379
 SNAPSHOT_RETENTION_DAYS = 7
 
 
-def build_cache(actx: AwsContext, network: Network, cluster: Cluster, keys: Keys) -> CacheEndpoint:
+@dataclass(frozen=True)
+class Cache:
+    replication_group: aws.elasticache.ReplicationGroup
+    endpoint: CacheEndpoint
+
+
+def build_cache(actx: AwsContext, network: Network, cluster: Cluster, keys: Keys) -> Cache:
     preset = actx.spec.preset
     subnets = aws.elasticache.SubnetGroup(
         actx.name("cache"),
@@ -53,4 +61,5 @@ def build_cache(actx: AwsContext, network: Network, cluster: Cluster, keys: Keys
         tags=actx.tags(),
         opts=actx.opts(stateful=True),
     )
-    return CacheEndpoint(host=group_resource.primary_endpoint_address, port=PORT, auth_token=token)
+    endpoint = CacheEndpoint(host=group_resource.primary_endpoint_address, port=PORT, auth_token=token)
+    return Cache(replication_group=group_resource, endpoint=endpoint)

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pulumi
 import pulumi_aws as aws
 
-from infra.cloud import BuildContext
-from infra.spec import TenantSpec
+from infra.cloud import BuildContext, CloudContext
 
 
 @dataclass(frozen=True)
-class AwsContext:
-    ctx: BuildContext
+class AwsContext(CloudContext):
     provider: aws.Provider
-
-    @property
-    def spec(self) -> TenantSpec:
-        return self.ctx.spec
-
-    def name(self, part: str) -> str:
-        return self.ctx.name(part)
 
     def tags(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """The tenant tags, set explicitly on every taggable resource (mocks apply no provider default tags)."""
         return {**(extra or {}), **self.ctx.tags}
-
-    def opts(
-        self, *, stateful: bool = False, depends_on: Sequence[pulumi.Resource] | None = None
-    ) -> pulumi.ResourceOptions:
-        return self.ctx.opts(stateful=stateful, provider=self.provider, depends_on=depends_on)
 
 
 def aws_context(ctx: BuildContext) -> AwsContext:

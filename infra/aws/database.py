@@ -4,6 +4,8 @@ deletion protection and a final snapshot."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi_aws as aws
 
 from infra.aws.cluster import Cluster, nodes_only_security_group
@@ -23,7 +25,13 @@ CA_CERT = "rds-ca-rsa2048-g1"
 STORAGE_AUTOSCALING_FACTOR = 2
 
 
-def build_database(actx: AwsContext, network: Network, cluster: Cluster, keys: Keys) -> DatabaseEndpoint:
+@dataclass(frozen=True)
+class Database:
+    instance: aws.rds.Instance
+    endpoint: DatabaseEndpoint
+
+
+def build_database(actx: AwsContext, network: Network, cluster: Cluster, keys: Keys) -> Database:
     spec, preset = actx.spec, actx.spec.preset
     subnets = aws.rds.SubnetGroup(
         actx.name("db"),
@@ -77,4 +85,7 @@ def build_database(actx: AwsContext, network: Network, cluster: Cluster, keys: K
         tags=actx.tags(),
         opts=actx.opts(stateful=True),
     )
-    return DatabaseEndpoint(host=instance.address, port=PORT, name=DATABASE_NAME, user=DATABASE_USER, password=password)
+    endpoint = DatabaseEndpoint(
+        host=instance.address, port=PORT, name=DATABASE_NAME, user=DATABASE_USER, password=password
+    )
+    return Database(instance=instance, endpoint=endpoint)

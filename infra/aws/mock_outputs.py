@@ -9,85 +9,91 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from infra.mockrun import OutputFaker
-
-MOCK_ACCOUNT = "123456789012"
-MOCK_REGION = "us-east-1"
+from infra.mockrun import MockPlace, OutputFaker
 
 
-def _region(inputs: Mapping[str, Any]) -> str:
-    return str(inputs.get("region") or MOCK_REGION)
+def _region(place: MockPlace, inputs: Mapping[str, Any]) -> str:
+    """The resource's own region input if it has one, else the stack's (its provider's) region."""
+    return str(inputs.get("region") or place.region)
+
+
+def _region_code(region: str) -> str:
+    """ElastiCache's short region code in endpoints: `eu-west-1` -> `euw1`, `ap-southeast-2` -> `apse2`."""
+    area, direction, number = [*region.split("-"), "", ""][:3]
+    short = {"northeast": "ne", "southeast": "se", "northwest": "nw", "southwest": "sw", "central": "c"}
+    return f"{area}{short.get(direction, direction[:1])}{number}"
 
 
 def _digest(name: str, size: int = 32) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:size]
 
 
-def _key(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _key(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     d = _digest(name)
     key_id = f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
-    return {"keyId": key_id, "arn": f"arn:aws:kms:{_region(inputs)}:{MOCK_ACCOUNT}:key/{key_id}"}
+    return {"keyId": key_id, "arn": f"arn:aws:kms:{_region(place, inputs)}:{place.account}:key/{key_id}"}
 
 
-def _role(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _role(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     role = inputs.get("name", name)
-    return {"arn": f"arn:aws:iam::{MOCK_ACCOUNT}:role/{role}", "name": role, "uniqueId": f"AROA{_digest(name, 16)}"}
+    return {"arn": f"arn:aws:iam::{place.account}:role/{role}", "name": role, "uniqueId": f"AROA{_digest(name, 16)}"}
 
 
-def _cluster(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    region, cluster = _region(inputs), inputs.get("name", name)
+def _cluster(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    region, cluster = _region(place, inputs), inputs.get("name", name)
     oidc_id = _digest(name).upper()
     return {
-        "arn": f"arn:aws:eks:{region}:{MOCK_ACCOUNT}:cluster/{cluster}",
+        "arn": f"arn:aws:eks:{region}:{place.account}:cluster/{cluster}",
         "endpoint": f"https://{oidc_id}.gr7.{region}.eks.amazonaws.com",
         "certificateAuthority": {"data": base64.b64encode(f"mock CA of {cluster}".encode()).decode()},
         "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{oidc_id}"}]}],
     }
 
 
-def _node_group(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _node_group(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_digest(name, 8)}"}]}]}
 
 
-def _oidc_provider(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _oidc_provider(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     url = str(inputs.get("url", "")).removeprefix("https://")
-    return {"arn": f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/{url}"}
+    return {"arn": f"arn:aws:iam::{place.account}:oidc-provider/{url}"}
 
 
-def _launch_template(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _launch_template(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "latestVersion": 1,
-        "arn": f"arn:aws:ec2:{_region(inputs)}:{MOCK_ACCOUNT}:launch-template/lt-{_digest(name, 17)}",
+        "arn": f"arn:aws:ec2:{_region(place, inputs)}:{place.account}:launch-template/lt-{_digest(name, 17)}",
     }
 
 
-def _log_group(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"arn": f"arn:aws:logs:{_region(inputs)}:{MOCK_ACCOUNT}:log-group:{inputs.get('name', name)}"}
+def _log_group(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"arn": f"arn:aws:logs:{_region(place, inputs)}:{place.account}:log-group:{inputs.get('name', name)}"}
 
 
-def _bucket(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _bucket(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', name)}{_digest(name, 12)}"
     return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
 
 
-def _database(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    address = f"{inputs.get('identifier', name)}.{_digest(name, 12)}.{_region(inputs)}.rds.amazonaws.com"
+def _database(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    address = f"{inputs.get('identifier', name)}.{_digest(name, 12)}.{_region(place, inputs)}.rds.amazonaws.com"
     return {"address": address, "endpoint": f"{address}:{inputs.get('port', 3306)}"}
 
 
-def _cache(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _cache(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     group = inputs.get("replicationGroupId", name)
-    return {"primaryEndpointAddress": f"master.{group}.{_digest(name, 6)}.use1.cache.amazonaws.com"}
+    code = _region_code(_region(place, inputs))
+    return {"primaryEndpointAddress": f"master.{group}.{_digest(name, 6)}.{code}.cache.amazonaws.com"}
 
 
-def _trail(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"arn": f"arn:aws:cloudtrail:{_region(inputs)}:{MOCK_ACCOUNT}:trail/{inputs.get('name', name)}"}
+def _trail(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"arn": f"arn:aws:cloudtrail:{_region(place, inputs)}:{place.account}:trail/{inputs.get('name', name)}"}
 
 
-def _certificate(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _certificate(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     domain = inputs.get("domainName", "example.com")
     return {
-        "arn": f"arn:aws:acm:{_region(inputs)}:{MOCK_ACCOUNT}:certificate/{_digest(name, 36)}",
+        "arn": f"arn:aws:acm:{_region(place, inputs)}:{place.account}:certificate/{_digest(name, 36)}",
         "domainValidationOptions": [
             {
                 "domainName": domain,
@@ -99,23 +105,21 @@ def _certificate(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
     }
 
 
-def _load_balancer(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    lb, elb = inputs.get("name", name), f"arn:aws:elasticloadbalancing:{_region(inputs)}:{MOCK_ACCOUNT}"
+def _load_balancer(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    lb, elb = inputs.get("name", name), f"arn:aws:elasticloadbalancing:{_region(place, inputs)}:{place.account}"
     return {
         "arn": f"{elb}:loadbalancer/net/{lb}/{_digest(name, 16)}",
-        "dnsName": f"{lb}-{_digest(name, 10)}.elb.{_region(inputs)}.amazonaws.com",
+        "dnsName": f"{lb}-{_digest(name, 10)}.elb.{_region(place, inputs)}.amazonaws.com",
     }
 
 
-def _target_group(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    tg = inputs.get("name", name)
-    return {
-        "arn": f"arn:aws:elasticloadbalancing:{_region(inputs)}:{MOCK_ACCOUNT}:targetgroup/{tg}/{_digest(name, 16)}"
-    }
+def _target_group(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    tg, elb = inputs.get("name", name), f"arn:aws:elasticloadbalancing:{_region(place, inputs)}:{place.account}"
+    return {"arn": f"{elb}:targetgroup/{tg}/{_digest(name, 16)}"}
 
 
-def _endpoint_service(_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"serviceName": f"com.amazonaws.vpce.{_region(inputs)}.vpce-svc-{_digest(name, 17)}"}
+def _endpoint_service(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"serviceName": f"com.amazonaws.vpce.{_region(place, inputs)}.vpce-svc-{_digest(name, 17)}"}
 
 
 FAKERS: dict[str, OutputFaker] = {

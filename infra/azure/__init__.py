@@ -13,7 +13,7 @@ from infra.azure.database import build_database
 from infra.azure.keys import build_keys
 from infra.azure.network import build_network, flow_log
 from infra.azure.storage import build_storage
-from infra.cloud import BuildContext, TenantInfrastructure
+from infra.cloud import BuildContext, Part, TenantInfrastructure
 from infra.spec import Cloud
 
 
@@ -21,15 +21,18 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
     if ctx.spec.cloud is not Cloud.AZURE:
         raise ValueError(f"infra.azure builds Azure tenants; tenant {ctx.spec.name!r} is on {ctx.spec.cloud.value}")
     scope = create_scope(ctx)
-    net = build_network(scope)
-    keys = build_keys(scope, net)
-    archive = build_log_archive(scope, keys)
-    flow_log(scope, net, archive.account.id)
-    cluster = build_cluster(scope, net, keys)
-    database = build_database(scope, net, keys)
-    cache = build_cache(scope, net)
-    storage = build_storage(scope, keys, cluster.gateway_identity)
-    connectivity = build_connectivity(scope, vnet_name=net.vnet.name, pls_subnet=net.endpoints_subnet_name)
+    net = build_network(scope.part(Part.NETWORK))
+    keys = build_keys(scope.part(Part.KEYS), net)
+    audit = scope.part(Part.AUDIT_TRAIL)
+    archive = build_log_archive(audit, keys)
+    flow_log(audit, net, archive.account.id)
+    cluster = build_cluster(scope.part(Part.CLUSTER), net, keys)
+    database = build_database(scope.part(Part.DATABASE), net, keys)
+    cache = build_cache(scope.part(Part.CACHE), net)
+    storage = build_storage(scope.part(Part.STORAGE), keys, cluster.gateway_identity)
+    connectivity = build_connectivity(
+        scope.part(Part.CONNECTIVITY), vnet_name=net.vnet.name, pls_subnet=net.endpoints_subnet_name
+    )
 
     sources = [
         AuditSource("aks", cluster.cluster.id, categories=("kube-audit", "guard")),
@@ -41,7 +44,7 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
     if storage.account is not None:
         blob_service = pulumi.Output.concat(storage.account.id, "/blobServices/default")
         sources.append(AuditSource("data", blob_service, category_groups=("audit",)))
-    trail = build_audit_trail(scope, archive, sources)
+    trail = build_audit_trail(audit, archive, sources)
 
     identity = cluster.gateway_identity
     return TenantInfrastructure(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import monitor, storage
 
-from infra.azure.common import AzureScope
+from infra.azure.common import AzureContext
 from infra.azure.keys import TenantKeys
 from infra.azure.storage import AccountSettings, secure_account
 
@@ -39,7 +39,7 @@ def immutability(*, locked: bool) -> storage.ImmutableStorageAccountArgsDict:
     }
 
 
-def build_log_archive(scope: AzureScope, keys: TenantKeys) -> LogArchive:
+def build_log_archive(scope: AzureContext, keys: TenantKeys) -> LogArchive:
     account = secure_account(
         scope,
         keys,
@@ -71,7 +71,7 @@ class AuditTrail:
     settings: dict[str, monitor.DiagnosticSetting]  # by source part
 
 
-def build_audit_trail(scope: AzureScope, archive: LogArchive, sources: Sequence[AuditSource]) -> AuditTrail:
+def build_audit_trail(scope: AzureContext, archive: LogArchive, sources: Sequence[AuditSource]) -> AuditTrail:
     ctx = scope.ctx
     settings: dict[str, monitor.DiagnosticSetting] = {}
     for source in sources:

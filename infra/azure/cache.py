@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import redis
 
-from infra.azure.common import AzureScope, global_name, lock_against_deletion
+from infra.azure.common import AzureContext, global_name, lock_against_deletion
 from infra.azure.network import TenantNetwork, private_endpoint
 from infra.cloud import CacheEndpoint
 
@@ -50,12 +50,12 @@ def parse_cache_sku(preset_value: str) -> CacheSku:
 
 
 @dataclass(frozen=True)
-class TenantCache:
+class Cache:
     cache: redis.Redis
     endpoint: CacheEndpoint
 
 
-def build_cache(scope: AzureScope, net: TenantNetwork) -> TenantCache:
+def build_cache(scope: AzureContext, net: TenantNetwork) -> Cache:
     ctx = scope.ctx
     spec = ctx.spec
     sku = parse_cache_sku(spec.preset.cache_node_type)
@@ -90,7 +90,7 @@ def build_cache(scope: AzureScope, net: TenantNetwork) -> TenantCache:
         resource_group_name=scope.group_name,
         opts=pulumi.InvokeOutputOptions(parent=ctx.parent, provider=scope.provider),
     )
-    return TenantCache(
+    return Cache(
         cache=cache,
         endpoint=CacheEndpoint(
             host=cache.host_name, port=REDIS_TLS_PORT, auth_token=pulumi.Output.secret(keys.primary_key)

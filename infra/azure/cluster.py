@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import containerservice, managedidentity
 
-from infra.azure.common import ROLE_KEY_VAULT_CRYPTO_USER, ROLE_NETWORK_CONTRIBUTOR, AzureScope, grant_role
+from infra.azure.common import ROLE_KEY_VAULT_CRYPTO_USER, ROLE_NETWORK_CONTRIBUTOR, AzureContext, grant_role
 from infra.azure.keys import TenantKeys
 from infra.azure.kubeconfig import read_cluster_access, render_kubeconfig
 from infra.azure.network import TenantNetwork
@@ -58,7 +58,7 @@ class TenantCluster:
     gateway_identity: managedidentity.UserAssignedIdentity
 
 
-def _identity(scope: AzureScope, part: str) -> managedidentity.UserAssignedIdentity:
+def _identity(scope: AzureContext, part: str) -> managedidentity.UserAssignedIdentity:
     ctx = scope.ctx
     return managedidentity.UserAssignedIdentity(
         ctx.name(part),
@@ -81,7 +81,7 @@ def _kms(keys: TenantKeys) -> containerservice.AzureKeyVaultKmsArgsDict:
     }
 
 
-def _kubeconfig(scope: AzureScope, cluster: containerservice.ManagedCluster) -> pulumi.Output[str]:
+def _kubeconfig(scope: AzureContext, cluster: containerservice.ManagedCluster) -> pulumi.Output[str]:
     credentials = containerservice.list_managed_cluster_user_credentials_output(
         resource_group_name=scope.group_name,
         resource_name=cluster.name,
@@ -95,7 +95,7 @@ def _kubeconfig(scope: AzureScope, cluster: containerservice.ManagedCluster) -> 
     return pulumi.Output.secret(rendered)
 
 
-def build_cluster(scope: AzureScope, net: TenantNetwork, keys: TenantKeys) -> TenantCluster:
+def build_cluster(scope: AzureContext, net: TenantNetwork, keys: TenantKeys) -> TenantCluster:
     ctx = scope.ctx
     spec = ctx.spec
     preset = spec.preset

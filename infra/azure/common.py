@@ -13,7 +13,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 from pulumi_azure_native import authorization, resources
 
-from infra.cloud import BuildContext
+from infra.cloud import BuildContext, CloudContext
 
 # Built-in role definition ids (the same GUID in every subscription).
 ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
@@ -25,10 +25,9 @@ _SUBSCRIPTION_IN_ID = re.compile(r"^/subscriptions/([^/]+)/", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class AzureScope:
+class AzureContext(CloudContext):
     """Where a tenant's Azure resources live: its resource group, in its region, through its provider."""
 
-    ctx: BuildContext
     provider: azure_native.Provider
     resource_group: resources.ResourceGroup
 
@@ -44,9 +43,6 @@ class AzureScope:
     def subscription_id(self) -> pulumi.Output[str]:
         """Read from the resource group's id, so no data-source invoke is needed."""
         return self.resource_group.id.apply(subscription_of)
-
-    def opts(self, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:
-        return self.ctx.opts(stateful=stateful, provider=self.provider, **kwargs)
 
 
 def subscription_of(resource_id: str) -> str:
@@ -71,7 +67,7 @@ def global_name(tenant: str, part: str, *, max_length: int, hyphens: bool = True
     return f"{stem}{digest}"
 
 
-def create_scope(ctx: BuildContext) -> AzureScope:
+def create_scope(ctx: BuildContext) -> AzureContext:
     """The region-pinned provider and the tenant's resource group."""
     spec = ctx.spec
     provider = azure_native.Provider(ctx.name("azure"), location=spec.region, opts=ctx.opts())
@@ -82,10 +78,10 @@ def create_scope(ctx: BuildContext) -> AzureScope:
         tags=ctx.tags,
         opts=ctx.opts(stateful=True, provider=provider),
     )
-    return AzureScope(ctx=ctx, provider=provider, resource_group=group)
+    return AzureContext(ctx=ctx, provider=provider, resource_group=group)
 
 
-def lock_against_deletion(scope: AzureScope, part: str, resource_id: pulumi.Input[str]) -> None:
+def lock_against_deletion(scope: AzureContext, part: str, resource_id: pulumi.Input[str]) -> None:
     """A CanNotDelete lock on one data-bearing resource while deletion protection is on: Azure's deletion
     protection for services without a flag of their own (MySQL, Redis, storage, Key Vault), enforced by ARM
     for every client, not only Pulumi. Only these resources are locked, so updates that replace stateless
@@ -104,7 +100,7 @@ def lock_against_deletion(scope: AzureScope, part: str, resource_id: pulumi.Inpu
 
 
 def grant_role(
-    scope: AzureScope, part: str, *, principal_id: pulumi.Input[str], role: str, on: pulumi.Input[str]
+    scope: AzureContext, part: str, *, principal_id: pulumi.Input[str], role: str, on: pulumi.Input[str]
 ) -> authorization.RoleAssignment:
     """Grant a built-in role to a managed identity, scoped to one of the tenant's own resources."""
     role_definition_id = scope.subscription_id.apply(

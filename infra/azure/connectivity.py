@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import network
 
-from infra.azure.common import AzureScope
+from infra.azure.common import AzureContext
 from infra.spec import Connectivity, Peering
 
 _ANNOTATION = "service.beta.kubernetes.io/"
@@ -105,7 +105,7 @@ class TenantConnectivity:
     peering: network.VirtualNetworkPeering | None
 
 
-def build_connectivity(scope: AzureScope, *, vnet_name: pulumi.Input[str], pls_subnet: str) -> TenantConnectivity:
+def build_connectivity(scope: AzureContext, *, vnet_name: pulumi.Input[str], pls_subnet: str) -> TenantConnectivity:
     ctx = scope.ctx
     spec = ctx.spec
     pls_name = ctx.name("pls")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import dbformysql
 
-from infra.azure.common import AzureScope, global_name, lock_against_deletion
+from infra.azure.common import AzureContext, global_name, lock_against_deletion
 from infra.azure.keys import TenantKeys
 from infra.azure.network import TenantNetwork, private_dns_zone
 from infra.cloud import DatabaseEndpoint
@@ -60,12 +60,12 @@ def high_availability(
 
 
 @dataclass(frozen=True)
-class TenantDatabase:
+class Database:
     server: dbformysql.Server
     endpoint: DatabaseEndpoint
 
 
-def build_database(scope: AzureScope, net: TenantNetwork, keys: TenantKeys) -> TenantDatabase:
+def build_database(scope: AzureContext, net: TenantNetwork, keys: TenantKeys) -> Database:
     ctx = scope.ctx
     spec = ctx.spec
     preset = spec.preset
@@ -124,7 +124,7 @@ def build_database(scope: AzureScope, net: TenantNetwork, keys: TenantKeys) -> T
         collation="utf8mb4_0900_ai_ci",
         opts=scope.opts(stateful=True),
     )
-    return TenantDatabase(
+    return Database(
         server=server,
         endpoint=DatabaseEndpoint(
             host=server.fully_qualified_domain_name,

@@ -12,7 +12,7 @@ from pulumi_azure_native import keyvault, managedidentity
 
 from infra.azure.common import (
     ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
-    AzureScope,
+    AzureContext,
     global_name,
     grant_role,
     lock_against_deletion,
@@ -70,7 +70,7 @@ class TenantKeys:
     grants: tuple[pulumi.Resource, ...]  # resources using the key must wait for these
 
 
-def _tenant_vault(scope: AzureScope, net: TenantNetwork, tenant_id: pulumi.Input[str]) -> keyvault.Vault:
+def _tenant_vault(scope: AzureContext, net: TenantNetwork, tenant_id: pulumi.Input[str]) -> keyvault.Vault:
     ctx = scope.ctx
     vault = keyvault.Vault(
         ctx.name("kv"),
@@ -101,7 +101,7 @@ def _tenant_vault(scope: AzureScope, net: TenantNetwork, tenant_id: pulumi.Input
     return vault
 
 
-def _tenant_key(scope: AzureScope, vault: keyvault.Vault) -> keyvault.Key:
+def _tenant_key(scope: AzureContext, vault: keyvault.Vault) -> keyvault.Key:
     ctx = scope.ctx
     return keyvault.Key(
         ctx.name("key"),
@@ -131,7 +131,7 @@ def _tenant_key(scope: AzureScope, vault: keyvault.Vault) -> keyvault.Key:
     )
 
 
-def build_keys(scope: AzureScope, net: TenantNetwork) -> TenantKeys:
+def build_keys(scope: AzureContext, net: TenantNetwork) -> TenantKeys:
     ctx = scope.ctx
     identity = managedidentity.UserAssignedIdentity(
         ctx.name("encryption-identity"),

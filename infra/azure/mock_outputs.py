@@ -13,9 +13,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from infra.mockrun import OutputFaker
+from infra.mockrun import MockPlace, OutputFaker
 
-MOCK_SUBSCRIPTION = "00000000-0000-4000-8000-000000000000"
 _MOCK_NAMESPACE = uuid.UUID("8f3b6a2e-5c1d-4e7f-9a0b-1c2d3e4f5a6b")
 
 # type token -> ARM id path below /providers/ (formatted with the resource's inputs), physical-name input.
@@ -110,7 +109,7 @@ def _identity_response(identity: Any) -> dict[str, Any] | None:
     return {**identity, "userAssignedIdentities": assigned}
 
 
-def _arm_resource(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _arm_resource(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     path, name_input = _ARM_PATHS[type_token]
     physical = str(inputs.get(name_input) or name)
     group = inputs.get("resourceGroupName", "mock-rg")
@@ -118,7 +117,7 @@ def _arm_resource(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict
     values.setdefault(name_input, physical)
     arm_path = path.format_map(values)
     outputs: dict[str, Any] = {
-        "id": f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{group}/providers/{arm_path}",
+        "id": f"/subscriptions/{place.account}/resourceGroups/{group}/providers/{arm_path}",
         "name": physical,
     }
     if (identity := _identity_response(inputs.get("identity"))) is not None:
@@ -126,47 +125,47 @@ def _arm_resource(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict
     return outputs
 
 
-def _resource_group(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _resource_group(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     group = str(inputs.get("resourceGroupName") or name)
-    return {"id": f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{group}", "name": group}
+    return {"id": f"/subscriptions/{place.account}/resourceGroups/{group}", "name": group}
 
 
-def _role_assignment(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _role_assignment(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     guid = _guid(type_token, name)
     return {"id": f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{guid}", "name": guid}
 
 
-def _lock(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _lock(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     lock = str(inputs.get("lockName") or name)
     return {"id": f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/locks/{lock}", "name": lock}
 
 
-def _diagnostic_setting(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _diagnostic_setting(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     setting = str(inputs.get("name") or name)
     target = inputs.get("resourceUri", "")
     return {"id": f"{target}/providers/Microsoft.Insights/diagnosticSettings/{setting}", "name": setting}
 
 
-def _identity(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _identity(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        **_arm_resource(type_token, name, inputs),
+        **_arm_resource(place, type_token, name, inputs),
         "principalId": _guid("principal", name),
         "clientId": _guid("client", name),
         "tenantId": _guid("entra-tenant"),
     }
 
 
-def _key(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _key(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     uri = f"https://{inputs.get('vaultName', 'vault')}.vault.azure.net/keys/{inputs.get('keyName', name)}"
     version = hashlib.sha256(name.encode()).hexdigest()[:32]
-    return {**_arm_resource(type_token, name, inputs), "keyUri": uri, "keyUriWithVersion": f"{uri}/{version}"}
+    return {**_arm_resource(place, type_token, name, inputs), "keyUri": uri, "keyUriWithVersion": f"{uri}/{version}"}
 
 
-def _cluster(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    location = inputs.get("location", "mockregion")
+def _cluster(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    location = inputs.get("location", place.region)
     cluster = inputs.get("resourceName", name)
     return {
-        **_arm_resource(type_token, name, inputs),
+        **_arm_resource(place, type_token, name, inputs),
         "privateFQDN": f"{cluster}-{_guid(name)[:8]}.privatelink.{location}.azmk8s.io",
         "oidcIssuerProfile": {
             "enabled": True,
@@ -175,38 +174,45 @@ def _cluster(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str,
     }
 
 
-def _mysql(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _mysql(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     server = inputs.get("serverName", name)
-    return {**_arm_resource(type_token, name, inputs), "fullyQualifiedDomainName": f"{server}.mysql.database.azure.com"}
+    return {
+        **_arm_resource(place, type_token, name, inputs),
+        "fullyQualifiedDomainName": f"{server}.mysql.database.azure.com",
+    }
 
 
-def _redis(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _redis(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     cache = inputs.get("name", name)
-    return {**_arm_resource(type_token, name, inputs), "hostName": f"{cache}.redis.cache.windows.net", "sslPort": 6380}
+    return {
+        **_arm_resource(place, type_token, name, inputs),
+        "hostName": f"{cache}.redis.cache.windows.net",
+        "sslPort": 6380,
+    }
 
 
-def _storage_account(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _storage_account(place: MockPlace, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     account = inputs.get("accountName", name)
     return {
-        **_arm_resource(type_token, name, inputs),
+        **_arm_resource(place, type_token, name, inputs),
         "primaryEndpoints": {"blob": f"https://{account}.blob.core.windows.net/"},
     }
 
 
-def _cluster_user_credentials(token: str, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+def _cluster_user_credentials(place: MockPlace, token: str, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
     cluster = args.get("resourceName", "cluster")
     ca = base64.b64encode(f"-----BEGIN CERTIFICATE-----\nmock CA for {cluster}\n".encode()).decode()
     kubeconfig = (
         "apiVersion: v1\nkind: Config\n"
         f"clusters:\n- name: {cluster}\n  cluster:\n"
-        f"    server: https://{cluster}.privatelink.mockregion.azmk8s.io:443\n"
+        f"    server: https://{cluster}.privatelink.{place.region}.azmk8s.io:443\n"
         f"    certificate-authority-data: {ca}\n"
         f"contexts: []\nusers: []\n"
     )
     return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
 
 
-def _redis_keys(token: str, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+def _redis_keys(place: MockPlace, token: str, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
     cache = str(args.get("name", "cache"))
     return {
         "primaryKey": base64.b64encode(hashlib.sha256(f"primary/{cache}".encode()).digest()).decode(),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import network, privatedns
 
-from infra.azure.common import AzureScope
+from infra.azure.common import AzureContext
 from infra.azure.connectivity import ingress_rules
 
 FLOW_LOG_RETENTION_DAYS = 365
@@ -70,7 +70,7 @@ def _deny_internet_inbound(priority: int) -> network.SecurityRuleArgsDict:
 
 
 def _security_group(
-    scope: AzureScope, part: str, rules: list[network.SecurityRuleArgsDict]
+    scope: AzureContext, part: str, rules: list[network.SecurityRuleArgsDict]
 ) -> network.NetworkSecurityGroup:
     ctx = scope.ctx
     return network.NetworkSecurityGroup(
@@ -84,7 +84,7 @@ def _security_group(
     )
 
 
-def _nat_gateway(scope: AzureScope) -> network.NatGateway:
+def _nat_gateway(scope: AzureContext) -> network.NatGateway:
     ctx = scope.ctx
     egress_ip = network.PublicIPAddress(
         ctx.name("nat-ip"),
@@ -109,7 +109,7 @@ def _nat_gateway(scope: AzureScope) -> network.NatGateway:
     )
 
 
-def build_network(scope: AzureScope) -> TenantNetwork:
+def build_network(scope: AzureContext) -> TenantNetwork:
     ctx = scope.ctx
     plan = plan_subnets(ctx.spec.network_cidr)
     vnet = network.VirtualNetwork(
@@ -172,7 +172,7 @@ def build_network(scope: AzureScope) -> TenantNetwork:
     )
 
 
-def private_dns_zone(scope: AzureScope, net: TenantNetwork, part: str, zone: str) -> privatedns.PrivateZone:
+def private_dns_zone(scope: AzureContext, net: TenantNetwork, part: str, zone: str) -> privatedns.PrivateZone:
     """A private DNS zone resolvable only from the tenant's VNet."""
     ctx = scope.ctx
     private_zone = privatedns.PrivateZone(
@@ -198,7 +198,7 @@ def private_dns_zone(scope: AzureScope, net: TenantNetwork, part: str, zone: str
 
 
 def private_endpoint(
-    scope: AzureScope, net: TenantNetwork, part: str, *, target_id: pulumi.Input[str], group_id: str, zone: str
+    scope: AzureContext, net: TenantNetwork, part: str, *, target_id: pulumi.Input[str], group_id: str, zone: str
 ) -> network.PrivateEndpoint:
     """Reach a PaaS resource (Key Vault, Redis) through a private IP in the endpoints subnet, with its
     privatelink DNS zone so its usual host name resolves to that IP inside the VNet."""
@@ -227,7 +227,7 @@ def private_endpoint(
     return endpoint
 
 
-def flow_log(scope: AzureScope, net: TenantNetwork, storage_account_id: pulumi.Input[str]) -> network.FlowLog:
+def flow_log(scope: AzureContext, net: TenantNetwork, storage_account_id: pulumi.Input[str]) -> network.FlowLog:
     """VNet flow logs (every subnet, every NIC) into the tenant's retention-locked log archive."""
     ctx = scope.ctx
     return network.FlowLog(

@@ -18,7 +18,7 @@ from pulumi_azure_native import managedidentity, storage
 
 from infra.azure.common import (
     ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR,
-    AzureScope,
+    AzureContext,
     global_name,
     grant_role,
     lock_against_deletion,
@@ -57,7 +57,7 @@ class AccountSettings:
     immutability: storage.ImmutableStorageAccountArgsDict | None = None
 
 
-def secure_account(scope: AzureScope, keys: TenantKeys, settings: AccountSettings) -> storage.StorageAccount:
+def secure_account(scope: AzureContext, keys: TenantKeys, settings: AccountSettings) -> storage.StorageAccount:
     ctx = scope.ctx
     identity = keys.encryption_identity
     account = storage.StorageAccount(
@@ -124,7 +124,7 @@ class TenantStorage:
 
 
 def build_storage(
-    scope: AzureScope, keys: TenantKeys, gateway_identity: managedidentity.UserAssignedIdentity
+    scope: AzureContext, keys: TenantKeys, gateway_identity: managedidentity.UserAssignedIdentity
 ) -> TenantStorage:
     ctx = scope.ctx
     spec = ctx.spec

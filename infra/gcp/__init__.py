@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.cloud import BuildContext, PrivateIngress, TenantInfrastructure
+from infra.cloud import BuildContext, Part, PrivateIngress, TenantInfrastructure
 from infra.gcp.audit_trail import build_audit_trail
 from infra.gcp.cache import build_cache
 from infra.gcp.cluster import build_cluster
@@ -21,16 +21,18 @@ GKE_SERVICE_ACCOUNT_ANNOTATION = "iam.gke.io/gcp-service-account"
 
 def build(ctx: BuildContext) -> TenantInfrastructure:
     project = open_project(ctx)
-    key = build_keys(project)
-    network = build_network(project)
-    identity = build_gateway_identity(project)
-    cluster = build_cluster(project, network, key, allow_key_use(project, key, ServiceAgent.GKE))
-    database = build_database(project, network, key)
-    cache = build_cache(project, network, key)
-    storage_key_grants = allow_key_use(project, key, ServiceAgent.CLOUD_STORAGE)
-    storage = build_storage(project, key, identity, storage_key_grants)
-    audit_trail = build_audit_trail(project, key, storage_key_grants)
-    connectivity = build_connectivity(project, network, cluster)
+    keys = project.part(Part.KEYS)
+    key = build_keys(keys)
+    network = build_network(project.part(Part.NETWORK))
+    identity = build_gateway_identity(project.part(Part.IDENTITY))
+    cluster_part = project.part(Part.CLUSTER)
+    cluster = build_cluster(cluster_part, network, key, allow_key_use(cluster_part, key, ServiceAgent.GKE))
+    database = build_database(project.part(Part.DATABASE), network, key)
+    cache = build_cache(project.part(Part.CACHE), network, key)
+    storage_key_grants = allow_key_use(keys, key, ServiceAgent.CLOUD_STORAGE)
+    storage = build_storage(project.part(Part.STORAGE), key, identity, storage_key_grants)
+    audit_trail = build_audit_trail(project.part(Part.AUDIT_TRAIL), key, storage_key_grants)
+    connectivity = build_connectivity(project.part(Part.CONNECTIVITY), network, cluster)
 
     extra_outputs: dict[str, pulumi.Output[str]] = {}
     if key.customer_managed:  # the customer grants these service agents use of its key

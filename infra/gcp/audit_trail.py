@@ -11,7 +11,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.gcp.keys import TenantKey
-from infra.gcp.project import GcpProject
+from infra.gcp.project import GcpContext
 from infra.gcp.storage import private_bucket
 
 AUDIT_LOG_TYPES = ("ADMIN_READ", "DATA_READ", "DATA_WRITE")
@@ -26,7 +26,7 @@ class AuditTrail:
     bucket: gcp.storage.Bucket
 
 
-def build_audit_trail(project: GcpProject, key: TenantKey, key_grants: Sequence[pulumi.Resource]) -> AuditTrail:
+def build_audit_trail(project: GcpContext, key: TenantKey, key_grants: Sequence[pulumi.Resource]) -> AuditTrail:
     ctx = project.ctx
     gcp.projects.IAMAuditConfig(
         ctx.name("data-access-logs"),

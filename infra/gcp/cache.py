@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 from infra.cloud import CacheEndpoint
 from infra.gcp.keys import TenantKey, allow_key_use
 from infra.gcp.network import Network
-from infra.gcp.project import GcpProject, ServiceAgent
+from infra.gcp.project import GcpContext, ServiceAgent
 
 REDIS_VERSION = "REDIS_7_2"
 TLS_PORT = 6378  # Memorystore's port when transit encryption is on; the plaintext port is closed
@@ -25,7 +25,7 @@ class Cache:
     endpoint: CacheEndpoint
 
 
-def build_cache(project: GcpProject, network: Network, key: TenantKey) -> Cache:
+def build_cache(project: GcpContext, network: Network, key: TenantKey) -> Cache:
     ctx = project.ctx
     spec = ctx.spec
     preset = spec.preset

@@ -14,7 +14,7 @@ import pulumi_gcp as gcp
 from infra.gcp.identity import workload_pool
 from infra.gcp.keys import TenantKey
 from infra.gcp.network import Network
-from infra.gcp.project import GcpProject
+from infra.gcp.project import GcpContext
 from infra.kubeconfig import render_exec_kubeconfig
 
 MAX_PODS_PER_NODE = 64  # one /25 of the pods range per node: a /20 tenant still fits the large preset
@@ -52,7 +52,7 @@ def render_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> 
     )
 
 
-def authorized_networks(project: GcpProject) -> list[str]:
+def authorized_networks(project: GcpContext) -> list[str]:
     """Who may reach the private control-plane endpoint: the tenant network, and a peered network."""
     spec = project.ctx.spec
     cidrs = [str(spec.network_cidr)]
@@ -62,7 +62,7 @@ def authorized_networks(project: GcpProject) -> list[str]:
 
 
 def build_cluster(
-    project: GcpProject, network: Network, key: TenantKey, key_grants: Sequence[pulumi.Resource]
+    project: GcpContext, network: Network, key: TenantKey, key_grants: Sequence[pulumi.Resource]
 ) -> Cluster:
     ctx = project.ctx
     spec = ctx.spec
@@ -145,7 +145,7 @@ def build_cluster(
     return Cluster(cluster, node_pool, node_tag, pulumi.Output.secret(kubeconfig))
 
 
-def _node_service_account(project: GcpProject) -> gcp.serviceaccount.Account:
+def _node_service_account(project: GcpContext) -> gcp.serviceaccount.Account:
     """A least-privilege node identity instead of the Compute Engine default (Editor) account."""
     ctx = project.ctx
     account = gcp.serviceaccount.Account(

@@ -13,7 +13,7 @@ import pulumi_gcp as gcp
 
 from infra.gcp.cluster import Cluster
 from infra.gcp.network import Network
-from infra.gcp.project import GcpProject
+from infra.gcp.project import GcpContext
 from infra.spec import Peering, TenantSpec
 from infra.workload import LISTENER_PORT
 
@@ -61,7 +61,7 @@ def psc_consumers(spec: TenantSpec) -> list[str]:
     return list(spec.connectivity.private_link_consumers)
 
 
-def build_connectivity(project: GcpProject, network: Network, cluster: Cluster) -> Connectivity:
+def build_connectivity(project: GcpContext, network: Network, cluster: Cluster) -> Connectivity:
     spec = project.ctx.spec
     attachment, address = (None, None)
     if spec.connectivity.private_link:
@@ -71,7 +71,7 @@ def build_connectivity(project: GcpProject, network: Network, cluster: Cluster) 
 
 
 def _allow_to_nodes(
-    project: GcpProject, network: Network, cluster: Cluster, part: str, sources: list[str], ports: list[int]
+    project: GcpContext, network: Network, cluster: Cluster, part: str, sources: list[str], ports: list[int]
 ) -> None:
     gcp.compute.Firewall(
         project.ctx.name(part),
@@ -89,7 +89,7 @@ def _allow_to_nodes(
 
 
 def _private_service_connect(
-    project: GcpProject, network: Network, cluster: Cluster
+    project: GcpContext, network: Network, cluster: Cluster
 ) -> tuple[gcp.compute.ServiceAttachment, pulumi.Output[str]]:
     ctx = project.ctx
     spec = ctx.spec
@@ -182,7 +182,7 @@ def _private_service_connect(
     return attachment, address.address
 
 
-def _peering(project: GcpProject, network: Network, cluster: Cluster, peering: Peering) -> gcp.compute.NetworkPeering:
+def _peering(project: GcpContext, network: Network, cluster: Cluster, peering: Peering) -> gcp.compute.NetworkPeering:
     """Our half of the peering (the customer creates the other); the peer reaches the gateway on 443 only."""
     connection = gcp.compute.NetworkPeering(
         project.ctx.name("peering"),

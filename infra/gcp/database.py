@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 from infra.cloud import DatabaseEndpoint
 from infra.gcp.keys import TenantKey, allow_key_use
 from infra.gcp.network import Network
-from infra.gcp.project import GcpProject, ServiceAgent
+from infra.gcp.project import GcpContext, ServiceAgent
 
 MYSQL_VERSION = "MYSQL_8_0"
 MYSQL_PORT = 3306
@@ -30,7 +30,7 @@ class Database:
     endpoint: DatabaseEndpoint
 
 
-def build_database(project: GcpProject, network: Network, key: TenantKey) -> Database:
+def build_database(project: GcpContext, network: Network, key: TenantKey) -> Database:
     ctx = project.ctx
     spec = ctx.spec
     key_grants = allow_key_use(project, key, ServiceAgent.CLOUD_SQL)

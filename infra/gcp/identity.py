@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.gcp.project import GcpProject
+from infra.gcp.project import GcpContext
 from infra.workload import NAMESPACE, SERVICE_ACCOUNT
 
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
@@ -34,7 +34,7 @@ class GatewayIdentity:
         return pulumi.Output.concat("serviceAccount:", self.email)
 
 
-def build_gateway_identity(project: GcpProject) -> GatewayIdentity:
+def build_gateway_identity(project: GcpContext) -> GatewayIdentity:
     ctx = project.ctx
     account = gcp.serviceaccount.Account(
         ctx.name("gateway"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.gcp.project import GcpProject, ServiceAgent
+from infra.gcp.project import GcpContext, ServiceAgent
 
 ROTATION_PERIOD = "7776000s"  # 90 days
 DESTROY_SCHEDULED_DURATION = "2592000s"  # 30 days between "destroy" and the key material being gone
@@ -40,7 +40,7 @@ def check_customer_key(key_id: str, region: str) -> str:
     return key_id
 
 
-def build_keys(project: GcpProject) -> TenantKey:
+def build_keys(project: GcpContext) -> TenantKey:
     ctx = project.ctx
     if ctx.spec.customer_managed_key:
         key_id = check_customer_key(ctx.spec.customer_managed_key, project.region)
@@ -69,7 +69,7 @@ def build_keys(project: GcpProject) -> TenantKey:
     return TenantKey(key.id, customer_managed=False, crypto_key=key)
 
 
-def allow_key_use(project: GcpProject, key: TenantKey, agent: ServiceAgent) -> list[pulumi.Resource]:
+def allow_key_use(project: GcpContext, key: TenantKey, agent: ServiceAgent) -> list[pulumi.Resource]:
     """Let a service agent encrypt with the tenant key; returns what a CMEK resource must depend on.
     A customer's key lives in the customer's project: the customer grants it (see the kmsKeyUsers output)."""
     if key.crypto_key is None:

@@ -9,7 +9,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from infra.mockrun import OutputFaker
+from infra.mockrun import MockPlace, OutputFaker
 
 MOCK_PROJECT_NUMBER = "123456789012"
 
@@ -23,27 +23,27 @@ def _fake_ip(name: str) -> str:
     return str(ipaddress.IPv4Address("10.255.0.0") + _digest(name))
 
 
-def _key_ring(_type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    project, location = inputs.get("project", "mock-project"), inputs.get("location", "mock-region")
+def _key_ring(place: MockPlace, _type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    project, location = inputs.get("project", place.account), inputs.get("location", place.region)
     return {"id": f"projects/{project}/locations/{location}/keyRings/{inputs.get('name', name)}"}
 
 
-def _crypto_key(_type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _crypto_key(place: MockPlace, _type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": f"{inputs.get('keyRing', 'mock-ring')}/cryptoKeys/{inputs.get('name', name)}"}
 
 
-def _service_account(_type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _service_account(place: MockPlace, _type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     email = f"{inputs.get('accountId', name)}@{inputs.get('project', 'mock-project')}.iam.gserviceaccount.com"
     return {"email": email, "member": f"serviceAccount:{email}", "name": f"projects/-/serviceAccounts/{email}"}
 
 
-def _service_identity(_type: str, _name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _service_identity(place: MockPlace, _type: str, _name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     domain = {"sqladmin.googleapis.com": "gcp-sa-cloud-sql"}.get(inputs.get("service", ""), "gcp-sa-mock")
     email = f"service-{MOCK_PROJECT_NUMBER}@{domain}.iam.gserviceaccount.com"
     return {"email": email, "member": f"serviceAccount:{email}"}
 
 
-def _cluster(_type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _cluster(place: MockPlace, _type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     control_plane = inputs.get("privateClusterConfig", {}).get("masterIpv4CidrBlock", "172.16.0.0/28")
     endpoint = str(ipaddress.IPv4Network(control_plane)[2])
     ca = base64.b64encode(f"-----BEGIN CERTIFICATE-----\nmock CA of {name}\n-----END CERTIFICATE-----\n".encode())
@@ -51,8 +51,8 @@ def _cluster(_type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]
     return {"endpoint": endpoint, "masterAuth": master_auth}
 
 
-def _node_pool(_type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    project = inputs.get("project", "mock-project")
+def _node_pool(place: MockPlace, _type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    project = inputs.get("project", place.account)
     return {
         "managedInstanceGroupUrls": [
             f"https://www.googleapis.com/compute/v1/projects/{project}/zones/{zone}/instanceGroups/gke-{name}-grp"
@@ -61,24 +61,24 @@ def _node_pool(_type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, An
     }
 
 
-def _sql_instance(_type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    project = inputs.get("project", "mock-project")
+def _sql_instance(place: MockPlace, _type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    project = inputs.get("project", place.account)
     return {
         "privateIpAddress": _fake_ip(name),
         "connectionName": f"{project}:{inputs.get('region', 'mock-region')}:{inputs.get('name', name)}",
     }
 
 
-def _redis_instance(_type: str, name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _redis_instance(place: MockPlace, _type: str, name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
     auth = hashlib.sha256(f"mock-auth-{name}".encode()).hexdigest()
     return {"host": _fake_ip(name), "port": 6378, "authString": auth}
 
 
-def _address(_type: str, name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _address(place: MockPlace, _type: str, name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"address": _fake_ip(name)}
 
 
-def _sink(_type: str, name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
+def _sink(place: MockPlace, _type: str, name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"writerIdentity": f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-logging.iam.gserviceaccount.com"}
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pulumi_gcp as gcp
 
-from infra.gcp.project import GcpProject
+from infra.gcp.project import GcpContext
 
 # Blocks carved from the tenant's network_cidr, as prefix-length offsets from it (a /16 gives pods a /17).
 _PODS, _NODES, _SERVICES, _PRIVATE_SERVICES, _PRIVATE_SERVICE_CONNECT = 1, 3, 3, 4, 6
@@ -74,7 +74,7 @@ class Network:
     private_services: gcp.servicenetworking.Connection  # Cloud SQL and Memorystore depend on it
 
 
-def build_network(project: GcpProject) -> Network:
+def build_network(project: GcpContext) -> Network:
     ctx = project.ctx
     plan = plan_network(ctx.spec.network_cidr)
     vpc = gcp.compute.Network(
@@ -127,7 +127,7 @@ def build_network(project: GcpProject) -> Network:
     return Network(plan, vpc, subnet, pods_range, services_range, private_services_range, private_services)
 
 
-def _build_nat(project: GcpProject, vpc: gcp.compute.Network, subnet: gcp.compute.Subnetwork) -> None:
+def _build_nat(project: GcpContext, vpc: gcp.compute.Network, subnet: gcp.compute.Subnetwork) -> None:
     """Egress for the private nodes only; NAT never accepts unsolicited inbound connections."""
     ctx = project.ctx
     router = gcp.compute.Router(

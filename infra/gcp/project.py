@@ -9,7 +9,7 @@ from enum import StrEnum
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.cloud import BuildContext
+from infra.cloud import BuildContext, CloudContext
 
 
 class ServiceAgent(StrEnum):
@@ -39,27 +39,23 @@ def service_agent_member(project_number: str, agent: ServiceAgent) -> str:
 
 
 @dataclass(frozen=True)
-class GcpProject:
+class GcpContext(CloudContext):
     """The tenant's project and region, and the provider every GCP resource of the tenant goes through."""
 
-    ctx: BuildContext
+    provider: gcp.Provider
     project: str
     region: str
-    provider: gcp.Provider
     number: pulumi.Output[str]  # project number, needed for service-agent identities
 
     @property
     def labels(self) -> dict[str, str]:
         return self.ctx.tags
 
-    def opts(self, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:
-        return self.ctx.opts(stateful=stateful, provider=self.provider, **kwargs)
-
     def agent_member(self, agent: ServiceAgent) -> pulumi.Output[str]:
         return self.number.apply(lambda number: service_agent_member(number, agent))
 
 
-def open_project(ctx: BuildContext) -> GcpProject:
+def open_project(ctx: BuildContext) -> GcpContext:
     """The provider pinned to the tenant's project and region, and the project number. Cloud SQL's service
     agent exists only once asked for, so asking for it also yields the number."""
     spec = ctx.spec
@@ -78,7 +74,7 @@ def open_project(ctx: BuildContext) -> GcpProject:
         service="sqladmin.googleapis.com",
         opts=ctx.opts(provider=provider),
     )
-    return GcpProject(
+    return GcpContext(
         ctx=ctx,
         project=spec.gcp_project,
         region=spec.region,

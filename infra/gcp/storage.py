@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 from infra.cloud import StorageWiring
 from infra.gcp.identity import GatewayIdentity
 from infra.gcp.keys import TenantKey
-from infra.gcp.project import GcpProject
+from infra.gcp.project import GcpContext
 from infra.spec import StorageMode
 
 OBJECT_USER = "roles/storage.objectUser"  # read, write, list, delete objects; no bucket administration
@@ -21,7 +21,7 @@ CORS_HEADERS = ("Content-Type", "Content-MD5", "ETag", "x-goog-resumable")
 CORS_MAX_AGE_SECONDS = 3600
 
 
-def bucket_name(project: GcpProject, part: str) -> str:
+def bucket_name(project: GcpContext, part: str) -> str:
     """Bucket names are global across GCP: the tenant prefix plus the project keeps them unique."""
     name = project.ctx.name(f"{part}-{project.project}")
     if len(name) > 63:
@@ -30,7 +30,7 @@ def bucket_name(project: GcpProject, part: str) -> str:
 
 
 def private_bucket(
-    project: GcpProject,
+    project: GcpContext,
     part: str,
     key: TenantKey,
     key_grants: Sequence[pulumi.Resource],
@@ -59,7 +59,7 @@ def private_bucket(
 
 
 def build_storage(
-    project: GcpProject, key: TenantKey, identity: GatewayIdentity, key_grants: Sequence[pulumi.Resource]
+    project: GcpContext, key: TenantKey, identity: GatewayIdentity, key_grants: Sequence[pulumi.Resource]
 ) -> StorageWiring:
     spec = project.ctx.spec
     if spec.storage.mode is StorageMode.BYOB:

@@ -1,17 +1,22 @@
-"""Runs one cloud module's `build(ctx)` offline under Pulumi mocks, inside a stand-in for the TenantStack
-component, and resolves the TenantInfrastructure it returned. Shared by the AWS, GCP and Azure tests."""
+"""The one test harness for cloud modules: runs a cloud's `build(ctx)` offline under Pulumi mocks, inside a
+stand-in for the TenantStack component, with the stack's region and account, and resolves the
+TenantInfrastructure it returned. `run_cloud` does it for any registered cloud (the contract suite); the
+per-cloud helpers (aws/aws_harness.py, azure/azure_harness.py, gcp/conftest.py) only add that cloud's
+spec variants and accessors on top of `run_cloud`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi.runtime.sync_await import _sync_await
 
 from infra.cloud import BuildContext, TenantInfrastructure
 from infra.mockrun import MockRun, OutputFaker, run_program
-from infra.spec import TenantSpec
+from infra.preview import mock_place
+from infra.pulumi_internals import run_on_pulumi_loop
+from infra.spec import Cloud, TenantSpec
 
 Build = Callable[[BuildContext], TenantInfrastructure]
 
@@ -41,6 +46,7 @@ def run_build(
         config=config,
         fakers=fakers,
         invokes=invokes,
+        place=mock_place(spec),
     )
     return run, holder[0]
 
@@ -74,8 +80,52 @@ def infrastructure_outputs(infra: TenantInfrastructure) -> dict[str, pulumi.Outp
 
 def resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:
     """(value, is_secret) of an Output after the run (the mock engine has resolved everything)."""
-    return _sync_await(output.future()), bool(_sync_await(output.is_secret()))
+    return run_on_pulumi_loop(output.future()), bool(run_on_pulumi_loop(output.is_secret()))
 
 
 def resolved_outputs(infra: TenantInfrastructure) -> dict[str, tuple[Any, bool]]:
     return {key: resolve(output) for key, output in infrastructure_outputs(infra).items()}
+
+
+# ------------------------------------------------------------------------------------------------ any cloud
+# One harness for every registered cloud: a spec per cloud, the cloud's own mock outputs from the registry, and
+# one result type. A new cloud adds its row to CONTRACT_SPECS and inherits tests/infra/test_cloud_contract.py.
+
+CONTRACT_SPECS: dict[Cloud, dict[str, Any]] = {
+    Cloud.AWS: {"region": "eu-west-1", "aws_account_id": "210987654321"},
+    Cloud.GCP: {"region": "europe-west1", "gcp_project": "acme-prod-123"},
+    Cloud.AZURE: {"region": "westeurope", "azure_subscription_id": "5f0b3c1e-8d2a-4e6f-9b7c-1a2b3c4d5e6f"},
+}
+CONTRACT_SECRETS = {
+    "enclave:databasePassword": "db-Contract-0123456789",
+    "enclave:cacheAuthToken": "cache-Contract-0123456789abcdef",
+}
+
+
+def contract_spec(cloud: Cloud, **overrides: Any) -> TenantSpec:
+    base = {"name": "acme", "cloud": cloud.value, "network_cidr": "10.20.0.0/16", "hostname": "acme.example.com"}
+    return TenantSpec.model_validate({**base, **CONTRACT_SPECS[cloud], **overrides})
+
+
+@dataclass
+class CloudRun:
+    """A finished mock run of one cloud module, what build() returned, and its Outputs resolved."""
+
+    spec: TenantSpec
+    run: MockRun
+    infra: TenantInfrastructure
+    resolved: dict[str, tuple[Any, bool]]
+
+
+def run_cloud(spec: TenantSpec, config: Mapping[str, str] | None = None) -> CloudRun:
+    """Build `spec` with its registered cloud module and that cloud's mock outputs."""
+    registration = spec.cloud_registration
+    fakers, invokes = registration.mock_outputs()
+    run, infra = run_build(
+        spec,
+        registration.module().build,
+        fakers=fakers,
+        invokes=invokes,
+        config=CONTRACT_SECRETS if config is None else config,
+    )
+    return CloudRun(spec, run, infra, resolved_outputs(infra))

@@ -10,6 +10,7 @@ import pytest
 from infra.preview import REDACTED, preview_spec
 from infra.spec import TenantSpec
 from infra.stack_config import required_secrets
+from infra.workload import GATEWAY_ENV
 
 SPECS: dict[str, dict[str, Any]] = {
     "aws": {"region": "eu-west-1"},
@@ -41,6 +42,7 @@ def test_pods_serve_https_where_the_load_balancer_passes_tls_through(cloud: str)
     (container,) = pod["containers"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env == {
+        **GATEWAY_ENV,
         "ENCLAVE_TLS_CERT_FILE": "/etc/enclave/tls/tls.crt",
         "ENCLAVE_TLS_KEY_FILE": "/etc/enclave/tls/tls.key",
     }

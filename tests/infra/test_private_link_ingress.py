@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.mockrun import MockedResource
-from infra.policy.engine import service_open_ingress
+from infra.policy.kubernetes import service_open_ingress
 from infra.policy.model import PRIVATE_LINK_BACKEND_ANNOTATION, PolicyContext, ResourceView
 from infra.preview import preview_spec
 from infra.spec import TenantSpec

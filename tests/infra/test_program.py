@@ -12,13 +12,20 @@ import pulumi
 import pytest
 
 from infra.mockrun import run_program
-from infra.preview import mock_outputs, placeholder_config
+from infra.preview import mock_outputs, mock_place, placeholder_config
 from infra.program import SpecConfigError, spec_from_config
 from infra.spec import TenantSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = TenantSpec.model_validate(
-    {"name": "acme", "cloud": "aws", "region": "eu-west-1", "network_cidr": "10.42.0.0/16", "hostname": "a.example.com"}
+    {
+        "name": "acme",
+        "cloud": "aws",
+        "region": "eu-west-1",
+        "network_cidr": "10.42.0.0/16",
+        "hostname": "a.example.com",
+        "aws_account_id": "210987654321",
+    }
 )
 
 
@@ -43,6 +50,30 @@ def test_program_reads_the_spec_from_stack_config() -> None:
     types = run_entry_point(placeholder_config(SPEC))
     assert types.count("enclave:index:TenantStack") == 1
     assert "aws:eks/cluster:Cluster" in types and "kubernetes:apps/v1:Deployment" in types
+
+
+def test_program_refuses_a_stack_that_names_no_account() -> None:
+    """A real run pins the stack to its account; without one the program stops before creating anything."""
+    unnamed = SPEC.model_dump(mode="json") | {"aws_account_id": None}
+    with pytest.raises(SpecConfigError, match="names no AWS account: set aws_account_id"):
+        run_entry_point(placeholder_config(SPEC) | {"enclave:tenant": unnamed})
+
+
+def test_the_program_carries_the_stacks_account_and_region_into_computed_outputs() -> None:
+    fakers, invokes = mock_outputs()
+    result = run_program(
+        entry_point,
+        project="enclave",
+        stack="acme",
+        config=placeholder_config(SPEC),
+        fakers=fakers,
+        invokes=invokes,
+        place=mock_place(SPEC),
+    )
+    arns = [str(r.outputs.get("arn", "")) for r in result.resources if r.type.startswith("aws:")]
+    regional = [arn for arn in arns if arn.startswith("arn:aws:") and arn.split(":")[3]]
+    assert regional
+    assert all(arn.split(":")[3] == "eu-west-1" and arn.split(":")[4] == "210987654321" for arn in regional)
 
 
 def test_program_refuses_missing_or_invalid_config(monkeypatch: pytest.MonkeyPatch) -> None:

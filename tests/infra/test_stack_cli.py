@@ -51,11 +51,11 @@ def test_explicit_overlapping_cidr_is_bad_input(tmp_path: Path) -> None:
 def test_invalid_spec_is_reported_per_field(tmp_path: Path) -> None:
     code, output = init(tmp_path, "Bad_Name", "--cloud", "aws", "--region", "eu-west-1", "--hostname", "no host")
     assert code == 2
-    assert "name: tenant name must be lowercase" in output
+    assert "name: 'Bad_Name' is not a valid tenant name" in output
     assert "hostname: 'no host' is not valid (expected ^([a-z0-9]" in output
     code, output = init(tmp_path, "acme", "--cloud", "aws", "--region", "mars-1")
     assert code == 2
-    assert "region 'mars-1' is not supported on aws; choose one of: ap-northeast-1" in output
+    assert "region 'mars-1' is not supported on aws; choose one of: " in output
     code, output = init(tmp_path, "acme", "--cloud", "aws", "--region", "eu-west-1", "--allow", "0.0.0.0/33")
     assert code == 2 and "connectivity.allowed_cidrs.0" in output
     assert not list(tmp_path.iterdir())
@@ -183,3 +183,43 @@ def test_preview_all_summarises_the_fleet(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert invoke("preview", "--all", "--dir", str(empty))[0] == 2
+
+
+def test_init_records_the_account_zone_and_operator_networks(tmp_path: Path) -> None:
+    code, output = init(
+        tmp_path,
+        "acme",
+        *("--cloud", "aws", "--region", "eu-west-1", "--aws-account-id", "210987654321"),
+        *("--route53-zone-id", "Z0123456789ABC", "--operator-cidr", "10.8.0.0/24", "--operator-cidr", "10.9.0.0/24"),
+    )
+    assert code == 0, output
+    spec = read_stack(tmp_path / "Pulumi.acme.yaml")
+    assert (spec.account, spec.route53_zone_id) == ("210987654321", "Z0123456789ABC")
+    assert [str(c) for c in spec.operator_cidrs] == ["10.8.0.0/24", "10.9.0.0/24"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--operator-cidr", "198.51.100.0/24"], "are public"),
+        (["--aws-account-id", "1234"], "12 digits"),
+        (["--azure-subscription-id", "5f0b3c1e-8d2a-4e6f-9b7c-1a2b3c4d5e6f"], "only for Azure"),
+    ],
+)
+def test_init_refuses_bad_account_or_operator_networks(tmp_path: Path, args: list[str], message: str) -> None:
+    code, output = init(tmp_path, "acme", "--cloud", "aws", "--region", "eu-west-1", *args)
+    assert code == 2 and message in output
+    assert not (tmp_path / "Pulumi.acme.yaml").exists()
+
+
+def test_preview_json_carries_each_resources_dependencies(tmp_path: Path) -> None:
+    assert init(tmp_path, "acme", "--cloud", "aws", "--region", "eu-west-1")[0] == 0
+    code, output = invoke("preview", "acme", "--json", "--dir", str(tmp_path))
+    assert code == 0, output
+    listed = json.loads(output)["resources"]
+    urns = {r["urn"] for r in listed}
+    (policy,) = [r for r in listed if r["type"] == "aws:kms/keyPolicy:KeyPolicy"]
+    (key,) = [r for r in listed if r["type"] == "aws:kms/key:Key"]
+    assert policy["propertyDependencies"]["keyId"] == [key["urn"]]
+    assert key["urn"] in policy["dependencies"]
+    assert all(set(r["dependencies"]) <= urns for r in listed)

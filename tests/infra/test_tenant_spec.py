@@ -72,3 +72,56 @@ def test_invalid_spec_is_refused_clearly(changes: dict[str, Any], expected: str)
 def test_peer_cidr_may_not_overlap_the_tenant_network() -> None:
     peering = {"peer_network": "vpc-1", "peer_owner": "123456789012", "peer_cidr": "10.42.128.0/20"}
     assert "overlaps the tenant network" in errors_for(connectivity={"peering": peering})
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"aws_account_id": "12345"}, "an AWS account id is 12 digits"),
+        ({"aws_account_id": "12345678901a"}, "an AWS account id is 12 digits"),
+        ({"azure_subscription_id": "5f0b3c1e-8d2a-4e6f-9b7c-1a2b3c4d5e6f"}, "only for Azure tenants"),
+        (
+            {"cloud": "azure", "region": "westeurope", "azure_subscription_id": "not-a-guid"},
+            "an Azure subscription id is a lowercase GUID",
+        ),
+        ({"cloud": "gcp", "region": "europe-west1", "gcp_project": "Bad_Project"}, "a GCP project id is"),
+        (
+            {"cloud": "gcp", "region": "europe-west1", "gcp_project": "p-123456", "aws_account_id": "210987654321"},
+            "only for AWS",
+        ),
+        ({"route53_zone_id": "zone-1"}, "route53_zone_id"),
+        (
+            {"cloud": "gcp", "region": "europe-west1", "gcp_project": "p-123456", "route53_zone_id": "Z0123ABC"},
+            "only for AWS",
+        ),
+        ({"operator_cidrs": ["203.0.113.0/24"]}, "operator_cidrs 203.0.113.0/24 are public"),
+        ({"operator_cidrs": ["0.0.0.0/0"], "allow_public_operator_cidrs": True}, "too wide"),
+        ({"operator_cidrs": ["10.0.0.0/33"]}, "operator_cidrs"),
+    ],
+)
+def test_account_zone_and_operator_fields_are_validated(changes: dict[str, Any], expected: str) -> None:
+    assert expected in errors_for(**changes)
+
+
+def test_account_zone_and_operator_fields_accept_good_values() -> None:
+    spec = TenantSpec.model_validate(
+        {
+            **VALID,
+            "aws_account_id": "210987654321",
+            "route53_zone_id": "Z0123456789ABCDEFGHIJ",
+            "operator_cidrs": ["10.8.0.0/24", "198.51.100.7/32"],
+            "allow_public_operator_cidrs": True,
+        }
+    )
+    assert spec.account == "210987654321"
+    assert [str(c) for c in spec.operator_cidrs] == ["10.8.0.0/24", "198.51.100.7/32"]
+    azure = TenantSpec.model_validate(
+        {
+            **VALID,
+            "cloud": "azure",
+            "region": "westeurope",
+            "azure_subscription_id": "5f0b3c1e-8d2a-4e6f-9b7c-1a2b3c4d5e6f",
+        }
+    )
+    assert azure.account == "5f0b3c1e-8d2a-4e6f-9b7c-1a2b3c4d5e6f"
+    assert TenantSpec.model_validate(VALID).account is None  # named later, before `pulumi up` (infra/program.py)

@@ -7,9 +7,9 @@ from typing import Any
 import pulumi
 import pytest
 from fake_cloud import PASSWORDS, FakeCloud
-from pulumi.runtime.sync_await import _sync_await
 
 from infra.mockrun import MockedResource, MockRun, run_program
+from infra.pulumi_internals import run_on_pulumi_loop
 from infra.spec import TenantSpec
 from infra.tenant import TenantStack
 
@@ -168,7 +168,7 @@ def test_kubernetes_provider_gets_the_clusters_kubeconfig_as_a_secret(default: t
 
 
 def resolve(output: pulumi.Output[str]) -> tuple[str | None, bool]:
-    return _sync_await(output.future()), _sync_await(output.is_secret())
+    return run_on_pulumi_loop(output.future()), run_on_pulumi_loop(output.is_secret())
 
 
 def test_stack_outputs() -> None:

@@ -1,15 +1,13 @@
-"""Runs the AWS module offline under Pulumi mocks (infra.mockrun) inside a stand-in TenantStack.
+"""AWS spec variants and accessors over the one cloud harness (tests/infra/cloud_harness.py).
 A uniquely named module (not `conftest`): other clouds' test folders have their own conftest.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import infra.aws
-from infra.aws.mock_outputs import FAKERS, INVOKES
 from infra.mockrun import MockedResource, MockRun
 from infra.spec import TenantSpec
-from tests.infra.cloud_harness import resolved_outputs, run_build
+from tests.infra.cloud_harness import run_cloud
 
 DB_PASSWORD = "db-Secret-0123456789"
 CACHE_TOKEN = "cache-Token-0123456789abcdef"
@@ -49,11 +47,10 @@ class Built:
 
 
 def build_stack(spec: TenantSpec, config: dict[str, str] | None = None) -> Built:
-    run, infra_ = run_build(
-        spec, infra.aws.build, fakers=FAKERS, invokes=INVOKES, config=CONFIG if config is None else config
-    )
+    built = run_cloud(spec, CONFIG if config is None else config)
+    run, infra_ = built.run, built.infra
     resolved: dict[str, Any] = {}
-    for key, (value, secret) in resolved_outputs(infra_).items():
+    for key, (value, secret) in built.resolved.items():
         resolved[key] = value
         resolved[f"{key}.secret"] = secret
     resolved["private_cidrs"] = infra_.private_cidrs

@@ -187,14 +187,14 @@ def _assert_private_bucket(b: Built, name: str, key: str) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_every_taggable_resource_is_tagged_and_parented(built: Build, size: str) -> None:
+def test_every_taggable_resource_is_tagged(built: Build, size: str) -> None:
+    """(How resources hang under the parts is the contract suite's: tests/infra/test_cloud_contract.py.)"""
     from infra.aws.policy import TAGGABLE_TYPES
 
     b = built(size=size)
     stack = b.one("enclave:index:TenantStack")
     for r in b.run.resources:
         if r is not stack:
-            assert r.parent_urn == stack.urn, r.name
             assert r.name.startswith("acme-"), r.name
         if r.type in TAGGABLE_TYPES:
             assert r.inputs["tags"][TENANT_TAG] == "acme", r.name

@@ -1,16 +1,14 @@
-"""Run the Azure module under Pulumi mocks, inside a stand-in for the TenantStack component (shared by the
-Azure tests; a uniquely named module, since every test folder may have its own conftest)."""
+"""Azure spec variants and accessors over the one cloud harness (tests/infra/cloud_harness.py), shared by the
+Azure tests; a uniquely named module, since every test folder may have its own conftest."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from infra.azure import build
-from infra.azure.mock_outputs import FAKERS, INVOKES
 from infra.cloud import TenantInfrastructure
 from infra.mockrun import MockRun
 from infra.spec import TenantSpec
-from tests.infra.cloud_harness import resolved_outputs, run_build
+from tests.infra.cloud_harness import run_cloud
 
 DB_PASSWORD = "Db-Pa55word-for-tests!"
 CACHE_TOKEN = "cache-token-never-used-on-azure"
@@ -55,5 +53,5 @@ class AzureRun:
 
 def run_azure(spec: TenantSpec) -> AzureRun:
     config = {"enclave:databasePassword": DB_PASSWORD, "enclave:cacheAuthToken": CACHE_TOKEN}
-    run, infra = run_build(spec, build, fakers=FAKERS, invokes=INVOKES, config=config)
-    return AzureRun(run, infra, resolved_outputs(infra))
+    built = run_cloud(spec, config)
+    return AzureRun(built.run, built.infra, built.resolved)

@@ -1,4 +1,5 @@
-"""Runs the GCP cloud module offline under Pulumi mocks, once per spec variant, for the tests here."""
+"""GCP spec variants and accessors over the one cloud harness (tests/infra/cloud_harness.py), run once per
+spec variant for the tests here."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ from typing import Any
 
 import pytest
 
-from infra.gcp import build
-from infra.gcp.mock_outputs import FAKERS, INVOKES
 from infra.mockrun import MockedResource, MockRun
 from infra.spec import TenantSpec
-from tests.infra.cloud_harness import resolved_outputs, run_build
+from tests.infra.cloud_harness import run_cloud
 
 DATABASE_PASSWORD = "db-Secret-9f3a1c77e2"  # a test value, checked never to leak
 CACHE_TOKEN = "cache-Secret-4b8d0e21aa"
@@ -50,9 +49,10 @@ class GcpRun:
 
 
 def run_gcp(spec: TenantSpec) -> GcpRun:
-    run, infra = run_build(spec, build, fakers=FAKERS, invokes=INVOKES, config=CONFIG)
+    built = run_cloud(spec, CONFIG)
+    run, infra = built.run, built.infra
     resolved: dict[str, Any] = {"infra": infra}
-    for key, (value, secret) in resolved_outputs(infra).items():
+    for key, (value, secret) in built.resolved.items():
         resolved[key] = value
         resolved[f"secret:{key}"] = secret
     return GcpRun(spec, run, resolved)

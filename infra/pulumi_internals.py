@@ -1,0 +1,36 @@
+"""The one place the offline run touches Pulumi's private internals.
+
+Pulumi has no public API to run a program in-process to completion or to read an Output's value outside a
+program: `pulumi.runtime.test` does both, but only as a decorator around a test function. The offline preview
+and the tests need both, so they use `_sync_await` (run a coroutine on Pulumi's event loop) and reset the
+per-run state in `SETTINGS` (`rpc_manager`, `outputs`). These are private and may change in any release:
+tests/infra/test_pulumi_internals.py pins the version they were checked against, so an upgrade fails there
+first, with the reason, instead of somewhere deep in a preview.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+CHECKED_PULUMI_VERSION = "3.272.0"  # the pulumi SDK these internals were read from (requirements.lock)
+
+T = TypeVar("T")
+
+
+def run_on_pulumi_loop(awaitable: Awaitable[T], *, fresh_run: bool = False) -> T:
+    """Wait for `awaitable` on Pulumi's event loop (blocking). `fresh_run` first drops the previous program's
+    pending RPCs and stack outputs, as a new `pulumi preview` process would start without them."""
+    if fresh_run:
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
+    return _sync_await(awaitable)
+
+
+def run_program_to_completion(program: Callable[[], None]) -> None:
+    """Run a Pulumi program with fresh per-run state until every resource it registered has resolved."""
+    run_on_pulumi_loop(run_pulumi_func(program), fresh_run=True)

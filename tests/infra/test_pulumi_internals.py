@@ -1,0 +1,25 @@
+"""The private Pulumi internals the offline run relies on are pinned to the SDK they were checked against."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pulumi
+
+from infra.mockrun import run_program
+from infra.pulumi_internals import CHECKED_PULUMI_VERSION, run_on_pulumi_loop
+
+
+def test_installed_pulumi_is_the_version_the_internals_were_checked_against() -> None:
+    installed = importlib.metadata.version("pulumi")
+    assert installed == CHECKED_PULUMI_VERSION, (
+        f"pulumi {installed} is installed but infra/pulumi_internals.py was checked against "
+        f"{CHECKED_PULUMI_VERSION}: re-read _sync_await and SETTINGS.rpc_manager / SETTINGS.outputs in the new SDK, "
+        "run tests/infra, then update CHECKED_PULUMI_VERSION"
+    )
+
+
+def test_an_output_created_in_a_run_resolves_after_it() -> None:
+    holder: list[pulumi.Output[str]] = []
+    run_program(lambda: holder.append(pulumi.Output.from_input("x").apply(lambda v: v * 3)), project="p", stack="s")
+    assert run_on_pulumi_loop(holder[0].future()) == "xxx"
