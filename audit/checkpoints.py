@@ -1,8 +1,9 @@
 """Signed statements about a tenant's chain head: checkpoints and retention anchors.
 
-A checkpoint says "record `seq` of `tenant` has hash `head_hash`", signed with Ed25519, so that altering or
-cutting the chain up to that point is detectable by anyone holding the public key (CloudTrail's digest files
-play the same role). An anchor is the same statement left behind by pruning: records up to `seq` were removed
+A checkpoint says "record `seq` of `tenant` has hash `head_hash`, and the chain it ends starts right after
+record `pruned_count` (0: at the genesis)", signed with Ed25519, so that altering the chain up to that point,
+or deleting its oldest records, is detectable by anyone holding the public key (CloudTrail's digest files play
+the same role). An anchor is the statement left behind by pruning: records up to `seq` were removed
 (`pruned_count` of them), and the next record must link to `head_hash`.
 """
 
@@ -70,8 +71,8 @@ class Checkpoint:
             raise InvalidCheckpointError("signature must be base64url without padding")
         if not _is_int(self.pruned_count) or not 0 <= self.pruned_count <= self.seq:
             raise InvalidCheckpointError("pruned_count must be an integer between 0 and seq")
-        if self.kind == "checkpoint" and self.pruned_count != 0:
-            raise InvalidCheckpointError("pruned_count must be 0 for a checkpoint (only anchors prune)")
+        if self.kind == "checkpoint" and self.pruned_count >= self.seq:
+            raise InvalidCheckpointError("pruned_count of a checkpoint (where its chain starts) must be below seq")
 
     def signed_payload(self) -> dict[str, JsonValue]:
         """Every field except the signature: what the signature covers."""

@@ -6,6 +6,7 @@ sequence number, the previous record's hash and its own hash over the canonical 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from audit.canonical import JsonValue, canonical_bytes, check_canonical
 from tenancy.names import is_tenant_name
 
 RECORD_VERSION = 1
+OCCURRED_AT = "occurred_at"  # details key for the act's own time when it differs from the chain's
 HASH_HEX_LENGTH = 64
 MAX_DETAILS_BYTES = 8192
 MAX_FIELD_LENGTH = 512
@@ -86,6 +88,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=16)  # a batch chains all its records at one time: format it once
 def format_time(moment: datetime) -> str:
     """UTC with microseconds and a Z: the one time format in records (sorts as text)."""
     if moment.tzinfo is None:
@@ -114,7 +117,9 @@ class AuditEvent:
     request_id: str | None = None
     trace_id: str | None = None
     details: dict[str, JsonValue] = field(default_factory=dict)
-    time: datetime = field(default_factory=utc_now)
+    # None until the event joins the chain: the chain's time is the append time (see `link`). A time given
+    # here is when the act itself happened; `link` keeps it in details["occurred_at"] when it differs.
+    time: datetime | None = None
     id: str = field(default_factory=new_event_id)
 
     def __post_init__(self) -> None:
@@ -129,17 +134,27 @@ class AuditEvent:
             raise InvalidEventError(str(exc)) from None
         if len(canonical_bytes(self.details)) > MAX_DETAILS_BYTES:
             raise InvalidEventError(f"details are larger than {MAX_DETAILS_BYTES} bytes")
-        format_time(self.time)
+        if OCCURRED_AT in self.details:
+            raise InvalidEventError(f"details.{OCCURRED_AT} is set by the log; give the act's time as `time`")
+        if self.time is not None:
+            format_time(self.time)
 
-    def body(self, seq: int, prev_hash: str) -> dict[str, JsonValue]:
-        """The hashed body of this event as record number `seq` following `prev_hash`."""
+    def body(self, seq: int, prev_hash: str, at: datetime | None = None) -> dict[str, JsonValue]:
+        """The hashed body of this event as record number `seq` following `prev_hash`, chained at `at` (by
+        default the event's own time); the event's own time goes in details when it differs from `at`."""
+        moment = self.time if at is None else at
+        if moment is None:
+            raise InvalidEventError("an event gets its time when it joins the chain (see audit.events.link)")
+        details = self.details
+        if self.time is not None and self.time != moment:
+            details = {**details, OCCURRED_AT: format_time(self.time)}
         return {
             "v": RECORD_VERSION,
             "tenant": self.tenant,
             "seq": seq,
             "prev": prev_hash,
             "id": self.id,
-            "time": format_time(self.time),
+            "time": format_time(moment),
             "actor": self.actor.to_json(),
             "action": self.action,
             "target": self.target,
@@ -147,24 +162,8 @@ class AuditEvent:
             "reason": self.reason,
             "request_id": self.request_id,
             "trace_id": self.trace_id,
-            "details": self.details,
+            "details": details,
         }
-
-    @classmethod
-    def from_body(cls, body: dict[str, Any]) -> AuditEvent:
-        return cls(
-            tenant=body["tenant"],
-            actor=Actor.from_json(body["actor"]),
-            action=body["action"],
-            outcome=Outcome(body["outcome"]),
-            target=body.get("target"),
-            reason=body.get("reason"),
-            request_id=body.get("request_id"),
-            trace_id=body.get("trace_id"),
-            details=body.get("details") or {},
-            time=parse_time(body["time"]),
-            id=body["id"],
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +182,8 @@ class ChainedRecord:
     prev_hash: str
     hash: str
     body: bytes  # canonical encoding of the body; `hash` is its SHA-256
-    event: AuditEvent
+    event: AuditEvent  # as recorded by the caller (its `time`, if any, is the act's own)
+    time: datetime  # the chain's time: when the record was appended
 
 
 def genesis_hash(tenant: str) -> str:
@@ -199,13 +199,17 @@ def record_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def link(head: ChainHead, event: AuditEvent) -> ChainedRecord:
-    """Chain `event` after `head`. The caller persists the record and advances the head atomically."""
+def link(head: ChainHead, event: AuditEvent, at: datetime | None = None) -> ChainedRecord:
+    """Chain `event` after `head` at time `at` (the append time, taken under the head lock so that times never
+    go back along a chain; without it, the event's own time or now). The act's own time, when given and
+    different, is kept in details["occurred_at"]. The caller persists the record and advances the head
+    atomically."""
     if event.tenant != head.tenant:
         raise InvalidEventError(f"event for tenant {event.tenant!r} cannot join {head.tenant!r}'s chain")
+    moment = at if at is not None else event.time if event.time is not None else utc_now()
     seq = head.seq + 1
-    body = canonical_bytes(event.body(seq, head.hash))
-    return ChainedRecord(event.tenant, seq, head.hash, record_hash(body), body, event)
+    body = canonical_bytes(event.body(seq, head.hash, moment))
+    return ChainedRecord(event.tenant, seq, head.hash, record_hash(body), body, event, moment)
 
 
 def head_after(record: ChainedRecord) -> ChainHead:

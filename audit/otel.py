@@ -48,7 +48,7 @@ class OtelRecordEmitter:
             _optional(attributes, "enclave.trace_id", event.trace_id)
             self._logger.emit(
                 LogRecord(
-                    timestamp=int(event.time.timestamp() * 1_000_000) * 1000,
+                    timestamp=int(record.time.timestamp() * 1_000_000) * 1000,
                     event_name=event.action,
                     severity_number=severity,
                     severity_text=severity_text,

@@ -1,16 +1,21 @@
 """Offline verification of a JSONL export: what is wrong, and where.
 
-Needs only the export and the gateway's public key. Each record's hash is recomputed over the canonical
-bytes re-encoded from its parsed body (so any edit to its content shows), each record must link to the one
-before it, checkpoints and anchors must carry valid signatures over hashes that match the records, and the
-signed proof on the last line must agree with the header, the record count and both ends of the chain.
+Needs only the export and the gateway's public key. Every line must be exactly the canonical encoding of its
+object (sorted keys, no whitespace, no duplicate key, no field beyond its kind's, "\n" at the end): a file that
+another JSON parser could read differently is refused. Each record's hash is recomputed over its body's
+canonical bytes, each record must link to the one before it, each checkpoint must follow the record it signs,
+once, with a valid signature over that record's hash, a full export must start at seq 1 or at a signed prune
+anchor, and the signed proof on the last line must agree with the header, the counts, both ends of the chain
+and the records after the last checkpoint (so the first record it contradicts is named).
 
-Records are checked one line at a time in constant memory; only the problems found are kept.
+Records are checked one line at a time in bounded memory; only the problems found, and the hashes of at most
+MAX_TAIL records since the last checkpoint, are kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,21 +24,36 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from audit.canonical import canonical_bytes
 from audit.checkpoints import SIGNING_DOMAIN as CHECKPOINT_DOMAIN
 from audit.checkpoints import Checkpoint, InvalidCheckpointError
 from audit.events import genesis_hash
-from audit.export.jsonl import PROOF_DOMAIN, ExportHeader, ExportProof, InvalidExportError, header_hash
+from audit.export.jsonl import (
+    MAX_TAIL,
+    PROOF_DOMAIN,
+    TAIL_HASH_HEX,
+    ExportHeader,
+    ExportProof,
+    InvalidExportError,
+    header_hash,
+)
 from audit.signing import key_id, statement_signature_valid
 
 MAX_PROBLEMS = 10_000
+_RECORD_FIELDS = frozenset(("body", "hash", "type"))
+_BODY_FIELDS = frozenset(
+    {"v", "tenant", "seq", "prev", "id", "time", "actor", "action", "target", "outcome", "reason", "request_id"}
+    | {"trace_id", "details"}
+)
+_ACTOR_FIELDS = frozenset(("kind", "id", "email", "ip", "user_agent"))
 
 
 class ProblemKind(StrEnum):
-    ALTERED_RECORD = "altered-record"  # content does not match its hash
+    ALTERED_RECORD = "altered-record"  # content does not match its hash, or the hash the proof signs
     BROKEN_LINK = "broken-link"  # prev is not the previous record's hash
-    SEQUENCE_GAP = "sequence-gap"  # records missing (deleted)
+    SEQUENCE_GAP = "sequence-gap"  # records missing (deleted), also at the start of a full export
     DUPLICATE = "duplicate"  # a seq, record or checkpoint repeated
-    REORDERED = "reordered"  # a record or checkpoint out of order
+    REORDERED = "reordered"  # a record or checkpoint out of order (a checkpoint not right after its record)
     INSERTED_RECORD = "inserted-record"  # a record that is not part of the chain
     WRONG_TENANT = "wrong-tenant"  # a record or checkpoint of another tenant
     BAD_CHECKPOINT_SIGNATURE = "bad-checkpoint-signature"
@@ -42,7 +62,7 @@ class ProblemKind(StrEnum):
     TRUNCATED = "truncated"  # proof missing, or the file ends before what the proof or a checkpoint covers
     ALTERED_HEADER = "altered-header"  # the header differs from the one the proof signs
     BAD_PROOF_SIGNATURE = "bad-proof-signature"
-    MALFORMED_LINE = "malformed-line"
+    MALFORMED_LINE = "malformed-line"  # not JSON, not canonical, an unknown or missing field, a blank line
     UNKNOWN_KEY = "unknown-key"  # signed by a key other than the one(s) given
 
 
@@ -108,6 +128,7 @@ class _Verifier:
         self.report = VerifyReport()
         self.problems: list[Problem] = []
         self.header: dict[str, Any] | None = None
+        self.full_export = False  # the header has no `since`: the file must hold the chain from its start
         self.proof: ExportProof | None = None
         self.proof_line = 0
         self.unknown_keys: set[str] = set()
@@ -117,8 +138,13 @@ class _Verifier:
         self.first_line = 0
         self.first_prev: str | None = None
         self.anchor: Checkpoint | None = None
+        self.anchor_lines = 0
+        self.start_reported = False  # a full export that does not start at its chain's start
         self.gaps: list[_Gap] = []
         self.pending: list[tuple[int, Checkpoint]] = []  # checkpoints over records not seen yet
+        self.checkpointed: dict[int, int] = {}  # seq -> line of the checkpoint accepted for it
+        self.starts: list[tuple[int, Checkpoint]] = []  # checkpoints whose signed chain start is checked at the end
+        self.tail: deque[tuple[int, int, str]] = deque(maxlen=MAX_TAIL)  # (line, seq, hash) since the last checkpoint
         self.record_problem = False
         self.started = False
 
@@ -137,37 +163,74 @@ class _Verifier:
     # -- lines ------------------------------------------------------------------------------------------
 
     def run(self, lines: Iterable[bytes]) -> int:
-        """Check every line; returns how many there were. An intact record that simply continues the chain
-        takes the inlined fast path; everything else goes through `dispatch`."""
+        """Check every line; returns how many there were. An intact record in canonical form that simply
+        continues the chain takes the inlined fast path, on local copies of the chain's state (written back
+        before anything else is checked); everything else goes through `dispatch`."""
         loads, dumps, sha256, sort_keys = orjson.loads, orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
+        body_size, actor_size, tail_append = len(_BODY_FIELDS), len(_ACTOR_FIELDS), self.tail.append
+        fast, last_seq, head, head_line, tenant, fast_records = self.fast_state()
         number = 0
         for number, raw in enumerate(lines, start=1):
             try:
                 item = loads(raw)
             except orjson.JSONDecodeError:
-                if raw.strip():
-                    self.problem(number, None, ProblemKind.MALFORMED_LINE, "not valid JSON")
+                message = "not valid JSON" if raw.strip() else "a blank line (an export has none)"
+                self.problem(number, None, ProblemKind.MALFORMED_LINE, message)
                 continue
-            heads = self.heads
-            if type(item) is dict and item.get("type") == "record" and len(heads) == 1 and not self.pending:
+            if fast and type(item) is dict and item.get("type") == "record":
                 body = item.get("body")
                 stated = item.get("hash")
+                # `raw` equal to the canonical line leaves no room for another field or a duplicate key; the
+                # field counts send a record with a field too many or too few to the full check.
                 if (
                     type(body) is dict
                     and type(stated) is str
-                    and self.last_seq is not None
-                    and self.proof_line == 0
                     and type(seq := body.get("seq")) is int
-                    and seq == self.last_seq + 1
-                    and body.get("prev") in heads
-                    and body.get("tenant") == self.report.tenant
-                    and sha256(dumps(body, option=sort_keys)).hexdigest() == stated
+                    and seq == last_seq + 1
+                    and body.get("prev") == head
+                    and body.get("tenant") == tenant
+                    and len(body) == body_size
+                    and type(actor := body.get("actor")) is dict
+                    and len(actor) == actor_size
+                    and sha256(encoded := dumps(body, option=sort_keys)).hexdigest() == stated
+                    and raw == b'{"body":' + encoded + b',"hash":"' + stated.encode() + b'","type":"record"}\n'
                 ):
-                    self.last_seq, self.heads = seq, {stated: number}
-                    self.report.records += 1
+                    last_seq, head, head_line = seq, stated, number
+                    tail_append((number, seq, stated))
+                    fast_records += 1
                     continue
-            self.dispatch(number, item)
+            if fast:
+                self.last_seq, self.heads = last_seq, {head: head_line}
+                self.report.records += fast_records
+            self.canonical(number, raw, item)
+            self.dispatch(number, item)  # a non-canonical line is reported, and still checked as read
+            fast, last_seq, head, head_line, tenant, fast_records = self.fast_state()
+        if fast:
+            self.last_seq, self.heads = last_seq, {head: head_line}
+            self.report.records += fast_records
         return number
+
+    def fast_state(self) -> tuple[bool, int, str, int, str | None, int]:
+        """Whether the next record may take the fast path, and the chain state it starts from."""
+        if len(self.heads) != 1 or self.pending or self.proof_line or self.last_seq is None:
+            return False, 0, "", 0, None, 0
+        ((head, head_line),) = self.heads.items()
+        return True, self.last_seq, head, head_line, self.report.tenant, 0
+
+    def canonical(self, line: int, raw: bytes, item: Any) -> None:
+        """Report `raw` unless it is exactly the canonical encoding of `item` plus a newline. Duplicate keys,
+        whitespace, another key order or a missing final newline all differ from it."""
+        try:
+            expected = canonical_bytes(item) + b"\n"
+        except orjson.JSONEncodeError:
+            expected = b""
+        if raw != expected:
+            self.problem(
+                line,
+                None,
+                ProblemKind.MALFORMED_LINE,
+                "the line is not in canonical form (sorted keys, no whitespace, no duplicate keys, one newline)",
+            )
 
     def dispatch(self, line: int, item: Any) -> None:
         kind = item.get("type") if isinstance(item, dict) else None
@@ -192,6 +255,7 @@ class _Verifier:
             self.problem(line, None, ProblemKind.MALFORMED_LINE, f"bad export header: {exc}")
             return
         self.header = item
+        self.full_export = header.since is None
         self.report.tenant = header.tenant
         self.check_key(line, header.key_id, "the export")
 
@@ -214,18 +278,19 @@ class _Verifier:
     def on_record(self, line: int, item: dict[str, Any]) -> None:
         body = item.get("body")
         stated = item.get("hash")
-        if type(body) is not dict or type(stated) is not str:
-            self.problem(line, None, ProblemKind.MALFORMED_LINE, "a record needs a body object and a hash")
+        if type(body) is not dict or type(stated) is not str or item.keys() != _RECORD_FIELDS:
+            self.problem(line, None, ProblemKind.MALFORMED_LINE, "a record line has exactly a body, a hash and a type")
             return
         seq = body.get("seq")
         prev = body.get("prev")
         if type(seq) is not int or type(prev) is not str:
             self.problem(line, None, ProblemKind.MALFORMED_LINE, "the record body lacks an integer seq or a prev")
             return
-        try:
-            actual = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        except orjson.JSONEncodeError:
-            actual = ""
+        actor = body.get("actor")
+        if body.keys() != _BODY_FIELDS or type(actor) is not dict or actor.keys() != _ACTOR_FIELDS:
+            self.problem(line, seq, ProblemKind.MALFORMED_LINE, "the record body's fields are not those of a record")
+            return
+        actual = hashlib.sha256(canonical_bytes(body)).hexdigest()
         altered = actual != stated
         if altered:
             self.problem(
@@ -266,8 +331,11 @@ class _Verifier:
                 self.problem(line, seq, ProblemKind.DUPLICATE, f"the same record as line {self.heads[stated]}")
             else:
                 self.heads[stated] = line  # which one belongs is settled by what comes next
+            return
         else:
             self.out_of_order(line, seq)
+            return
+        self.tail.append((line, seq, stated))
 
     def first_record(self, line: int, seq: int, prev: str, stated: str) -> None:
         self.report.first_seq = seq
@@ -285,8 +353,20 @@ class _Verifier:
                 )
             elif prev != anchor.head_hash:
                 self.problem(line, seq, ProblemKind.BROKEN_LINK, "does not link to the hash signed by the anchor")
-        elif seq == 1 and prev != genesis_hash(self.report.tenant or ""):
-            self.problem(line, seq, ProblemKind.BROKEN_LINK, "the first record does not start from the genesis hash")
+        elif seq == 1:
+            if prev != genesis_hash(self.report.tenant or ""):
+                self.problem(
+                    line, seq, ProblemKind.BROKEN_LINK, "the first record does not start from the genesis hash"
+                )
+        elif self.full_export:
+            self.start_reported = True
+            self.problem(
+                line,
+                seq,
+                ProblemKind.SEQUENCE_GAP,
+                f"a full export starts at seq 1 or right after a signed prune anchor, this one at seq {seq} with "
+                f"no anchor: records {_span(1, seq - 1)} are missing (the oldest records were deleted)",
+            )
 
     def broken_link(self, line: int, seq: int) -> None:
         lines = ", ".join(str(number) for number in self.heads.values())
@@ -328,10 +408,6 @@ class _Verifier:
         if checkpoint.tenant != self.report.tenant:
             self.problem(line, checkpoint.seq, ProblemKind.WRONG_TENANT, f"{what} of tenant {checkpoint.tenant}")
             return
-        if checkpoint.kind == "anchor":
-            self.report.anchors += 1
-        else:
-            self.report.checkpoints += 1
         key = self.check_key(line, checkpoint.key_id, what)
         if key is None:
             return
@@ -346,44 +422,87 @@ class _Verifier:
             self.place_checkpoint(line, checkpoint)
 
     def on_anchor(self, line: int, anchor: Checkpoint) -> None:
-        if self.last_seq is not None:
+        if self.anchor is not None or self.anchor_lines:
+            self.problem(line, anchor.seq, ProblemKind.DUPLICATE, "a second anchor: an export starts from one at most")
+            return
+        self.anchor_lines = line
+        if self.last_seq is not None or self.pending:
             self.problem(line, anchor.seq, ProblemKind.REORDERED, "an anchor must come before the first record")
             return
         self.anchor = anchor
+        self.report.anchors += 1
         self.report.pruned_count = anchor.pruned_count
 
     def place_checkpoint(self, line: int, checkpoint: Checkpoint) -> None:
-        last = self.last_seq or 0
-        if checkpoint.seq > last:
-            self.pending.append((line, checkpoint))
-        elif checkpoint.seq == last:
-            if checkpoint.head_hash in self.heads:
-                genuine = checkpoint.head_hash
-                self.settle_heads(genuine)
-                self.heads = {genuine: self.heads[genuine]}
-            else:
-                lines = ", ".join(str(number) for number in self.heads.values())
-                self.problem(
-                    line,
-                    checkpoint.seq,
-                    ProblemKind.CHECKPOINT_MISMATCH,
-                    f"the signed hash for seq {checkpoint.seq} differs from the record's (line {lines}): "
-                    "that record, or one before it, was altered",
-                )
-        elif not any(gap.first <= checkpoint.seq <= gap.last for gap in self.gaps):
+        """A checkpoint belongs on the line right after the record it signs, once."""
+        seq = checkpoint.seq
+        if seq in self.checkpointed:
             self.problem(
-                line, checkpoint.seq, ProblemKind.REORDERED, f"checkpoint for seq {checkpoint.seq} is not after it"
+                line, seq, ProblemKind.DUPLICATE, f"checkpoint for seq {seq} repeats line {self.checkpointed[seq]}"
             )
+            return
+        last = self.last_seq
+        if last is None or seq > last:
+            self.pending.append((line, checkpoint))
+            return
+        if seq < last or line - 1 not in self.heads.values():
+            where = "before the export's first record" if seq < (self.report.first_seq or 0) else "elsewhere"
+            self.problem(
+                line,
+                seq,
+                ProblemKind.REORDERED,
+                f"checkpoint for seq {seq} is not on the line after its record (its record is {where})",
+            )
+            return
+        if checkpoint.head_hash not in self.heads:
+            lines = ", ".join(str(number) for number in self.heads.values())
+            self.problem(
+                line,
+                seq,
+                ProblemKind.CHECKPOINT_MISMATCH,
+                f"the signed hash for seq {seq} differs from the record's (line {lines}): "
+                "that record, or one before it, was altered",
+            )
+            return
+        genuine = checkpoint.head_hash
+        self.settle_heads(genuine)
+        self.heads = {genuine: self.heads[genuine]}
+        self.accept(line, checkpoint)
+
+    def accept(self, line: int, checkpoint: Checkpoint) -> None:
+        self.checkpointed[checkpoint.seq] = line
+        self.report.checkpoints += 1
+        self.starts.append((line, checkpoint))
+        self.tail.clear()
 
     def match_pending(self, line: int, seq: int, stated: str) -> None:
-        for pending in [entry for entry in self.pending if entry[1].seq == seq]:
+        """A checkpoint seen before its record: moved earlier, or (below the first record) from another range."""
+        for pending in list(self.pending):
+            checkpoint_line, checkpoint = pending
+            if checkpoint.seq > seq:
+                continue
             self.pending.remove(pending)
-            if pending[1].head_hash != stated:
+            if checkpoint.seq < seq:
+                self.problem(
+                    checkpoint_line,
+                    checkpoint.seq,
+                    ProblemKind.REORDERED,
+                    f"checkpoint for seq {checkpoint.seq} does not follow its record: "
+                    "it was moved, or taken from outside this export's range",
+                )
+            elif checkpoint.head_hash != stated:
                 self.problem(
                     line,
                     seq,
                     ProblemKind.CHECKPOINT_MISMATCH,
-                    f"the checkpoint on line {pending[0]} signs another hash for seq {seq}",
+                    f"the checkpoint on line {checkpoint_line} signs another hash for seq {seq}",
+                )
+            else:
+                self.problem(
+                    checkpoint_line,
+                    seq,
+                    ProblemKind.REORDERED,
+                    f"checkpoint for seq {seq} comes before its record (line {line}): it was moved",
                 )
 
     def on_proof(self, line: int, item: dict[str, Any]) -> None:
@@ -409,25 +528,41 @@ class _Verifier:
         if lines == 0:
             self.problem(1, None, ProblemKind.MALFORMED_LINE, "the file is empty")
         self.settle_heads(self.proof.last_hash if self.proof else None)
+        for line, checkpoint in self.pending:
+            self.problem(
+                line,
+                checkpoint.seq,
+                ProblemKind.TRUNCATED,
+                f"a checkpoint covers seq {checkpoint.seq} but the last record is {self.last_seq}: "
+                "records were cut from the end",
+            )
         if self.proof is None:
             if not self.proof_line:
                 self.problem(lines, None, ProblemKind.TRUNCATED, "no proof line: the export was cut short")
         else:
             self.check_proof(self.proof)
-        for line, checkpoint in self.pending:
-            if checkpoint.seq > (self.last_seq or 0):
-                self.problem(
-                    line,
-                    checkpoint.seq,
-                    ProblemKind.TRUNCATED,
-                    f"a checkpoint covers seq {checkpoint.seq} but the last record is {self.last_seq}: "
-                    "records were cut from the end",
-                )
+        self.check_starts()
         for gap in self.gaps:
             if len(gap.seen) == gap.last - gap.first + 1:
                 self.problems.remove(gap.problem)  # every missing record turned up later: reordered, not lost
         self.report.problems = sorted(self.problems, key=lambda found: found.line)
         return self.report
+
+    def check_starts(self) -> None:
+        """Each checkpoint signs where its chain started (after `pruned_count` pruned records). Records in the
+        file before that point are not part of the chain the gateway signed."""
+        first = self.report.first_seq
+        if first is None:
+            return
+        for line, checkpoint in self.starts:
+            if checkpoint.pruned_count >= first:
+                self.problem(
+                    line,
+                    checkpoint.seq,
+                    ProblemKind.INSERTED_RECORD,
+                    f"checkpoint for seq {checkpoint.seq} signs that the chain starts after seq "
+                    f"{checkpoint.pruned_count}, but the file holds records from seq {first}",
+                )
 
     def check_proof(self, proof: ExportProof) -> None:
         line = self.proof_line
@@ -435,13 +570,16 @@ class _Verifier:
         if self.header is None or header_hash(self.header) != proof.header_hash:
             self.problem(1, None, ProblemKind.ALTERED_HEADER, "the header is not the one the proof signs")
         if proof.last_seq != self.last_seq or (self.last_seq is not None and proof.last_hash not in self.heads):
-            self.problem(
-                line,
-                self.last_seq,
-                ProblemKind.TRUNCATED,
-                f"the proof says the export ends at seq {proof.last_seq}, the file ends at {self.last_seq}",
-            )
-        if report.first_seq != proof.first_seq:
+            if proof.last_seq == self.last_seq and self.contradicted_tail(proof):
+                pass  # reported as the altered record the proof contradicts
+            else:
+                self.problem(
+                    line,
+                    self.last_seq,
+                    ProblemKind.TRUNCATED,
+                    f"the proof says the export ends at seq {proof.last_seq}, the file ends at {self.last_seq}",
+                )
+        if report.first_seq != proof.first_seq and not self.start_reported:
             kind = (
                 ProblemKind.SEQUENCE_GAP
                 if report.first_seq is None or (proof.first_seq or 0) < report.first_seq
@@ -453,21 +591,22 @@ class _Verifier:
                 kind,
                 f"the proof says the export starts at seq {proof.first_seq}, the file starts at {report.first_seq}",
             )
-        elif proof.first_prev != self.first_prev:
+        elif report.first_seq == proof.first_seq and proof.first_prev != self.first_prev:
             self.problem(
                 self.first_line,
                 report.first_seq,
                 ProblemKind.BROKEN_LINK,
                 "the first record's prev is not the signed one",
             )
-        # Checkpoints go missing with the records they cover; count them only when the records are intact.
-        if (report.checkpoints < proof.checkpoints or report.anchors < proof.anchors) and not self.record_problem:
+        # Checkpoints go missing with the records they cover, and one signed by a key not given is not counted.
+        miscounted = report.anchors != proof.anchors or report.checkpoints != proof.checkpoints
+        if miscounted and not self.record_problem and not self.unknown_keys:
             self.problem(
                 line,
                 None,
                 ProblemKind.MISSING_CHECKPOINT,
                 f"the proof counts {proof.checkpoints} checkpoints and {proof.anchors} anchors, "
-                f"the file has {report.checkpoints} and {report.anchors}",
+                f"the file has {report.checkpoints} and {report.anchors} in their places",
             )
         if proof.records != report.records and not self.record_problem:
             self.problem(
@@ -476,6 +615,25 @@ class _Verifier:
                 ProblemKind.TRUNCATED,
                 f"the proof counts {proof.records} records, the file has {report.records}",
             )
+
+    def contradicted_tail(self, proof: ExportProof) -> bool:
+        """Report the first record after the last checkpoint whose hash the proof contradicts (a record altered
+        and those after it rehashed, which no checkpoint covers); False when the tails agree."""
+        signed = proof.tail
+        held = list(self.tail)[-len(signed) :] if signed else []
+        if len(held) != len(signed):
+            return False
+        for (line, seq, stated), expected in zip(held, signed, strict=True):
+            if stated[:TAIL_HASH_HEX] != expected:
+                self.problem(
+                    line,
+                    seq,
+                    ProblemKind.ALTERED_RECORD,
+                    f"the proof signs another hash for record {seq}: it was altered after export, and the "
+                    "records after it rehashed to hide it (no checkpoint covers them; the proof does)",
+                )
+                return True
+        return False
 
 
 def _span(first: int, last: int) -> str:

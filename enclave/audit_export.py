@@ -3,6 +3,7 @@ no export), then stream records and checkpoints in constant memory in the chosen
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from audit.events import Actor, AuditEvent, StoredRecord, utc_now
 from audit.export.csv_format import write_csv
 from audit.export.jsonl import ExportHeader, write_jsonl
 from audit.export.ocsf import write_ocsf
-from audit.store.reader import ExportRange, export_items, export_range
+from audit.store.reader import ChainStartError, ExportRange, export_items, export_range
 from enclave.db import transaction
 from enclave.runtime import Runtime
 
@@ -25,8 +26,16 @@ class ExportFormat(StrEnum):
     OCSF = "ocsf"
 
 
+logger = logging.getLogger(__name__)
+
+
 class ExportError(ValueError):
     """An export request that cannot be carried out; the message says why."""
+
+
+class ExportFailedError(RuntimeError):
+    """An export that broke off while streaming (the database failed, the reader went away). What was written
+    is incomplete: a JSONL export then has no proof line, and the caller must not present it as complete."""
 
 
 @dataclass(frozen=True)
@@ -43,20 +52,38 @@ class PreparedExport:
         return 0 if self.span is None else self.span.last_seq - self.span.first_seq + 1
 
     def write(self, out: BinaryIO, on_record: Callable[[], None] | None = None) -> int:
-        items = self._items(on_record)
-        if self.format is ExportFormat.JSONL:
-            return write_jsonl(out, self.header, items, self.runtime.signing_key).count
-        records = (item for item in items if isinstance(item, StoredRecord))
-        if self.format is ExportFormat.CSV:
-            return write_csv(out, records)
-        return write_ocsf(out, records)
+        """Stream the export to `out`; returns the number of records. Raises ExportFailedError (after logging
+        one structured line) when it breaks off: nothing is swallowed, so the caller can abort its stream."""
+        written = [0]
+        items = self._items(on_record, written)
+        try:
+            if self.format is ExportFormat.JSONL:
+                return write_jsonl(out, self.header, items, self.runtime.signing_key).count
+            records = (item for item in items if isinstance(item, StoredRecord))
+            if self.format is ExportFormat.CSV:
+                return write_csv(out, records)
+            return write_ocsf(out, records)
+        except Exception as exc:
+            logger.error(
+                "audit export failed after %d of %d records (%s): the export is incomplete",
+                written[0],
+                self.total,
+                type(exc).__name__,
+                extra={"tenant": self.header.tenant},
+            )
+            raise ExportFailedError(
+                f"the export of {self.header.tenant}'s audit log broke off after {written[0]} of {self.total} "
+                f"records ({type(exc).__name__}); it is incomplete"
+            ) from exc
 
-    def _items(self, on_record: Callable[[], None] | None) -> Iterator[StoredRecord | Checkpoint]:
+    def _items(self, on_record: Callable[[], None] | None, written: list[int]) -> Iterator[StoredRecord | Checkpoint]:
         if self.span is None:
             return
         for item in export_items(self.runtime.sessions, self.span):
-            if on_record is not None and isinstance(item, StoredRecord):
-                on_record()
+            if isinstance(item, StoredRecord):
+                written[0] += 1
+                if on_record is not None:
+                    on_record()
             yield item
 
 
@@ -89,7 +116,11 @@ def prepare_export(
                 },
             ),
         )
-    span = export_range(runtime.sessions, tenant, since, until)
+    try:
+        span = export_range(runtime.sessions, tenant, since, until)
+    except ChainStartError as exc:
+        logger.error("audit export refused: the chain's oldest records are missing", extra={"tenant": tenant})
+        raise ExportError(f"{exc}; export refused") from None
     header = ExportHeader(
         tenant=tenant,
         since=since,

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +18,21 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class DatabaseUnavailableError(RuntimeError):
     """The database cannot be reached or is not migrated; the message says which and what to do."""
+
+
+# What a driver raises when the server is down, refuses the connection or drops it mid-statement.
+CONNECTION_ERRORS = (exc.OperationalError, exc.InterfaceError)
+
+
+def unavailable(engine: Engine, error: Exception) -> DatabaseUnavailableError:
+    """A one-line DatabaseUnavailableError for a connection failure: where, and the driver's reason (the URL
+    is shown without its password)."""
+    where = engine.url.render_as_string(hide_password=True)
+    reason = getattr(error, "orig", None) or error
+    args = getattr(reason, "args", ())
+    message = args[-1] if args and isinstance(args[-1], str) else str(reason)  # PyMySQL: (code, message)
+    detail = " ".join(message.split()) or type(reason).__name__
+    return DatabaseUnavailableError(f"the database at {where} is unavailable: {detail}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -17,7 +17,7 @@ from audit.store.group_commit import GroupCommitAppender
 from audit.store.log import AuditLog
 from auth.tenants import create_tenant, get_tenant
 from enclave.cache import Cache, open_cache
-from enclave.db import create_db_engine, session_factory, transaction, upgrade
+from enclave.db import CONNECTION_ERRORS, create_db_engine, session_factory, transaction, unavailable, upgrade
 from enclave.settings import Mode, Settings
 from enclave.telemetry import Telemetry, build_telemetry
 
@@ -59,7 +59,16 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        """Raises DatabaseUnavailableError (one line, no password) when the database cannot be reached."""
         engine = create_db_engine(settings.resolved_database_url)
+        try:
+            return cls._open(settings, engine, migrate=migrate)
+        except CONNECTION_ERRORS as error:
+            engine.dispose()
+            raise unavailable(engine, error) from error
+
+    @classmethod
+    def _open(cls, settings: Settings, engine: Engine, *, migrate: bool) -> Runtime:
         if migrate:
             upgrade(engine)
         sessions = session_factory(engine)
@@ -81,7 +90,11 @@ class Runtime:
             settings, engine, sessions, audit, appender, open_cache(settings.cache_url), telemetry, signing_key
         )
         if settings.mode is Mode.DEDICATED and settings.tenant is not None:
-            runtime.ensure_tenant(settings.tenant)
+            try:
+                runtime.ensure_tenant(settings.tenant)
+            except BaseException:
+                runtime.close()
+                raise
         return runtime
 
     def ensure_tenant(self, tenant_id: str) -> None:

@@ -1,20 +1,23 @@
 """The verifiable export: a JSON Lines file carrying the chain, its checkpoints and a signed proof.
 
-    {"type":"header", "format":"enclave-audit-jsonl", "version":1, "tenant":..., "since":..., ...}
+    {"type":"header", "format":"enclave-audit-jsonl", "version":2, "tenant":..., "since":..., ...}
     {"type":"anchor", ...}                      only when the range starts right after pruned records
     {"body":{...},"hash":"<sha256 of body>","type":"record"}   one per record, in seq order
     {"type":"checkpoint", ...}                  right after the record it covers
-    {"type":"proof", "header_hash":..., "records":N, "first_seq":..., "last_hash":..., "signature":...}
+    {"type":"proof", "header_hash":..., "records":N, "first_seq":..., "last_hash":..., "tail":[...], ...}
 
-Record bodies are the canonical bytes the store holds, embedded as they are (no re-encoding), so writing
-costs little more than the I/O. The proof binds the header, the record count and both ends of the chain
-under the gateway's Ed25519 key: cutting the tail, or swapping in another header, breaks it.
+Every line is the canonical JSON encoding of its object followed by "\n"; verification refuses any other
+spelling. Record bodies are the canonical bytes the store holds, embedded as they are (no re-encoding), so
+writing costs little more than the I/O. The proof binds the header, the counts, both ends of the chain and the
+(shortened) hashes of the records after the last checkpoint under the gateway's Ed25519 key: cutting the tail,
+swapping in another header, or altering an unsigned record and rehashing those after it, breaks it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +33,10 @@ from audit.signing import key_id, sign_statement
 from tenancy.names import is_tenant_name
 
 FORMAT = "enclave-audit-jsonl"
-FORMAT_VERSION = 1
-PROOF_DOMAIN = "enclave-audit-export-proof-v1"
+FORMAT_VERSION = 2  # 2: checkpoints commit to the chain's start; the proof lists the unsigned tail
+PROOF_DOMAIN = "enclave-audit-export-proof-v2"
+TAIL_HASH_HEX = 16  # digits of each tail record's hash in the proof: enough to point at an altered record
+MAX_TAIL = 10_000  # tail hashes the proof lists at most (the last ones); checkpoints keep the tail far shorter
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 _HEADER_FIELDS = ("type", "format", "version", "tenant", "since", "until", "exported_at", "exported_by", "key_id")
 _PROOF_FIELDS = (
@@ -44,6 +49,7 @@ _PROOF_FIELDS = (
     "first_prev",
     "last_seq",
     "last_hash",
+    "tail",
     "key_id",
     "signature",
 )
@@ -116,6 +122,9 @@ class ExportHeader:
         missing = [name for name in _HEADER_FIELDS if name not in data]
         if missing:
             raise InvalidExportError(f"header is missing {', '.join(missing)}")
+        extra = sorted(set(data) - set(_HEADER_FIELDS))
+        if extra:
+            raise InvalidExportError(f"header has unknown fields {', '.join(extra)}")
         exported_at = _parse_optional_time(data, "exported_at")
         if exported_at is None:
             raise InvalidExportError("header exported_at is required")
@@ -148,6 +157,7 @@ class ExportProof:
     first_prev: str | None
     last_seq: int | None
     last_hash: str | None
+    tail: tuple[str, ...]  # leading hex digits of the hashes of the records after the last checkpoint
     key_id: str
     signature: str
 
@@ -162,6 +172,7 @@ class ExportProof:
             "first_prev": self.first_prev,
             "last_seq": self.last_seq,
             "last_hash": self.last_hash,
+            "tail": list(self.tail),
             "key_id": self.key_id,
         }
 
@@ -175,6 +186,9 @@ class ExportProof:
         missing = [name for name in _PROOF_FIELDS if name not in data]
         if missing:
             raise InvalidExportError(f"proof is missing {', '.join(missing)}")
+        extra = sorted(set(data) - set(_PROOF_FIELDS))
+        if extra:
+            raise InvalidExportError(f"proof has unknown fields {', '.join(extra)}")
         checks = {
             "header_hash": _is_str(data["header_hash"]),
             "records": _is_count(data["records"]),
@@ -184,13 +198,17 @@ class ExportProof:
             "first_prev": data["first_prev"] is None or _is_str(data["first_prev"]),
             "last_seq": data["last_seq"] is None or _is_count(data["last_seq"]),
             "last_hash": data["last_hash"] is None or _is_str(data["last_hash"]),
+            "tail": isinstance(data["tail"], list)
+            and len(data["tail"]) <= MAX_TAIL
+            and all(_is_str(item) and len(item) == TAIL_HASH_HEX for item in data["tail"]),
             "key_id": _is_str(data["key_id"]),
             "signature": _is_str(data["signature"]),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise InvalidExportError(f"proof has malformed {', '.join(bad)}")
-        return cls(**{name: data[name] for name in _PROOF_FIELDS if name != "type"})
+        values = {name: data[name] for name in _PROOF_FIELDS if name != "type"}
+        return cls(**{**values, "tail": tuple(data["tail"])})
 
 
 def _is_str(value: object) -> bool:
@@ -231,6 +249,7 @@ def write_jsonl(
     header_json = header.to_json()
     out.write(canonical_bytes(header_json) + b"\n")
     count = checkpoints = anchors = 0
+    tail: deque[str] = deque(maxlen=MAX_TAIL)
     first_seq: int | None = None
     first_prev: str | None = None
     last_seq: int | None = None
@@ -244,6 +263,7 @@ def write_jsonl(
             out.write(_record_line(item))
             count += 1
             last_seq, last_hash = item.seq, item.hash
+            tail.append(item.hash)
         else:
             if item.tenant != header.tenant:
                 raise InvalidExportError(f"{item.kind} of tenant {item.tenant} in an export of {header.tenant}")
@@ -252,6 +272,8 @@ def write_jsonl(
                 anchors += 1
             else:
                 checkpoints += 1
+                if item.seq == last_seq:
+                    tail.clear()
     proof = ExportProof(
         header_hash=header_hash(header_json),
         records=count,
@@ -261,6 +283,7 @@ def write_jsonl(
         first_prev=first_prev,
         last_seq=last_seq,
         last_hash=last_hash,
+        tail=tuple(full[:TAIL_HASH_HEX] for full in tail),
         key_id=signer,
         signature="",
     )

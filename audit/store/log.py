@@ -14,15 +14,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, event, insert, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from audit.checkpoints import Checkpoint, sign_checkpoint
+from audit.checkpoints import Checkpoint, CheckpointSignatureError, sign_checkpoint, verify_checkpoint
 from audit.events import AuditEvent, ChainedRecord, ChainHead, empty_head, head_after, link, utc_now
 from audit.redaction import redact_event
+from audit.store.reader import checkpoint_from_row
 from audit.store.tables import audit_checkpoints, audit_heads, audit_records
 
 PENDING_KEY = "enclave.audit.pending"
@@ -45,7 +46,7 @@ def record_row(record: ChainedRecord) -> dict[str, Any]:
     return {
         "tenant_id": record.tenant,
         "seq": record.seq,
-        "time": event.time,
+        "time": record.time,
         "action": event.action,
         "actor_id": event.actor.id,
         "outcome": event.outcome.value,
@@ -110,20 +111,30 @@ class AuditLog:
 
     def _append_tenant(self, connection: Connection, tenant: str, events: list[AuditEvent]) -> list[ChainedRecord]:
         head, checkpoint_seq, checkpoint_at = self._lock_head(connection, tenant)
+        now = self._chain_time(connection, head)
         records: list[ChainedRecord] = []
         for item in events:
-            record = link(head, item)
+            record = link(head, item, now)
             records.append(record)
             head = head_after(record)
         connection.execute(insert(audit_records), [record_row(r) for r in records])
         values: dict[str, Any] = {"seq": head.seq, "hash": head.hash}
-        now = self.clock()
         if head.seq - checkpoint_seq >= self.checkpoint_every or now - checkpoint_at >= self.checkpoint_interval:
-            checkpoint = self._sign(head, now)
+            checkpoint = self._sign(connection, head, now)
             connection.execute(insert(audit_checkpoints), [checkpoint_row(checkpoint)])
             values.update(checkpoint_seq=head.seq, checkpoint_at=now)
         connection.execute(update(audit_heads).where(audit_heads.c.tenant_id == tenant).values(**values))
         return records
+
+    def _chain_time(self, connection: Connection, head: ChainHead) -> datetime:
+        """The append time, read under the head lock: never earlier than the last record's, so times only move
+        forward along a tenant's chain whatever the clocks of several gateways say."""
+        now = self.clock()
+        if head.seq == 0:
+            return now
+        r = audit_records.c
+        last = connection.execute(select(r.time).where(r.tenant_id == head.tenant, r.seq == head.seq)).scalar()
+        return now if last is None or last <= now else last
 
     def _lock_head(self, connection: Connection, tenant: str) -> tuple[ChainHead, int, datetime]:
         query = select(audit_heads).where(audit_heads.c.tenant_id == tenant).with_for_update()
@@ -149,9 +160,16 @@ class AuditLog:
             connection.execute(sqlite_insert(audit_heads).values(**values).on_conflict_do_nothing())
 
     # -- checkpoints -------------------------------------------------------------------------------
-    def _sign(self, head: ChainHead, now: datetime) -> Checkpoint:
+    def _sign(self, connection: Connection, head: ChainHead, now: datetime) -> Checkpoint:
+        """A checkpoint over `head` that also commits to where the chain starts (see `chain_start`)."""
         return sign_checkpoint(
-            self.signing_key, kind="checkpoint", tenant=head.tenant, seq=head.seq, head_hash=head.hash, time=now
+            self.signing_key,
+            kind="checkpoint",
+            tenant=head.tenant,
+            seq=head.seq,
+            head_hash=head.hash,
+            time=now,
+            pruned_count=chain_start(connection, self.signing_key.public_key(), head.tenant),
         )
 
     def checkpoint_if_due(self, session: Session, tenant: str, *, force: bool = False) -> Checkpoint | None:
@@ -162,7 +180,7 @@ class AuditLog:
         now = self.clock()
         if head.seq == checkpoint_seq or (not force and now - checkpoint_at < self.checkpoint_interval):
             return None
-        checkpoint = self._sign(head, now)
+        checkpoint = self._sign(connection, head, now)
         connection.execute(insert(audit_checkpoints), [checkpoint_row(checkpoint)])
         connection.execute(
             update(audit_heads)
@@ -194,6 +212,23 @@ class AuditLog:
             self.emitter.emit(batch)
         except Exception:  # the database is the system of record; a collector outage must not fail the act
             logger.exception("audit emission failed for %d committed records", len(batch))
+
+
+def chain_start(connection: Connection, public_key: Ed25519PublicKey, tenant: str) -> int:
+    """How many records of `tenant` were pruned: the seq of its latest prune anchor, 0 when none. Only an
+    anchor whose signature verifies counts, so a row written into the table by hand cannot move the start."""
+    c = audit_checkpoints.c
+    row = connection.execute(
+        select(audit_checkpoints).where(c.tenant_id == tenant, c.kind == "anchor").order_by(c.seq.desc()).limit(1)
+    ).one_or_none()
+    if row is None:
+        return 0
+    anchor = checkpoint_from_row(row)
+    try:
+        verify_checkpoint(anchor, public_key)
+    except CheckpointSignatureError as exc:
+        raise AuditWriteError(f"the latest prune anchor of {tenant} does not verify: {exc}") from None
+    return anchor.seq
 
 
 def _drop_pending(session: Session) -> None:

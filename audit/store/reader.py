@@ -63,6 +63,10 @@ def checkpoint_from_row(row: Row[tuple[object, ...]]) -> Checkpoint:
     )
 
 
+class ChainStartError(RuntimeError):
+    """The oldest records of a chain are gone without the anchor pruning leaves: they were deleted by hand."""
+
+
 @dataclass(frozen=True)
 class ExportRange:
     """What an export covers, read in one consistent snapshot: a contiguous run of sequence numbers (a chain
@@ -81,7 +85,9 @@ def export_range(
     sessions: sessionmaker[Session], tenant: str, since: datetime | None, until: datetime | None
 ) -> ExportRange | None:
     """Fix the export's range. Reads in one snapshot of its own (REPEATABLE READ on MySQL; SQLite transactions
-    are serialized), so a checkpoint signed concurrently can never look like one past a truncated tail."""
+    are serialized), so a checkpoint signed concurrently can never look like one past a truncated tail.
+    Raises ChainStartError when the range starts where the chain has no predecessor: not at seq 1, not after
+    a prune anchor, not after a record still held."""
     with sessions() as session:
         if session.get_bind().dialect.name == "mysql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -103,6 +109,14 @@ def _read_range(session: Session, tenant: str, since: datetime | None, until: da
     anchor = session.execute(
         select(audit_checkpoints).where(c.tenant_id == tenant, c.kind == "anchor", c.seq == first - 1)
     ).one_or_none()
+    if first > 1 and anchor is None:
+        before = session.execute(select(r.seq).where(r.tenant_id == tenant, r.seq == first - 1)).scalar()
+        if before is None:
+            raise ChainStartError(
+                f"the audit log of {tenant} is damaged: its records start at seq {first}, but records "
+                f"1..{first - 1} are neither present nor covered by a signed prune anchor (deleted outside "
+                "retention)"
+            )
     checkpoint_query = select(audit_checkpoints).where(c.tenant_id == tenant, c.kind == "checkpoint", c.seq >= first)
     if until is not None:
         checkpoint_query = checkpoint_query.where(c.seq <= last)

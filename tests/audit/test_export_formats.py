@@ -74,7 +74,7 @@ def test_jsonl_layout_header_records_checkpoints_proof() -> None:
     assert (summary.first_seq, summary.last_seq, summary.last_hash) == (1, 5, records[-1].hash)
     first = orjson.loads(lines[0])
     assert first["format"] == "enclave-audit-jsonl"
-    assert first["version"] == 1
+    assert first["version"] == 2
     assert first["since"] == "2026-05-31T08:00:00.250000Z"
     assert first["until"] is None
     proof = ExportProof.from_json(orjson.loads(lines[-1]))
@@ -146,7 +146,7 @@ def test_empty_export_has_a_proof_with_null_ends() -> None:
         ({"key_id": "nothex"}, "key_id must be 16"),
         ({"exported_at": datetime(2026, 1, 1)}, "timezone-aware"),
         ({"since": T0, "until": T0}, "since must be earlier than until"),
-        ({"version": 2}, "unsupported export format"),
+        ({"version": 1}, "unsupported export format"),
     ],
 )
 def test_header_validation(fields: dict[str, object], message: str) -> None:

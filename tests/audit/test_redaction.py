@@ -4,7 +4,7 @@ import base64
 import re
 import string
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -422,7 +422,7 @@ def test_redact_event_cleans_every_free_form_field(secret: str, api_secret: str,
         details={"urls": [f"https://x/y?sig={quote(secret, safe='')}"], "client_secret": secret, "count": 2},
     )
     redacted = redact_event(event)
-    body = redacted.body(1, "0" * 64)
+    body = redacted.body(1, "0" * 64, datetime(2026, 1, 1, tzinfo=UTC))
     encoded = orjson.dumps(body).decode()
     assert secret not in encoded
     assert api_secret not in encoded

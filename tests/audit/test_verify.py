@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from audit.canonical import canonical_bytes
 from audit.checkpoints import Checkpoint, CheckpointKind, sign_checkpoint
 from audit.events import Actor, ActorKind, AuditEvent, ChainHead, StoredRecord, empty_head, head_after, link
-from audit.export.jsonl import ExportHeader, write_jsonl
+from audit.export.jsonl import PROOF_DOMAIN, ExportHeader, write_jsonl
 from audit.signing import key_id, sign_statement
 from audit.verify import MAX_PROBLEMS, Problem, ProblemKind, verify_export
 
@@ -61,9 +61,15 @@ def with_checkpoints(records: list[StoredRecord], every: int = 4) -> list[Stored
 
 
 def export(
-    items: Sequence[StoredRecord | Checkpoint], tenant: str = "acme", key: Ed25519PrivateKey = KEY
+    items: Sequence[StoredRecord | Checkpoint],
+    tenant: str = "acme",
+    key: Ed25519PrivateKey = KEY,
+    since: datetime | None = None,
 ) -> list[bytes]:
-    header = ExportHeader(tenant=tenant, exported_at=T0, exported_by="auditor", key_id=key_id(key.public_key()))
+    """The export's lines; `since` set makes it a range export (which may start mid-chain)."""
+    header = ExportHeader(
+        tenant=tenant, exported_at=T0, exported_by="auditor", key_id=key_id(key.public_key()), since=since
+    )
     out = io.BytesIO()
     write_jsonl(out, header, items, key)
     return out.getvalue().splitlines(keepends=True)
@@ -83,7 +89,7 @@ def edit_body(raw: bytes, rehash: bool, **changes: object) -> bytes:
     item["body"].update(changes)
     if rehash:
         item["hash"] = hashlib.sha256(canonical_bytes(item["body"])).hexdigest()
-    return orjson.dumps(item) + b"\n"
+    return canonical_bytes(item) + b"\n"
 
 
 def problems(lines: list[bytes]) -> list[tuple[ProblemKind, int]]:
@@ -122,7 +128,7 @@ def test_empty_range_verifies() -> None:
 
 def test_export_starting_mid_chain_verifies() -> None:
     records, _ = make_chain(count=20)
-    assert verify_export(export(with_checkpoints(records[7:])), KEY.public_key()).ok
+    assert verify_export(export(with_checkpoints(records[7:]), since=T0), KEY.public_key()).ok
 
 
 def test_export_after_pruning_verifies_from_the_anchor() -> None:
@@ -170,11 +176,11 @@ def test_altered_last_record_with_recomputed_hash_fails_the_checkpoint(intact: l
     assert (ProblemKind.TRUNCATED, len(intact)) in found  # the proof's last hash no longer matches
 
 
-def test_whitespace_and_key_order_are_not_tampering(intact: list[bytes]) -> None:
+def test_whitespace_is_refused_but_the_chain_is_still_checked(intact: list[bytes]) -> None:
     at = line_of(intact, 3)
     item = orjson.loads(intact[at - 1])
     intact[at - 1] = orjson.dumps(item, option=orjson.OPT_INDENT_2).replace(b"\n", b" ") + b"\n"
-    assert problems(intact) == []
+    assert problems(intact) == [(ProblemKind.MALFORMED_LINE, at)]
 
 
 def test_deleted_record(intact: list[bytes]) -> None:
@@ -271,7 +277,7 @@ def test_tenant_field_changed(intact: list[bytes]) -> None:
 def test_checkpoint_of_another_tenant(intact: list[bytes]) -> None:
     other, _ = make_chain(tenant="globex", count=4)
     at = line_of(intact, 6)
-    intact.insert(at, orjson.dumps(checkpoint_for(other[3], tenant="globex").to_json()) + b"\n")
+    intact.insert(at, canonical_bytes(checkpoint_for(other[3], tenant="globex").to_json()) + b"\n")
     assert problems(intact) == [(ProblemKind.WRONG_TENANT, at + 1)]
 
 
@@ -287,7 +293,7 @@ def test_checkpoint_mismatch(intact: list[bytes]) -> None:
     records, _ = make_chain(count=12)
     wrong = sign_checkpoint(KEY, kind="checkpoint", tenant="acme", seq=6, head_hash="0" * 64, time=T0)
     at = line_of(intact, 6) + 1
-    intact.insert(at - 1, orjson.dumps(wrong.to_json()) + b"\n")
+    intact.insert(at - 1, canonical_bytes(wrong.to_json()) + b"\n")
     found = problems(intact)
     assert (ProblemKind.CHECKPOINT_MISMATCH, at) in found
     assert records  # the genuine chain is untouched
@@ -330,9 +336,9 @@ def test_altered_header(intact: list[bytes]) -> None:
 def test_malformed_lines(intact: list[bytes]) -> None:
     intact.insert(3, b"{not json\n")
     intact.insert(5, b'{"type":"mystery"}\n')
-    intact.insert(6, b"\n")  # blank lines are ignored
+    intact.insert(6, b"\n")  # blank lines are refused too: an export has none
     found = problems(intact)
-    assert found == [(ProblemKind.MALFORMED_LINE, 4), (ProblemKind.MALFORMED_LINE, 6)]
+    assert found == [(ProblemKind.MALFORMED_LINE, 4), (ProblemKind.MALFORMED_LINE, 6), (ProblemKind.MALFORMED_LINE, 7)]
 
 
 def test_record_without_body_is_malformed(intact: list[bytes]) -> None:
@@ -367,10 +373,8 @@ def test_proof_resigned_by_another_key_over_a_truncated_export(intact: list[byte
     proof = orjson.loads(intact[-1])
     payload = {k: v for k, v in proof.items() if k != "signature"}
     payload["key_id"] = key_id(mallory.public_key())
-    payload["signature"] = sign_statement(
-        mallory, "enclave-audit-export-proof-v1", {k: v for k, v in payload.items() if k != "signature"}
-    )
-    intact[-1] = orjson.dumps(payload) + b"\n"
+    payload["signature"] = sign_statement(mallory, PROOF_DOMAIN, {k: v for k, v in payload.items() if k != "signature"})
+    intact[-1] = canonical_bytes(payload) + b"\n"
     assert problems(intact) == [(ProblemKind.UNKNOWN_KEY, len(intact))]
 
 
@@ -406,3 +410,168 @@ def test_problem_list_is_bounded() -> None:
 
 def test_problem_is_a_value() -> None:
     assert Problem(3, 2, ProblemKind.DUPLICATE, "x") == replace(Problem(3, 2, ProblemKind.DUPLICATE, "y"), message="x")
+
+
+# -- one canonical form of every line (issue 7, section 1) ----------------------------------------------
+
+
+def test_checkpoint_duplicated_in_place(intact: list[bytes]) -> None:
+    at = line_of(intact, 8, "checkpoint")
+    intact.insert(at, intact[at - 1])
+    report = verify_export(intact, KEY.public_key())
+    assert [(p.kind, p.line) for p in report.problems] == [(ProblemKind.DUPLICATE, at + 1)]
+    assert report.checkpoints == 3  # what the proof counts, not 4
+
+
+def test_checkpoint_removed_and_another_duplicated(intact: list[bytes]) -> None:
+    removed = line_of(intact, 4, "checkpoint")
+    del intact[removed - 1]
+    at = line_of(intact, 8, "checkpoint")
+    intact.insert(at, intact[at - 1])
+    found = problems(intact)
+    assert (ProblemKind.DUPLICATE, at + 1) in found
+
+
+def test_checkpoint_moved_earlier(intact: list[bytes]) -> None:
+    line = intact.pop(line_of(intact, 8, "checkpoint") - 1)
+    at = line_of(intact, 6)
+    intact.insert(at - 1, line)  # before record 6, two records ahead of the one it signs
+    assert problems(intact) == [(ProblemKind.REORDERED, at)]
+
+
+def test_checkpoint_moved_later(intact: list[bytes]) -> None:
+    line = intact.pop(line_of(intact, 4, "checkpoint") - 1)
+    at = line_of(intact, 6) + 1
+    intact.insert(at - 1, line)
+    assert problems(intact) == [(ProblemKind.REORDERED, at)]
+
+
+def test_checkpoint_from_outside_a_range_replacing_one_inside() -> None:
+    records, _ = make_chain(count=16)
+    everything = export(with_checkpoints(records))
+    outside = everything[line_of(everything, 4, "checkpoint") - 1]
+    lines = export(with_checkpoints(records[5:]), since=T0)  # records 6..16, checkpoints 8, 12, 16
+    del lines[line_of(lines, 12, "checkpoint") - 1]
+    lines.insert(1, outside)  # before the first record, where the count still matches the proof
+    assert problems(lines) == [(ProblemKind.REORDERED, 2)]
+
+
+def test_extra_field_on_the_proof_line(intact: list[bytes]) -> None:
+    proof = orjson.loads(intact[-1])
+    proof["note"] = "all good"
+    intact[-1] = canonical_bytes(proof) + b"\n"
+    found = problems(intact)
+    assert (ProblemKind.MALFORMED_LINE, len(intact)) in found
+    assert "unknown fields note" in verify_export(intact, KEY.public_key()).problems[-1].message
+
+
+def test_extra_field_on_a_record_line(intact: list[bytes]) -> None:
+    at = line_of(intact, 5)
+    item = orjson.loads(intact[at - 1])
+    item["comment"] = "approved by the CFO"
+    intact[at - 1] = canonical_bytes(item) + b"\n"
+    assert (ProblemKind.MALFORMED_LINE, at) in problems(intact)
+
+
+def test_extra_field_in_a_record_body_with_its_hash_recomputed(intact: list[bytes]) -> None:
+    at = line_of(intact, 12)
+    intact[at - 1] = edit_body(intact[at - 1], rehash=True, approved=True)
+    assert (ProblemKind.MALFORMED_LINE, at) in problems(intact)
+
+
+def test_extra_field_in_the_header(intact: list[bytes]) -> None:
+    header = orjson.loads(intact[0])
+    header["scope"] = "partial"
+    intact[0] = canonical_bytes(header) + b"\n"
+    assert (ProblemKind.MALFORMED_LINE, 1) in problems(intact)
+
+
+def test_duplicate_key_before_the_real_one(intact: list[bytes]) -> None:
+    """Another JSON parser may keep the first of two keys: the forged value must not pass unnoticed."""
+    at = line_of(intact, 5)
+    raw = intact[at - 1]
+    body_start = raw.index(b'{"action":') + 1
+    intact[at - 1] = raw[:body_start] + b'"action":"auth.logout",' + raw[body_start:]
+    assert problems(intact) == [(ProblemKind.MALFORMED_LINE, at)]
+
+
+def test_blank_lines_are_refused(intact: list[bytes]) -> None:
+    intact.insert(4, b"\n")
+    intact.append(b"\n")
+    assert problems(intact) == [(ProblemKind.MALFORMED_LINE, 5), (ProblemKind.MALFORMED_LINE, len(intact))]
+
+
+def test_missing_final_newline_is_refused(intact: list[bytes]) -> None:
+    intact[-1] = intact[-1].rstrip(b"\n")
+    assert problems(intact) == [(ProblemKind.MALFORMED_LINE, len(intact))]
+
+
+# -- where the chain starts ---------------------------------------------------------------------------
+
+
+def test_full_export_must_start_at_seq_1_or_an_anchor() -> None:
+    """The oldest records deleted in the database, then exported and signed: the file says it all."""
+    records, _ = make_chain(count=20)
+    lines = export(with_checkpoints(records[10:]))  # since is null: a full export, starting at seq 11
+    report = verify_export(lines, KEY.public_key())
+    assert [(p.kind, p.line) for p in report.problems] == [(ProblemKind.SEQUENCE_GAP, 2)]
+    assert "records 1..10 are missing" in report.problems[0].message
+
+
+def test_a_range_export_may_start_mid_chain_but_not_before_the_signed_start() -> None:
+    records, _ = make_chain(count=12)
+    starts_after_6 = sign_checkpoint(
+        KEY, kind="checkpoint", tenant="acme", seq=12, head_hash=records[11].hash, time=T0, pruned_count=6
+    )
+    lines = export([*records[2:], starts_after_6], since=T0)
+    report = verify_export(lines, KEY.public_key())
+    assert [p.kind for p in report.problems] == [ProblemKind.INSERTED_RECORD]
+    assert "starts after seq 6" in report.problems[0].message
+
+
+# -- an altered record with the unsigned tail rehashed -----------------------------------------------------
+
+
+def rehash_from(lines: list[bytes], seq: int, **changes: object) -> None:
+    """Alter record `seq` and rehash it and every record after it, so the chain links up again."""
+    prev: str | None = None
+    for number, raw in enumerate(lines):
+        item = orjson.loads(raw)
+        if item["type"] != "record" or item["body"]["seq"] < seq:
+            continue
+        if item["body"]["seq"] == seq:
+            item["body"].update(changes)
+        else:
+            item["body"]["prev"] = prev
+        item["hash"] = hashlib.sha256(canonical_bytes(item["body"])).hexdigest()
+        prev = item["hash"]
+        lines[number] = canonical_bytes(item) + b"\n"
+
+
+def test_record_in_the_unsigned_tail_altered_and_the_rest_rehashed() -> None:
+    records, _ = make_chain(count=15)
+    lines = export(with_checkpoints(records))  # checkpoints at 4, 8, 12; 13..15 unsigned
+    rehash_from(lines, 13, outcome="denied")
+    report = verify_export(lines, KEY.public_key())
+    assert [(p.kind, p.line, p.seq) for p in report.problems] == [(ProblemKind.ALTERED_RECORD, line_of(lines, 13), 13)]
+    assert "the proof signs another hash for record 13" in report.problems[0].message
+
+
+def test_a_field_renamed_in_a_record_with_its_hash_recomputed(intact: list[bytes]) -> None:
+    """Same number of fields, so the fast path takes it: the chain still refuses it at the next link."""
+    at = line_of(intact, 6)
+    item = orjson.loads(intact[at - 1])
+    item["body"]["excuse"] = item["body"].pop("reason")
+    item["hash"] = hashlib.sha256(canonical_bytes(item["body"])).hexdigest()
+    intact[at - 1] = canonical_bytes(item) + b"\n"
+    assert problems(intact) == [(ProblemKind.BROKEN_LINK, at + 1)]
+
+
+def test_the_fast_path_and_the_full_check_agree_on_an_intact_export() -> None:
+    """Lines that leave the fast path (a checkpoint, a malformed line) hand the chain state back intact."""
+    records, _ = make_chain(count=30)
+    lines = export(with_checkpoints(records, every=7))
+    lines.insert(line_of(lines, 15), b"{not json\n")
+    report = verify_export(lines, KEY.public_key())
+    assert [(p.kind, p.line) for p in report.problems] == [(ProblemKind.MALFORMED_LINE, line_of(lines, 15) + 1)]
+    assert (report.records, report.checkpoints, report.first_seq, report.last_seq) == (30, 4, 1, 30)

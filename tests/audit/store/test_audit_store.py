@@ -4,20 +4,23 @@ fail closed, checkpoints, emission after commit, group commit, query, export and
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 
-from audit.events import SYSTEM_ACTOR, Actor, ActorKind, AuditEvent, Outcome
+from audit.checkpoints import sign_checkpoint
+from audit.events import SYSTEM_ACTOR, Actor, ActorKind, AuditEvent, InvalidEventError, Outcome, utc_now
 from audit.otel import OtelRecordEmitter
 from audit.signing import generate_private_key_pem, load_private_key
 from audit.store.group_commit import GroupCommitAppender
-from audit.store.log import AuditLog, AuditWriteError
-from audit.store.reader import EventFilter, query_events
+from audit.store.log import AuditLog, AuditWriteError, checkpoint_row
+from audit.store.reader import ChainStartError, EventFilter, query_events
 from audit.store.retention import prune
 from audit.store.tables import audit_checkpoints, audit_records
 from audit.verify import verify_export
@@ -26,6 +29,16 @@ from tests.audit.store.exporting import export_bytes as export_chain
 
 KEY = load_private_key(generate_private_key_pem())
 ALICE = Actor(ActorKind.USER, "u-alice", email="alice@acme.example")
+
+
+class ManualClock:
+    """The log's clock, set by the test: records are chained at the append time, not the act's."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def event(tenant: str = "acme", action: str = "audit.demo", **kwargs: object) -> AuditEvent:
@@ -172,17 +185,18 @@ def test_group_commit_fails_every_waiter_when_the_store_is_down(sessions) -> Non
 
 
 def test_query_filters_and_pages_in_chain_order(sessions) -> None:  # type: ignore[no-untyped-def]
-    log = AuditLog(KEY)
     start = datetime(2026, 11, 1, tzinfo=UTC)
+    clock = ManualClock(start)
+    log = AuditLog(KEY, clock=clock)
     with transaction(sessions) as session:
         for i in range(30):
+            clock.now = start + timedelta(minutes=i)
             log.append(
                 session,
                 event(
                     action="auth.login.failed" if i % 3 == 0 else "auth.login.succeeded",
                     outcome=Outcome.DENIED if i % 3 == 0 else Outcome.SUCCESS,
                     actor=SYSTEM_ACTOR if i % 2 else ALICE,
-                    time=start + timedelta(minutes=i),
                 ),
             )
         log.append(session, event("globex", action="auth.login.failed", outcome=Outcome.DENIED))
@@ -200,11 +214,13 @@ def test_query_filters_and_pages_in_chain_order(sessions) -> None:  # type: igno
 
 
 def test_time_bounded_export_verifies(sessions) -> None:  # type: ignore[no-untyped-def]
-    log = AuditLog(KEY, checkpoint_every=5)
     start = datetime(2026, 11, 1, tzinfo=UTC)
+    clock = ManualClock(start)
+    log = AuditLog(KEY, checkpoint_every=5, clock=clock)
     with transaction(sessions) as session:
         for i in range(20):
-            log.append(session, event(time=start + timedelta(hours=i)))
+            clock.now = start + timedelta(hours=i)
+            log.append(session, event())
     data = export_bytes(sessions, "acme", since=start + timedelta(hours=3), until=start + timedelta(hours=12))
     report = verify(data)
     assert report.ok, report.problems
@@ -224,11 +240,14 @@ def test_cutting_the_tail_after_a_checkpoint_is_detected(sessions) -> None:  # t
 
 
 def test_prune_leaves_an_anchor_and_later_exports_still_verify(sessions) -> None:  # type: ignore[no-untyped-def]
-    log = AuditLog(KEY, checkpoint_every=4)
     start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = ManualClock(start)
+    log = AuditLog(KEY, checkpoint_every=4, clock=clock)
     with transaction(sessions) as session:
         for i in range(10):
-            log.append(session, event(time=start + timedelta(days=i)))
+            clock.now = start + timedelta(days=i)
+            log.append(session, event())
+    clock.now = start + timedelta(days=20)
     with transaction(sessions) as session:
         anchor = prune(session, log, "acme", start + timedelta(days=6))
     assert anchor is not None and anchor.seq == 6 and anchor.pruned_count == 6
@@ -244,3 +263,118 @@ def test_prune_leaves_an_anchor_and_later_exports_still_verify(sessions) -> None
     with transaction(sessions) as session:
         session.execute(update(audit_checkpoints).where(audit_checkpoints.c.kind == "anchor").values(pruned_count=1))
     assert not verify(export_bytes(sessions, "acme")).ok
+
+
+# -- where the chain starts (issue 7, section 1) ----------------------------------------------------------
+
+
+def test_deleting_the_oldest_records_in_the_database_is_detected(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY, checkpoint_every=5)
+    with transaction(sessions) as session:
+        for _ in range(20):
+            log.append(session, event())
+    with transaction(sessions) as session:  # an insider removes records 1..10 and their checkpoints
+        session.execute(delete(audit_records).where(audit_records.c.seq <= 10))
+        session.execute(delete(audit_checkpoints).where(audit_checkpoints.c.seq <= 10))
+    with pytest.raises(ChainStartError, match=r"records 1\.\.10 are neither present nor covered"):
+        export_bytes(sessions, "acme")
+    with pytest.raises(ChainStartError):  # a range reaching back before the cut is refused too
+        export_bytes(sessions, "acme", since=datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def test_checkpoints_commit_to_where_the_chain_starts(sessions) -> None:  # type: ignore[no-untyped-def]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = ManualClock(start)
+    log = AuditLog(KEY, checkpoint_every=4, checkpoint_seconds=10**9, clock=clock)
+    with transaction(sessions) as session:
+        for i in range(10):
+            clock.now = start + timedelta(days=i)
+            log.append(session, event())
+    clock.now = start + timedelta(days=20)
+    with transaction(sessions) as session:
+        prune(session, log, "acme", start + timedelta(days=6))
+    for _ in range(4):
+        with transaction(sessions) as session:
+            log.append(session, event())
+    with sessions() as session:
+        rows = session.execute(
+            select(audit_checkpoints.c.seq, audit_checkpoints.c.kind, audit_checkpoints.c.pruned_count).order_by(
+                audit_checkpoints.c.seq
+            )
+        ).all()
+    # Checkpoint 8 was signed before the prune (chain from genesis); 12 after it (chain after seq 6).
+    assert [tuple(row) for row in rows] == [(6, "anchor", 6), (8, "checkpoint", 0), (12, "checkpoint", 6)]
+    assert verify(export_bytes(sessions, "acme")).ok
+
+
+def test_a_forged_anchor_row_cannot_move_the_start(sessions) -> None:  # type: ignore[no-untyped-def]
+    log = AuditLog(KEY, checkpoint_every=3)
+    with transaction(sessions) as session:
+        log.append(session, event())
+    other = load_private_key(generate_private_key_pem())
+    forged = sign_checkpoint(other, kind="anchor", tenant="acme", seq=1, head_hash="0" * 64, time=utc_now())
+    with transaction(sessions) as session:
+        session.execute(insert(audit_checkpoints), [checkpoint_row(forged)])
+    with (
+        pytest.raises(AuditWriteError, match="latest prune anchor of acme does not verify"),
+        transaction(sessions) as session,
+    ):
+        log.append(session, event())
+        log.append(session, event())
+
+
+# -- time along the chain (issue 7, section 2) -------------------------------------------------------------
+
+
+def test_chain_time_is_the_append_time_and_never_goes_back(sessions) -> None:  # type: ignore[no-untyped-def]
+    start = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    clock = ManualClock(start)
+    log = AuditLog(KEY, clock=clock)
+    with transaction(sessions) as session:
+        log.append(session, event())
+    clock.now = start - timedelta(seconds=5)  # another gateway whose clock is behind appends next
+    act = start - timedelta(minutes=3)
+    with transaction(sessions) as session:
+        second = log.append(session, event(time=act))
+        third = log.append(session, event())
+    assert second.time == start and third.time == start  # held at the predecessor's time, not earlier
+    with sessions() as session:
+        bodies = [
+            orjson.loads(body)
+            for body in session.execute(select(audit_records.c.body).order_by(audit_records.c.seq)).scalars()
+        ]
+    times = [body["time"] for body in bodies]
+    assert times == sorted(times) and times[0] == "2026-11-30T12:00:00.000000Z"
+    assert bodies[1]["details"]["occurred_at"] == "2026-11-30T11:57:00.000000Z"  # the act's own time
+    assert "occurred_at" not in bodies[2]["details"]
+
+
+def test_times_are_monotonic_per_tenant_under_concurrent_appenders(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Two appenders (two gateways) with clocks that disagree by a second, interleaving on one tenant."""
+    behind = AuditLog(KEY, clock=lambda: utc_now() - timedelta(seconds=1))
+    ahead = AuditLog(KEY)
+    errors: list[BaseException] = []
+
+    def append(log: AuditLog) -> None:
+        try:
+            for _ in range(40):
+                with transaction(sessions) as session:
+                    log.append(session, event())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(log,)) for log in (behind, ahead)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with sessions() as session:
+        times = list(session.execute(select(audit_records.c.time).order_by(audit_records.c.seq)).scalars())
+    assert len(times) == 80
+    assert all(earlier <= later for earlier, later in itertools.pairwise(times))
+
+
+def test_details_cannot_claim_the_occurred_at_key() -> None:
+    with pytest.raises(InvalidEventError, match="occurred_at is set by the log"):
+        event(details={"occurred_at": "2020-01-01T00:00:00.000000Z"})
