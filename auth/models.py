@@ -59,3 +59,5 @@ class ApiKey(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # the key that created this one (None when a person or the CLI did): revoked with it, outlived by none
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from audit.events import Actor, ActorKind
 from auth.roles import ROLE_PERMISSIONS, Permission, Role
@@ -15,6 +16,7 @@ class Principal:
     tenant: str | None  # None only for the platform operator
     role: Role | None  # None only for the platform operator
     email: str | None = None
+    expires_at: datetime | None = None  # when the credential itself ends (an API key's expiry)
 
     def can(self, permission: Permission) -> bool:
         return self.role is not None and permission in ROLE_PERMISSIONS[self.role]

@@ -12,13 +12,20 @@ from audit.events import Actor, AuditEvent, utc_now
 from audit.store.log import AuditLog
 from auth.models import Tenant
 from auth.roles import Role
+from tenancy.errors import ConflictError, InvalidRequestError
 from tenancy.names import TENANT_NAME_RULE, is_tenant_name
 
-HOSTNAME = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+HOSTNAME_REGEX = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+HOSTNAME = re.compile(HOSTNAME_REGEX)  # lowercase, no trailing dot; always `fullmatch`
+HOSTNAME_SCHEMA_PATTERN = rf"^{HOSTNAME_REGEX}$"
 
 
-class TenantError(ValueError):
+class TenantError(InvalidRequestError):
     """A tenant request that cannot be carried out; the message says why."""
+
+
+class TenantConflictError(ConflictError, TenantError):
+    """The tenant id or host name is already taken."""
 
 
 def create_tenant(
@@ -36,7 +43,7 @@ def create_tenant(
     if hostname is not None and not HOSTNAME.fullmatch(hostname):
         raise TenantError(f"{hostname!r} is not a valid host name")
     if session.get(Tenant, tenant_id) is not None:
-        raise TenantError(f"tenant {tenant_id!r} already exists")
+        raise TenantConflictError(f"tenant {tenant_id!r} already exists")
     tenant = Tenant(
         id=tenant_id,
         display_name=display_name or tenant_id,
@@ -48,7 +55,7 @@ def create_tenant(
     try:
         session.flush()
     except IntegrityError:
-        raise TenantError(f"tenant {tenant_id!r} or host name {hostname!r} is already taken") from None
+        raise TenantConflictError(f"tenant {tenant_id!r} or host name {hostname!r} is already taken") from None
     audit.append(
         session,
         AuditEvent(

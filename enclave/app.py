@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from audit.store.reader import tenants_with_unsigned_records
-from enclave.api import admin_routes, audit_routes, health
+from auth.apikeys import KEY_PREFIX, ApiKeyAuthenticator
+from auth.authn import AuthenticatorChain, OperatorTokenAuthenticator
+from auth.sessions_authn import SessionAuthenticator
+from enclave.api.context import RequestContextMiddleware
+from enclave.api.deps import Authentication
+from enclave.api.failed_auth import FailedAuthLimiter
+from enclave.api.groups import mount_groups
+from enclave.api.models.problems import FieldError, Problem
+from enclave.api.problems import register_problem_handlers
+from enclave.api.routing import MAX_BODY_STATE
+from enclave.cache import RateLimit
 from enclave.db import transaction
-from enclave.logging import request_id_var
 from enclave.runtime import Runtime
+from enclave.settings import Settings
+from enclave.sso_cli import session_store
 
 logger = logging.getLogger("enclave.gateway")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+DEFAULT_MAX_BODY_BYTES = Settings.model_fields["max_body_bytes"].default
+DEFAULT_APIKEY_MAX_TTL_DAYS = Settings.model_fields["apikey_max_ttl_days"].default
 
 
 def sign_due_checkpoints(runtime: Runtime) -> int:
@@ -45,17 +55,70 @@ async def _checkpoint_loop(runtime: Runtime) -> None:
             logger.exception("periodic audit checkpoint failed; will retry")
 
 
-def api_app(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None) -> FastAPI:
-    """The application with every route and its metadata; `create_app` adds the runtime around it."""
+def _complete_openapi(app: FastAPI, apikey_max_ttl_days: int) -> None:
+    """The document as this gateway behaves: the problem-details schema every error refers to, and the
+    longest key lifetime its settings allow (the model admits the widest any gateway may be set to)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (FieldError, Problem):
+                definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                definition.pop("$defs", None)
+                schemas[model.__name__] = definition
+            for variant in schemas["ApiKeyIn"]["properties"]["ttl_days"]["anyOf"]:
+                if variant.get("type") == "integer":
+                    variant["maximum"] = apikey_max_ttl_days
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def api_app(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    apikey_max_ttl_days: int = DEFAULT_APIKEY_MAX_TTL_DAYS,
+) -> FastAPI:
+    """The application with every route and its metadata; `create_app` adds the runtime around it.
+    No interactive docs: they would load scripts from a CDN; the OpenAPI document is at /openapi.json."""
     app = FastAPI(
         title="Enclave gateway",
         version="0.1.0",
         summary="Dedicated per-customer deployments: tenants, API keys and a tamper-evident audit log.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
-    for router in (health.router, audit_routes.router, admin_routes.router):
-        app.include_router(router)
+    setattr(app.state, MAX_BODY_STATE, max_body_bytes)
+    mount_groups(app)
+    register_problem_handlers(app)
+    _complete_openapi(app, apikey_max_ttl_days)
+    app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def authentication(runtime: Runtime) -> Authentication:
+    settings = runtime.settings
+    operator_token = settings.operator_token.get_secret_value() if settings.operator_token else None
+    window = settings.auth_failure_window_seconds
+    return Authentication(
+        chain=AuthenticatorChain(
+            [
+                OperatorTokenAuthenticator(operator_token, api_key_prefix=KEY_PREFIX),
+                ApiKeyAuthenticator(runtime.sessions),
+                SessionAuthenticator(session_store(runtime)),
+            ]
+        ),
+        limiter=FailedAuthLimiter(
+            runtime.cache,
+            runtime.appender,
+            per_subject=RateLimit(settings.auth_failures_per_subject, window),
+            per_client=RateLimit(settings.auth_failures_per_client, window),
+        ),
+    )
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -69,31 +132,10 @@ def create_app(runtime: Runtime) -> FastAPI:
             with suppress(asyncio.CancelledError):
                 await task
 
-    app = api_app(lifespan)
+    settings = runtime.settings
+    app = api_app(lifespan, max_body_bytes=settings.max_body_bytes, apikey_max_ttl_days=settings.apikey_max_ttl_days)
     app.state.runtime = runtime
-
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        incoming = request.headers.get("x-request-id", "")
-        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            request_id_var.reset(token)
-        response.headers["X-Request-ID"] = request_id
-        logger.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.url.path,  # the path only: query strings may carry signatures
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            },
-        )
-        return response
-
+    app.state.authentication = authentication(runtime)
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=runtime.telemetry.tracer_provider, excluded_urls="healthz,readyz"
     )

@@ -46,7 +46,7 @@ def test_tenants_and_api_keys(env: dict[str, str]) -> None:
     code, out, _ = run("apikey", "list", "--tenant", "globex")
     assert "revoked" in out
     code, _, err = run("apikey", "revoke", key_id, "--tenant", "acme")
-    assert code == 2 and "no API key" in err
+    assert code == 2 and "no such API key" in err
     code, _, err = run("apikey", "create", "--tenant", "nobody", "--role", "admin")
     assert code == 2 and "no active tenant" in err
     code, _, _ = run("apikey", "create", "--tenant", "acme", "--role", "superuser")

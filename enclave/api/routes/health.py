@@ -1,15 +1,15 @@
-"""Liveness and readiness."""
+"""Liveness and readiness probes (outside /api/v1, no authentication)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from enclave.api.deps import RuntimeDep
+from enclave.api.routing import resource_router
 from enclave.cache import CacheUnavailableError
 from enclave.db import DatabaseUnavailableError, check_ready
 
-router = APIRouter(tags=["health"])
+router = resource_router(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is alive")

@@ -1,0 +1,39 @@
+"""API keys: what a caller sends to create one, and what the API shows (the secret only once)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from auth.apikeys import NAME_SCHEMA_PATTERN
+from auth.roles import Role
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, pattern=NAME_SCHEMA_PATTERN)
+    role: Role
+    ttl_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="lifetime in days (default: the gateway's apikey_default_ttl_days, shortened to fit). At most "
+        "the gateway's apikey_max_ttl_days (the maximum here) and, when a key creates the key, that key's "
+        "remaining lifetime: 400 otherwise.",
+    )
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    parent_id: str | None = Field(description="the key that created this one; revoking it revokes this one")
+
+
+class IssuedApiKeyOut(ApiKeyOut):
+    secret: str = Field(description="the key itself: shown once, store it now")

@@ -1,0 +1,1 @@
+"""One router per resource; `enclave/api/groups.py` mounts each in its group."""

@@ -1,0 +1,20 @@
+"""The public key that verifies audit exports (public: auditors need it offline)."""
+
+from __future__ import annotations
+
+from fastapi.responses import PlainTextResponse
+
+from enclave.api.deps import RuntimeDep
+from enclave.api.routing import resource_router
+
+router = resource_router(prefix="/audit", tags=["audit"])
+
+
+@router.get(
+    "/public-key",
+    response_class=PlainTextResponse,
+    summary="Ed25519 public key that verifies exports",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def public_key(runtime: RuntimeDep) -> PlainTextResponse:
+    return PlainTextResponse(runtime.public_key_pem, headers={"X-Enclave-Key-Id": runtime.key_id})
