@@ -39,12 +39,28 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("auth.logout", _AUTH, "A user signed out; the session was ended."),
     ("auth.session.revoked", _AUTH, "A session was ended by an administrator or by offboarding."),
     ("auth.apikey.used.denied", _AUTH, "A request with an unknown, expired or revoked API key was refused."),
+    (
+        "auth.operator.denied",
+        _AUTH,
+        "A request with a wrong platform-operator token (or an unknown bearer) was refused.",
+    ),
+    (
+        "auth.failures.throttled",
+        _AUTH,
+        "Failed sign-ins for one key or token passed the rate limit; further ones in the window get 429, unrecorded.",
+    ),
     # accounts, roles, keys
     ("auth.user.created", _ACCT, "A user was created (first sign-in or by an administrator)."),
     ("auth.user.disabled", _ACCT, "A user was disabled (offboarding)."),
     ("auth.user.role.changed", _ACCT, "A user's role was changed."),
     ("auth.apikey.created", _ACCT, "An API key was created; its secret was shown once."),
     ("auth.apikey.revoked", _ACCT, "An API key was revoked."),
+    ("auth.user.offboarded", _ACCT, "A user was offboarded: disabled, sessions and API keys ended, IdP told."),
+    # single sign-on configuration
+    ("sso.provider.added", _API, "An identity provider was added to the tenant's sign-in options."),
+    ("sso.provider.removed", _API, "An identity provider was removed from the tenant's sign-in options."),
+    ("sso.policy.updated", _API, "The tenant's sign-in policy (domains, JIT, role mapping, timeouts) changed."),
+    ("sso.keycloak.provisioned", _API, "The tenant's Keycloak realm, client and brokered providers were set up."),
     # tenants
     ("tenant.created", _API, "A tenant was added to this gateway."),
     ("tenant.updated", _API, "A tenant's settings were changed."),
@@ -55,6 +71,7 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("storage.grant.revoked", _API, "Access to the customer's bucket was revoked in Enclave."),
     ("storage.grant.revocation.detected", _API, "A probe found the customer revoked access in their cloud."),
     ("storage.grant.restored", _API, "A revoked grant was restored by the customer's IT."),
+    ("storage.grant.denied", _API, "A grant change or status request was refused (role, another tenant's grant)."),
     # the audit log itself
     ("audit.exported", _API, "The tenant's audit log was exported."),
     ("audit.queried", _API, "The tenant's audit events were read through the API."),

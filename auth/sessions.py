@@ -1,0 +1,340 @@
+"""Server-side browser sessions with idle and absolute timeouts, rotation at login, revocation of one or all.
+
+The database row is the truth (listing, revocation, audit). When the gateway's cache is shared by every
+replica (Redis), it also holds a hot copy of each live session and a tombstone for each revoked one, written
+before the revocation commits: every replica sees a revocation at once. Without a shared cache (the embedded
+in-process default) every lookup reads the database, so a revocation made by another process (the CLI) is
+seen at once too. The token is 256 random bits; only its SHA-256 is stored anywhere."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.events import Actor, ActorKind, AuditEvent, utc_now
+from audit.store.log import AuditLog
+from auth.models import User
+from auth.principal import Principal
+from auth.roles import Role
+from auth.sessions_models import UserSessionRow
+from auth.sso.config import SignInPolicy
+from tenancy.errors import ConflictError, InvalidRequestError, NotFoundError
+
+TOUCH_RESOLUTION = timedelta(seconds=60)  # last-seen is written at most once a minute per session
+TOKEN_BYTES = 32
+_TOMBSTONE = b"revoked"
+_RELOAD = b"reload"
+_PREFIX = "enclave:session:"
+
+
+class SharedCache(Protocol):
+    """The part of the gateway's cache sessions use (enclave.cache.RedisCache fits)."""
+
+    def get(self, key: str) -> bytes | None: ...
+    def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+
+
+class SessionError(InvalidRequestError):
+    """A session request that cannot be carried out; the message says why."""
+
+
+class SessionNotFoundError(NotFoundError, SessionError):
+    """No such session in the tenant."""
+
+
+class SessionEndedError(ConflictError, SessionError):
+    """The session has already ended."""
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    """A live session as a request sees it."""
+
+    public_id: str
+    tenant: str
+    user_id: str
+    email: str
+    role: Role
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    idle_timeout_seconds: int
+
+    def principal(self) -> Principal:
+        return Principal(kind=ActorKind.USER, id=self.user_id, tenant=self.tenant, role=self.role, email=self.email)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {
+                "p": self.public_id,
+                "t": self.tenant,
+                "u": self.user_id,
+                "e": self.email,
+                "r": self.role.value,
+                "c": self.csrf_token,
+                "a": self.created_at.timestamp(),
+                "s": self.last_seen_at.timestamp(),
+                "x": self.expires_at.timestamp(),
+                "i": self.idle_timeout_seconds,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ActiveSession:
+        d = json.loads(data)
+        return cls(
+            public_id=d["p"],
+            tenant=d["t"],
+            user_id=d["u"],
+            email=d["e"],
+            role=Role(d["r"]),
+            csrf_token=d["c"],
+            created_at=datetime.fromtimestamp(d["a"], UTC),
+            last_seen_at=datetime.fromtimestamp(d["s"], UTC),
+            expires_at=datetime.fromtimestamp(d["x"], UTC),
+            idle_timeout_seconds=d["i"],
+        )
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at or now - self.last_seen_at >= timedelta(seconds=self.idle_timeout_seconds)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _active(row: UserSessionRow, user: User) -> ActiveSession:
+    return ActiveSession(
+        public_id=row.public_id,
+        tenant=row.tenant_id,
+        user_id=row.user_id,
+        email=user.email,
+        role=Role(user.role),
+        csrf_token=row.csrf_token,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        idle_timeout_seconds=row.idle_timeout_seconds,
+    )
+
+
+_LIVE_SESSION = (  # built once: composing the statement costs more than running it
+    select(
+        UserSessionRow.public_id,
+        UserSessionRow.tenant_id,
+        UserSessionRow.user_id,
+        UserSessionRow.csrf_token,
+        UserSessionRow.created_at,
+        UserSessionRow.last_seen_at,
+        UserSessionRow.expires_at,
+        UserSessionRow.idle_timeout_seconds,
+        User.email,
+        User.role,
+    )
+    .join(User, User.id == UserSessionRow.user_id)
+    .where(UserSessionRow.id == bindparam("key"), UserSessionRow.revoked_at.is_(None), User.disabled_at.is_(None))
+)
+
+
+class SessionStore:
+    def __init__(self, sessions: sessionmaker[Session], shared_cache: SharedCache | None = None) -> None:
+        self._sessions = sessions
+        self._cache = shared_cache
+
+    # -- the hot copy ----------------------------------------------------------------------------------
+    def _put(self, key: str, value: bytes, ttl: timedelta) -> None:
+        if self._cache is not None:
+            self._cache.set(_PREFIX + key, value, max(int(ttl.total_seconds()) + 1, 1))
+
+    def _cached(self, key: str) -> bytes | None:
+        if self._cache is None:
+            return None
+        try:
+            return self._cache.get(_PREFIX + key)
+        except Exception:  # the cache is down: the database still answers, and it is the truth
+            return None
+
+    # -- create ----------------------------------------------------------------------------------------
+    def create(
+        self,
+        db: Session,
+        user: User,
+        policy: SignInPolicy,
+        *,
+        provider_id: str | None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        replaces: str | None = None,
+    ) -> tuple[str, ActiveSession]:
+        """A new session for `user` (its token, shown once, and its state). The session the browser held
+        before (`replaces`) ends: a session id is never carried across a login (fixation)."""
+        if replaces is not None:
+            old = db.get(UserSessionRow, token_hash(replaces))
+            if old is not None and old.revoked_at is None:
+                self._end(db, old, "replaced at login")
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        now = utc_now()
+        row = UserSessionRow(
+            id=token_hash(token),
+            public_id=secrets.token_hex(8),
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            provider_id=provider_id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=policy.absolute_timeout_seconds),
+            idle_timeout_seconds=policy.idle_timeout_seconds,
+            ip=ip[:64] if ip else None,
+            user_agent=user_agent[:300] if user_agent else None,
+        )
+        db.add(row)
+        db.flush()  # no hot copy yet: the first lookup makes one, once this transaction has committed
+        return token, _active(row, user)
+
+    # -- lookup ----------------------------------------------------------------------------------------
+    def lookup(self, token: str, now: datetime | None = None) -> ActiveSession | None:
+        """The live session behind `token`, or None (unknown, revoked, idle too long, past its limit, or its
+        user disabled)."""
+        if not token or len(token) > 100:
+            return None
+        key = token_hash(token)
+        moment = now or utc_now()
+        cached = self._cached(key)
+        if cached == _TOMBSTONE:
+            return None
+        if cached is not None and cached != _RELOAD:
+            active = ActiveSession.from_bytes(cached)
+            if active.expired(moment):
+                return None
+            if moment - active.last_seen_at < TOUCH_RESOLUTION:
+                return active
+        return self._lookup_database(key, moment)
+
+    def _lookup_database(self, key: str, moment: datetime) -> ActiveSession | None:
+        row = UserSessionRow
+        with self._sessions() as db:
+            found = db.connection().execute(_LIVE_SESSION, {"key": key}).one_or_none()
+        if found is None:
+            return None
+        active = ActiveSession(
+            public_id=found.public_id,
+            tenant=found.tenant_id,
+            user_id=found.user_id,
+            email=found.email,
+            role=Role(found.role),
+            csrf_token=found.csrf_token,
+            created_at=found.created_at,
+            last_seen_at=found.last_seen_at,
+            expires_at=found.expires_at,
+            idle_timeout_seconds=found.idle_timeout_seconds,
+        )
+        if active.expired(moment):
+            return None
+        if moment - active.last_seen_at >= TOUCH_RESOLUTION:  # at most one write a minute per session
+            with self._sessions() as db, db.begin():
+                db.execute(update(row).where(row.id == key).values(last_seen_at=moment))
+            active = replace(active, last_seen_at=moment)
+        remaining = min(active.expires_at - moment, timedelta(seconds=active.idle_timeout_seconds))
+        self._put(key, active.to_bytes(), remaining)
+        return active
+
+    # -- list and revoke -------------------------------------------------------------------------------
+    def list_for_user(
+        self, db: Session, tenant_id: str, user_id: str, now: datetime | None = None
+    ) -> list[UserSessionRow]:
+        moment = now or utc_now()
+        query = select(UserSessionRow).where(
+            UserSessionRow.tenant_id == tenant_id,
+            UserSessionRow.user_id == user_id,
+            UserSessionRow.revoked_at.is_(None),
+            UserSessionRow.expires_at > moment,
+        )
+        rows = db.scalars(query.order_by(UserSessionRow.created_at)).all()
+        return [r for r in rows if moment - r.last_seen_at < timedelta(seconds=r.idle_timeout_seconds)]
+
+    def _end(self, db: Session, row: UserSessionRow, reason: str) -> None:
+        # the tombstone goes first: if the cache cannot take it the revocation fails (and rolls back) rather
+        # than leaving a hot copy alive on other replicas
+        self._put(row.id, _TOMBSTONE, row.expires_at - utc_now() + TOUCH_RESOLUTION)
+        row.revoked_at = utc_now()
+        row.revoked_reason = reason[:100]
+
+    def end(self, db: Session, audit: AuditLog, actor: Actor, token: str) -> UserSessionRow | None:
+        """Sign out the session behind `token` (audited as a logout); the ended row, if one was live."""
+        row = db.get(UserSessionRow, token_hash(token))
+        if row is None or row.revoked_at is not None:
+            return None
+        self._end(db, row, "logout")
+        audit.append(
+            db,
+            AuditEvent(tenant=row.tenant_id, actor=actor, action="auth.logout", target=f"session:{row.public_id}"),
+        )
+        return row
+
+    def revoke(
+        self, db: Session, audit: AuditLog, actor: Actor, *, tenant_id: str, public_id: str, reason: str
+    ) -> None:
+        query = select(UserSessionRow).where(UserSessionRow.public_id == public_id)
+        row = db.scalars(query).one_or_none()
+        if row is None or row.tenant_id != tenant_id:  # another tenant's session is as good as absent
+            raise SessionNotFoundError(f"no session {public_id!r} in tenant {tenant_id!r}")
+        if row.revoked_at is not None:
+            raise SessionEndedError(f"session {public_id!r} has already ended")
+        self._end(db, row, reason)
+        audit.append(
+            db,
+            AuditEvent(
+                tenant=tenant_id,
+                actor=actor,
+                action="auth.session.revoked",
+                target=f"session:{public_id}",
+                reason=reason,
+                details={"user": row.user_id},
+            ),
+        )
+
+    def revoke_all(
+        self, db: Session, audit: AuditLog, actor: Actor, *, tenant_id: str, user_id: str, reason: str
+    ) -> int:
+        """End every session of a user ("sign out everywhere", offboarding); the count ended."""
+        query = select(UserSessionRow).where(
+            UserSessionRow.tenant_id == tenant_id,
+            UserSessionRow.user_id == user_id,
+            UserSessionRow.revoked_at.is_(None),
+        )
+        rows = list(db.scalars(query))
+        for row in rows:
+            self._end(db, row, reason)
+        if rows:
+            audit.append(
+                db,
+                AuditEvent(
+                    tenant=tenant_id,
+                    actor=actor,
+                    action="auth.session.revoked",
+                    target=f"user:{user_id}",
+                    reason=reason,
+                    details={"sessions": [r.public_id for r in rows]},
+                ),
+            )
+        return len(rows)
+
+    def refresh_user(self, db: Session, tenant_id: str, user_id: str) -> None:
+        """After a role change: live sessions re-read the user from the database on their next request."""
+        query = select(UserSessionRow).where(
+            UserSessionRow.tenant_id == tenant_id,
+            UserSessionRow.user_id == user_id,
+            UserSessionRow.revoked_at.is_(None),
+        )
+        for row in db.scalars(query):
+            self._put(row.id, _RELOAD, row.expires_at - utc_now())

@@ -1,0 +1,32 @@
+"""The table of browser sessions: the source of truth for listing and revoking them (the cache holds the hot
+copy). Rows are keyed by the SHA-256 of the session token; the token itself is never stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from audit.store.types import UtcDateTime
+from auth.models import Base
+
+
+class UserSessionRow(Base):
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the token
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)  # names a session in lists and URLs
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    provider_id: Mapped[str | None] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))  # per-session anti-CSRF token (not a credential)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())  # absolute limit
+    idle_timeout_seconds: Mapped[int]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(100))

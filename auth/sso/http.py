@@ -1,0 +1,61 @@
+"""Talking to identity providers over HTTP: bounded time and size, JSON only, errors that name the endpoint
+but never echo a response body (it may hold tokens)."""
+
+from __future__ import annotations
+
+import functools
+import ssl
+import warnings
+from typing import Any
+
+import authlib.deprecate  # noqa: F401 - installs Authlib's own warning filter first, so ours below wins
+import httpx
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which is what we install.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import OAuth2Client
+
+from auth.sso.errors import ProviderUnavailableError
+
+__all__ = ["OAuth2Client", "get_json", "get_json_object", "new_http_client", "tls_context"]
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+MAX_RESPONSE_BYTES = 1 << 20
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every provider client (loading the CA store costs ~0.1 s each time)."""
+    return ssl.create_default_context()
+
+
+def new_http_client() -> httpx.Client:
+    return httpx.Client(
+        timeout=TIMEOUT, follow_redirects=False, headers={"Accept": "application/json"}, verify=tls_context()
+    )
+
+
+def json_from(response: httpx.Response, what: str) -> Any:
+    if response.status_code != 200:
+        raise ProviderUnavailableError(f"{what} answered HTTP {response.status_code}")
+    if len(response.content) > MAX_RESPONSE_BYTES:
+        raise ProviderUnavailableError(f"{what} answered more than {MAX_RESPONSE_BYTES} bytes")
+    try:
+        return response.json()
+    except ValueError:
+        raise ProviderUnavailableError(f"{what} did not answer JSON") from None
+
+
+def get_json(client: httpx.Client, url: str, what: str, headers: dict[str, str] | None = None) -> Any:
+    try:
+        response = client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailableError(f"{what} unreachable ({type(exc).__name__})") from None
+    return json_from(response, what)
+
+
+def get_json_object(client: httpx.Client, url: str, what: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    value = get_json(client, url, what, headers)
+    if not isinstance(value, dict):
+        raise ProviderUnavailableError(f"{what} did not answer a JSON object")
+    return value

@@ -1,0 +1,37 @@
+"""Users of a tenant over the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from auth.roles import Role
+from auth.users import EMAIL_REGEX
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    display_name: str | None
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class UserIn(BaseModel):
+    email: str = Field(max_length=320, pattern=f"^{EMAIL_REGEX}$")
+    role: Role = Role.VIEWER
+    display_name: str | None = Field(None, max_length=200)
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class OffboardingOut(BaseModel):
+    user_id: str
+    email: str
+    sessions_ended: int
+    api_keys_revoked: int
+    idp_accounts_disabled: int | None

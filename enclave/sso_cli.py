@@ -1,0 +1,421 @@
+"""`enclave sso add | list | remove | policy`, `enclave sso keycloak provision` and `enclave users add | list |
+offboard`: single sign-on and users from the command line, and the one place that wires sessions, sign-in and
+Keycloak to a gateway runtime (the HTTP API uses the same helpers)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.table import Table
+
+from auth.roles import Role
+from auth.sso.config import ProviderKind
+
+if TYPE_CHECKING:
+    from auth.sessions import SessionStore
+    from auth.sso.config import ProviderConfig
+    from auth.users_offboarding import IdpOffboarding
+    from enclave.runtime import Runtime
+    from enclave.settings import Settings
+
+sso_app = typer.Typer(no_args_is_help=True, help="Single sign-on: the tenant's identity providers and policy.")
+keycloak_app = typer.Typer(no_args_is_help=True, help="Keycloak realms Enclave provisions for a tenant.")
+users_app = typer.Typer(no_args_is_help=True, help="Users of a tenant: invite, list, offboard.")
+sso_app.add_typer(keycloak_app, name="keycloak")
+KEYCLOAK_PROVIDER_NAME = "keycloak"
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    from enclave.cli import fail
+
+    fail(message, code)
+
+
+# -- wiring shared with the HTTP API ---------------------------------------------------------------------
+def session_store(runtime: Runtime) -> SessionStore:
+    """Sessions on this runtime. The cache holds hot copies only when every replica shares it (Redis); an
+    in-process cache would hide another process's revocation, so then every lookup reads the database."""
+    from auth.sessions import SessionStore
+
+    shared = None if runtime.settings.cache_url.startswith("memory://") else runtime.cache
+    return SessionStore(runtime.sessions, shared)
+
+
+def keycloak_offboarding(runtime: Runtime, tenant: str) -> IdpOffboarding | None:
+    """The Keycloak step of offboarding for a Keycloak-backed tenant (None for other tenants). A tenant
+    backed by Keycloak without admin credentials configured is an error, not a silent skip."""
+    from auth.keycloak import AdminConnection, admin_client, disable_and_logout
+    from auth.sso.registry import list_providers
+
+    with runtime.sessions() as session:
+        realms = [
+            row.issuer.rsplit("/realms/", 1)[1]
+            for row in list_providers(session, tenant)
+            if row.kind == ProviderKind.KEYCLOAK.value and row.issuer and "/realms/" in row.issuer
+        ]
+    if not realms:
+        return None
+    settings = runtime.settings
+    if not (settings.keycloak_url and settings.keycloak_admin_client_id and settings.keycloak_admin_client_secret):
+        raise ValueError("this tenant signs in through Keycloak: set ENCLAVE_KEYCLOAK_URL and its admin client")
+    connection = AdminConnection(
+        settings.keycloak_url,
+        settings.keycloak_admin_client_id,
+        settings.keycloak_admin_client_secret.get_secret_value(),
+    )
+
+    def disable(email: str) -> int:
+        return sum(disable_and_logout(admin_client(connection), realm, email) for realm in realms)
+
+    return disable
+
+
+def declared_provider(settings: Settings) -> ProviderConfig | None:
+    """The provider a tenant stack declares through `ENCLAVE_SSO_*` (infra/workload.py), as the tenant's
+    `sso` provider; None when the stack declares no client."""
+    from pydantic import SecretStr
+
+    from auth.sso.config import GUID, ProviderConfig
+
+    if not (settings.sso_provider and settings.sso_client_id):
+        return None
+    kind = settings.sso_provider
+    options: dict[str, object] = {}
+    issuer = settings.sso_issuer
+    if kind is ProviderKind.MICROSOFT:  # a single-tenant issuer https://login.microsoftonline.com/<tid>/v2.0
+        tid = (issuer or "").removesuffix("/v2.0").rsplit("/", 1)[-1]
+        if not GUID.fullmatch(tid):
+            raise ValueError(
+                "sso_provider=microsoft needs sso_issuer https://login.microsoftonline.com/<tenant id>/v2.0"
+            )
+        options = {"directory": tid, "allowed_tenant_ids": (tid,)}
+    if kind in (ProviderKind.GOOGLE, ProviderKind.GITHUB, ProviderKind.MICROSOFT):
+        issuer = None  # fixed by the kind
+    secret = settings.sso_client_secret
+    return ProviderConfig.model_validate(
+        {
+            "name": "sso",
+            "kind": kind,
+            "client_id": settings.sso_client_id,
+            "client_secret": SecretStr(secret.get_secret_value()) if secret else None,
+            "issuer": issuer,
+            "options": options,
+        }
+    )
+
+
+def ensure_declared_provider(runtime: Runtime) -> None:
+    """Dedicated gateways: the stack-declared provider exists in the tenant's configuration (added, audited,
+    on first start; replaced when the declaration changes)."""
+    from audit.events import SYSTEM_ACTOR
+    from auth.sso.registry import add_provider, config_of, get_provider, remove_provider
+    from enclave.db import transaction
+
+    config = declared_provider(runtime.settings)
+    tenant = runtime.settings.tenant
+    if config is None or tenant is None:
+        return
+    with transaction(runtime.sessions) as session:
+        existing = get_provider(session, tenant, config.name)
+        if existing is not None and config_of(existing) == config:
+            return
+        if existing is not None:
+            remove_provider(session, runtime.audit, SYSTEM_ACTOR, tenant, config.name)
+            session.flush()
+        add_provider(session, runtime.audit, SYSTEM_ACTOR, tenant, config)
+
+
+# -- sso -------------------------------------------------------------------------------------------------
+@sso_app.command("add")
+def sso_add(
+    name: Annotated[str, typer.Argument(help="short name shown on the sign-in page, e.g. google or corp")],
+    tenant: Annotated[str, typer.Option(help="tenant")],
+    kind: Annotated[ProviderKind, typer.Option(help="provider kind")],
+    client_id: Annotated[str, typer.Option(help="the gateway's client id at the provider")],
+    client_secret_env: Annotated[
+        str | None, typer.Option(help="environment variable holding the client secret (never pass it as an argument)")
+    ] = None,
+    issuer: Annotated[str | None, typer.Option(help="oidc / keycloak: the issuer URL")] = None,
+    hosted_domain: Annotated[str | None, typer.Option(help="google: required Workspace domain")] = None,
+    directory: Annotated[str | None, typer.Option(help="microsoft: tenant id, organizations or common")] = None,
+    allowed_tenant_id: Annotated[list[str] | None, typer.Option(help="microsoft: allowed Entra tenant id")] = None,
+    required_org: Annotated[str | None, typer.Option(help="github: required organisation")] = None,
+    required_team: Annotated[str | None, typer.Option(help="github: required team slug")] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="extra scope to request (repeatable)")] = None,
+    authority: Annotated[str | None, typer.Option(help="microsoft: authority base URL (sovereign clouds)")] = None,
+    api_url: Annotated[str | None, typer.Option(help="github: API base (GitHub Enterprise Server)")] = None,
+    web_url: Annotated[str | None, typer.Option(help="github: web base (GitHub Enterprise Server)")] = None,
+) -> None:
+    """Add an identity provider to a tenant's sign-in options."""
+    from pydantic import SecretStr, ValidationError
+
+    from auth.sso.config import ProviderConfig
+    from auth.sso.errors import SsoConfigError
+    from auth.sso.registry import add_provider
+    from enclave.cli import cli_actor, console, opened_runtime
+    from enclave.db import transaction
+
+    secret = None
+    if client_secret_env is not None:
+        secret = os.environ.get(client_secret_env)
+        if not secret:
+            _fail(f"environment variable {client_secret_env} is not set")
+    options = {
+        "hosted_domain": hosted_domain,
+        "directory": directory,
+        "allowed_tenant_ids": tuple(allowed_tenant_id or ()),
+        "required_org": required_org,
+        "required_team": required_team,
+        "scopes": tuple(scope or ()),
+        "authority": authority,
+        "api_url": api_url,
+        "web_url": web_url,
+    }
+    try:
+        config = ProviderConfig(
+            name=name,
+            kind=kind,
+            client_id=client_id,
+            client_secret=SecretStr(secret) if secret else None,
+            issuer=issuer,
+            options={k: v for k, v in options.items() if v not in (None, ())},
+        )
+    except ValidationError as exc:
+        _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
+    with opened_runtime() as runtime:
+        try:
+            with transaction(runtime.sessions) as session:
+                add_provider(session, runtime.audit, cli_actor(), tenant, config)
+        except SsoConfigError as exc:
+            _fail(str(exc))
+    console.print(f"added {kind} provider {name!r} to {tenant}")
+
+
+@sso_app.command("list")
+def sso_list(tenant: Annotated[str, typer.Option(help="tenant")]) -> None:
+    """List a tenant's identity providers (never their secrets) and its sign-in policy."""
+    from auth.sso.registry import get_policy, list_providers
+    from enclave.cli import console, opened_runtime
+
+    with opened_runtime() as runtime, runtime.sessions() as session:
+        rows = list_providers(session, tenant)
+        policy = get_policy(session, tenant)
+    table = Table("name", "kind", "issuer", "client id", "options")
+    for row in rows:
+        table.add_row(
+            row.name, row.kind, row.issuer or "-", row.client_id, ", ".join(f"{k}={v}" for k, v in row.options.items())
+        )
+    console.print(table)
+    domains = ", ".join(policy.allowed_domains) or "any"
+    console.print(
+        f"policy: {'JIT' if policy.jit else 'invite-only'}; domains: {domains}; "
+        f"idle {policy.idle_timeout_seconds // 60} min; absolute {policy.absolute_timeout_seconds // 3600} h"
+    )
+
+
+@sso_app.command("remove")
+def sso_remove(
+    name: Annotated[str, typer.Argument(help="provider name")], tenant: Annotated[str, typer.Option(help="tenant")]
+) -> None:
+    """Remove an identity provider (its users keep their accounts; they sign in another way)."""
+    from auth.sso.errors import SsoConfigError
+    from auth.sso.registry import remove_provider
+    from enclave.cli import cli_actor, console, opened_runtime
+    from enclave.db import transaction
+
+    with opened_runtime() as runtime:
+        try:
+            with transaction(runtime.sessions) as session:
+                remove_provider(session, runtime.audit, cli_actor(), tenant, name)
+        except SsoConfigError as exc:
+            _fail(str(exc))
+    console.print(f"removed provider {name!r} from {tenant}")
+
+
+@sso_app.command("policy")
+def sso_policy(
+    tenant: Annotated[str, typer.Option(help="tenant")],
+    domain: Annotated[list[str] | None, typer.Option(help="allowed email domain (repeatable; none = any)")] = None,
+    jit: Annotated[bool, typer.Option("--jit/--invite-only", help="create users at first sign-in")] = False,
+    role_claim: Annotated[str | None, typer.Option(help="claim whose values map to roles, e.g. groups")] = None,
+    map_role: Annotated[list[str] | None, typer.Option("--map", help="VALUE=ROLE (repeatable)")] = None,
+    idle_minutes: Annotated[int, typer.Option(help="idle session timeout")] = 30,
+    absolute_hours: Annotated[int, typer.Option(help="absolute session timeout")] = 12,
+) -> None:
+    """Set the tenant's sign-in policy (replaces the previous one)."""
+    from pydantic import ValidationError
+
+    from auth.roles import parse_role
+    from auth.sso.config import SignInPolicy
+    from auth.sso.errors import SsoConfigError
+    from auth.sso.registry import set_policy
+    from enclave.cli import cli_actor, console, opened_runtime
+    from enclave.db import transaction
+
+    mapping: dict[str, Role] = {}
+    for item in map_role or []:
+        value, sep, role = item.partition("=")
+        if not sep or not value:
+            _fail(f"--map {item!r} must be VALUE=ROLE")
+        try:
+            mapping[value] = parse_role(role)
+        except ValueError as exc:
+            _fail(str(exc))
+    try:
+        policy = SignInPolicy(
+            allowed_domains=tuple(d.lower() for d in domain or ()),
+            jit=jit,
+            role_claim=role_claim,
+            role_map=mapping,
+            idle_timeout_seconds=idle_minutes * 60,
+            absolute_timeout_seconds=absolute_hours * 3600,
+        )
+    except ValidationError as exc:
+        _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
+    with opened_runtime() as runtime:
+        try:
+            with transaction(runtime.sessions) as session:
+                set_policy(session, runtime.audit, cli_actor(), tenant, policy)
+        except SsoConfigError as exc:
+            _fail(str(exc))
+    console.print(f"sign-in policy of {tenant} updated")
+
+
+@keycloak_app.command("provision")
+def keycloak_provision(
+    tenant: Annotated[str, typer.Argument(help="tenant")],
+    spec: Annotated[Path, typer.Option(help="realm spec (.toml or .json); secrets by *_env variable names")],
+) -> None:
+    """Create or update the tenant's Keycloak realm, gateway client, brokered providers and LDAP federation,
+    then register the realm as the tenant's `keycloak` sign-in provider. Safe to run again."""
+    from pydantic import SecretStr
+
+    from audit.events import AuditEvent
+    from auth.keycloak import AdminConnection, KeycloakAdminError, SpecError, admin_client, load_spec, provision
+    from auth.sso.config import ProviderConfig
+    from auth.sso.registry import add_provider, get_provider, remove_provider
+    from enclave.cli import cli_actor, console, load_settings, opened_runtime
+    from enclave.db import transaction
+
+    settings = load_settings()
+    if not (settings.keycloak_url and settings.keycloak_admin_client_id and settings.keycloak_admin_client_secret):
+        _fail("set ENCLAVE_KEYCLOAK_URL, ENCLAVE_KEYCLOAK_ADMIN_CLIENT_ID and ENCLAVE_KEYCLOAK_ADMIN_CLIENT_SECRET")
+    try:
+        realm_spec = load_spec(spec)
+    except SpecError as exc:
+        _fail(str(exc))
+    connection = AdminConnection(
+        settings.keycloak_url,
+        settings.keycloak_admin_client_id,
+        settings.keycloak_admin_client_secret.get_secret_value(),
+    )
+    with opened_runtime() as runtime:
+        try:
+            report = provision(admin_client(connection), realm_spec)
+        except (KeycloakAdminError, SpecError) as exc:
+            _fail(str(exc), 1)
+        config = ProviderConfig(
+            name=KEYCLOAK_PROVIDER_NAME,
+            kind=ProviderKind.KEYCLOAK,
+            client_id=realm_spec.client.client_id,
+            client_secret=SecretStr(report.client_secret) if report.client_secret else None,
+            issuer=f"{settings.keycloak_url.rstrip('/')}/realms/{realm_spec.realm}",
+        )
+        with transaction(runtime.sessions) as session:
+            if get_provider(session, tenant, KEYCLOAK_PROVIDER_NAME) is not None:
+                remove_provider(session, runtime.audit, cli_actor(), tenant, KEYCLOAK_PROVIDER_NAME)
+                session.flush()
+            add_provider(session, runtime.audit, cli_actor(), tenant, config)
+            runtime.audit.append(
+                session,
+                AuditEvent(
+                    tenant=tenant,
+                    actor=cli_actor(),
+                    action="sso.keycloak.provisioned",
+                    target=f"keycloak-realm:{realm_spec.realm}",
+                    details={"created": list(report.created), "updated": list(report.updated)},
+                ),
+            )
+    for item in report.created:
+        console.print(f"created {item}")
+    for item in report.updated:
+        console.print(f"updated {item}")
+    console.print(f"tenant {tenant} signs in through Keycloak realm {realm_spec.realm}")
+
+
+# -- users -----------------------------------------------------------------------------------------------
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="the user's email address (as the provider vouches for it)")],
+    tenant: Annotated[str, typer.Option(help="tenant")],
+    role: Annotated[Role, typer.Option(help="the user's role")] = Role.VIEWER,
+) -> None:
+    """Invite a user (for invite-only tenants): they sign in with any of the tenant's providers."""
+    from auth.users import UserError, create_user
+    from enclave.cli import cli_actor, console, opened_runtime
+    from enclave.db import transaction
+
+    with opened_runtime() as runtime:
+        try:
+            with transaction(runtime.sessions) as session:
+                user = create_user(session, runtime.audit, cli_actor(), tenant_id=tenant, email=email, role=role)
+        except UserError as exc:
+            _fail(str(exc))
+    console.print(f"invited {user.email} to {tenant} as {role}")
+
+
+@users_app.command("list")
+def users_list(tenant: Annotated[str, typer.Option(help="tenant")]) -> None:
+    """List a tenant's users."""
+    from auth.users import list_users
+    from enclave.cli import console, opened_runtime
+
+    with opened_runtime() as runtime, runtime.sessions() as session:
+        users = list_users(session, tenant)
+    table = Table("email", "role", "created", "disabled")
+    for user in users:
+        disabled = user.disabled_at.strftime("%Y-%m-%d %H:%M UTC") if user.disabled_at else "-"
+        table.add_row(user.email, user.role, user.created_at.strftime("%Y-%m-%d %H:%M UTC"), disabled)
+    console.print(table)
+
+
+@users_app.command("offboard")
+def users_offboard(
+    email: Annotated[str, typer.Argument(help="the user's email address")],
+    tenant: Annotated[str, typer.Option(help="tenant")],
+) -> None:
+    """Disable a user, end all their sessions and API keys and, for a Keycloak-backed tenant, disable them in
+    Keycloak and end their Keycloak sessions."""
+    from auth.keycloak import KeycloakAdminError
+    from auth.users import UserError
+    from auth.users_offboarding import offboard_user
+    from enclave.cli import cli_actor, console, opened_runtime
+
+    with opened_runtime() as runtime:
+        try:
+            idp = keycloak_offboarding(runtime, tenant)
+        except ValueError as exc:
+            _fail(str(exc))
+        try:
+            report = offboard_user(
+                runtime.sessions,
+                runtime.audit,
+                cli_actor(),
+                session_store(runtime),
+                tenant_id=tenant,
+                email=email,
+                idp=idp,
+            )
+        except UserError as exc:
+            _fail(str(exc))
+        except KeycloakAdminError as exc:
+            _fail(f"Enclave access is removed, but {exc}; run the command again to retry the Keycloak step", 1)
+    console.print(
+        f"offboarded {report.email}: disabled, {report.sessions_ended} session(s) ended, "
+        f"{report.api_keys_revoked} API key(s) revoked"
+        + (f", {report.idp_accounts_disabled} Keycloak account(s) disabled and logged out" if idp else ""),
+        soft_wrap=True,
+    )
