@@ -15,9 +15,10 @@ Conventions, the same on every cloud:
 - **Parts.** `build` opens one `PartComponent` per `Part` (type token `enclave:<cloud>:<Part>`, e.g.
   `enclave:aws:Network`) with `context.part(Part.NETWORK)` and builds that part's resources with the context
   it returns, so they are the component's children and the resource tree reads as the architecture:
-  TenantStack -> provider, Keys, Network, Identity, Cluster, Database, Cache, Storage, AuditTrail,
-  Connectivity, Gateway. What a part hands to later parts is its build function's result dataclass (the part's
-  args for the next): e.g. `build_cluster(context, network, keys)`.
+  TenantStack -> provider, (Services,) Keys, Network, Identity, Cluster, Database, Cache, Storage, AuditTrail,
+  Connectivity, Gateway. Services, what the stack holds at account level (GCP: enabled APIs and service agents;
+  Azure: the subscription claim), only where the cloud needs it. What a part hands to later parts is its build
+  function's result dataclass (the part's args for the next): e.g. `build_cluster(context, network, keys)`.
 - **Results.** `build_<part>` returns a frozen dataclass of the part's resources and Outputs; the data parts
   expose `.endpoint` (`DatabaseEndpoint`, `CacheEndpoint`) on every cloud.
 """
@@ -66,6 +67,7 @@ class BuildContext:
 class Part(StrEnum):
     """The parts every cloud builds; the value is the component's type name (`enclave:<cloud>:<value>`)."""
 
+    SERVICES = "Services"  # what the stack holds in its account (GCP: APIs, service agents; Azure: the claim)
     KEYS = "Keys"
     NETWORK = "Network"
     IDENTITY = "Identity"  # the gateway's workload identity (IRSA role / service account / managed identity)
@@ -128,6 +130,12 @@ class DatabaseEndpoint:
     name: str
     user: str
     password: pulumi.Output[str]  # secret
+    # PEM of the CA(s) the instance's server certificate chains to, when it is the instance's own CA rather than
+    # one the image trusts; the workload mounts it and points the URL at it (infra/workload.py).
+    server_ca: pulumi.Output[str] | None = None
+    # False only where the server CA is dedicated to this one instance (so the chain alone identifies it) and
+    # its certificate does not name the address the gateway connects to.
+    check_hostname: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,8 @@ class CacheEndpoint:
     host: pulumi.Output[str]
     port: int
     auth_token: pulumi.Output[str]  # secret
+    server_ca: pulumi.Output[str] | None = None  # as DatabaseEndpoint.server_ca
+    check_hostname: bool = True
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,15 @@ class PrivateIngress:
 
 
 @dataclass(frozen=True)
+class EgressAllow:
+    """A node-local destination the gateway pods must reach besides DNS, the data services and port 443: e.g.
+    GKE's metadata server, which hands pods their workload-identity tokens."""
+
+    cidr: str
+    ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class TenantInfrastructure:
     """What a cloud module hands back: enough to run the gateway and to fill the stack outputs."""
 
@@ -176,6 +195,7 @@ class TenantInfrastructure:
     private_cidrs: tuple[str, ...]  # subnets the gateway may reach (database, cache): NetworkPolicy egress
     private_link_service: pulumi.Output[str] | None = None  # endpoint service / attachment / PLS name
     private_ingress: PrivateIngress | None = None  # None: private link rides on the gateway Service itself
+    identity_egress: tuple[EgressAllow, ...] = ()  # where pods fetch their workload-identity tokens, if local
     extra_outputs: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 

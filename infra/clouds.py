@@ -101,6 +101,14 @@ def _aws_byob_needs_external_id(spec: TenantSpec) -> None:
         raise ValueError("AWS BYOB needs storage.external_id (enclave stack init generates one)")
 
 
+def _aws_certificate_validated_once(spec: TenantSpec) -> None:
+    if spec.route53_zone_id and spec.acm_certificate_validated:
+        raise ValueError(
+            "acm_certificate_validated is for certificates validated by hand; with route53_zone_id the program "
+            "writes the validation record itself"
+        )
+
+
 def _gcp_needs_project(spec: TenantSpec) -> None:
     if not spec.gcp_project:
         raise ValueError("gcp_project is required for a GCP tenant")
@@ -133,11 +141,11 @@ _register(
         account_pattern=r"\d{12}",
         account_help="an AWS account id is 12 digits",
         mock_account="123456789012",
-        own_fields=("route53_zone_id",),
+        own_fields=("route53_zone_id", "acm_certificate_validated"),
         gateway_serves_tls=False,  # the NLB terminates TLS with an ACM certificate
         stack_secrets=("cacheAuthToken",),  # ElastiCache takes the operator's AUTH token
         byob_external_id=True,
-        checks=(_aws_byob_needs_external_id,),
+        checks=(_aws_byob_needs_external_id, _aws_certificate_validated_once),
     )
 )
 _register(

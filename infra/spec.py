@@ -123,6 +123,11 @@ class TenantSpec(_Model):
         pattern=r"^Z[A-Z0-9]{1,31}$",
         description="AWS: the Route 53 hosted zone (id) that holds `hostname`, for certificate validation",
     )
+    acm_certificate_validated: bool = Field(
+        False,
+        description="AWS without route53_zone_id: the DNS records of the certificateValidation output are in place; "
+        "the next `pulumi up` waits for ACM to issue the certificate, then creates the TLS listeners",
+    )
     operator_cidrs: list[ipaddress.IPv4Network] = Field(
         default_factory=list,
         description="where operators (and `pulumi up`) reach the private cluster API from: private ranges",

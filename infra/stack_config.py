@@ -21,6 +21,10 @@ CACHE_AUTH_TOKEN_KEY = "cacheAuthToken"  # noqa: S105
 SSO_CLIENT_SECRET_KEY = "ssoClientSecret"  # noqa: S105
 TLS_CERTIFICATE_KEY = "tlsCertificate"  # the gateway's PEM certificate chain (where the pods serve TLS)
 TLS_PRIVATE_KEY_KEY = "tlsPrivateKey"
+# The Ed25519 key every gateway replica signs audit checkpoints with (`enclave audit keygen` makes one). One key
+# per tenant, from the stack's secrets: a key generated per pod would differ between replicas and die with the
+# pod, and a key kept in the database would let anyone with database access forge checkpoints.
+AUDIT_SIGNING_KEY_KEY = "auditSigningKey"
 
 
 class StackFileError(ValueError):
@@ -55,13 +59,17 @@ def stack_paths(directory: Path) -> list[Path]:
 def required_secrets(spec: TenantSpec) -> list[str]:
     """Stack secrets the program reads. Memorystore and Azure Cache generate their AUTH secret themselves;
     ElastiCache takes the operator's."""
-    keys = [DATABASE_PASSWORD_KEY]
+    keys = [DATABASE_PASSWORD_KEY, AUDIT_SIGNING_KEY_KEY]
     keys += spec.cloud_registration.stack_secrets
     if spec.sso.client_id:
         keys.append(SSO_CLIENT_SECRET_KEY)
     if spec.gateway_serves_tls:
         keys += [TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY]
     return keys
+
+
+def _value_hint(key: str) -> str:
+    return '"$(enclave audit keygen)"' if key == AUDIT_SIGNING_KEY_KEY else "<value>"
 
 
 def new_external_id() -> str:
@@ -74,7 +82,10 @@ def render(spec: TenantSpec) -> str:
     header = [
         f"# Stack for tenant {spec.name!r} ({spec.cloud.value}, {spec.region}), written by `enclave stack init`.",
         "# Set its secrets before `pulumi up` (they are stored encrypted, never in this file in clear):",
-        *(f"#   pulumi config set --secret -s {spec.name} enclave:{key} <value>" for key in required_secrets(spec)),
+        *(
+            f"#   pulumi config set --secret -s {spec.name} enclave:{key} {_value_hint(key)}"
+            for key in required_secrets(spec)
+        ),
         f"# Check it offline: enclave stack preview {spec.name}    Deploy: pulumi up -s {spec.name}",
     ]
     body = yaml.safe_dump({"config": {TENANT_KEY: spec.model_dump(mode="json")}}, sort_keys=False)

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, PrivateIngress, TenantInfrastructure
 from infra.policy.model import PRIVATE_LINK_BACKEND_ANNOTATION
 from infra.spec import TenantSpec
-from infra.stack_config import SSO_CLIENT_SECRET_KEY, TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY
+from infra.stack_config import AUDIT_SIGNING_KEY_KEY, SSO_CLIENT_SECRET_KEY, TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY
 
 COMPONENT_TYPE = "enclave:index:Gateway"
 NAMESPACE = "enclave"
@@ -37,29 +37,52 @@ GATEWAY_ENV = {
     "ENCLAVE_PORT": str(CONTAINER_PORT),
     "ENCLAVE_DATA_DIR": f"{WRITABLE_DIR}/enclave",
 }
-# The gateway image ships the system trust store plus each provider's database CA (RDS global bundle,
-# Cloud SQL server CA, DigiCert Global Root G2 for Azure), so the server certificate is verified.
+# The gateway image ships the system trust store plus the provider CAs that are the same for every instance
+# (RDS global bundle, DigiCert Global Root G2 for Azure), so the server certificate is verified. Where a data
+# service signs with a CA of its own instance (Cloud SQL, Memorystore), the cloud module hands that CA over in
+# the endpoint's `server_ca`: it goes into the `gateway-ca` ConfigMap (CA certificates are public), mounted
+# read-only at CA_MOUNT, and the URL points at the file.
 DATABASE_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+CA_CONFIG_MAP = "gateway-ca"
+CA_MOUNT = "/etc/enclave/ca"
+DATABASE_CA_FILE = "database.pem"
+CACHE_CA_FILE = "cache.pem"
 ANYWHERE = "0.0.0.0/0"
 
 
 def database_url(db: DatabaseEndpoint) -> pulumi.Output[str]:
     """SQLAlchemy URL for MySQL over verified TLS; secret because it carries the password."""
+    ca = f"{CA_MOUNT}/{DATABASE_CA_FILE}" if db.server_ca is not None else DATABASE_CA_BUNDLE
+    check = "true" if db.check_hostname else "false"
     url = pulumi.Output.all(db.host, db.password).apply(
         lambda hp: (
             f"mysql+pymysql://{quote(db.user, safe='')}:{quote(hp[1], safe='')}@{hp[0]}:{db.port}/"
-            f"{quote(db.name, safe='')}?ssl_ca={DATABASE_CA_BUNDLE}&ssl_check_hostname=true"
+            f"{quote(db.name, safe='')}?ssl_ca={ca}&ssl_check_hostname={check}"
         )
     )
     return pulumi.Output.secret(url)
 
 
 def cache_url(cache: CacheEndpoint) -> pulumi.Output[str]:
-    """Redis URL over TLS (`rediss://`) with the AUTH token; secret."""
+    """Redis URL over TLS (`rediss://`) with the AUTH token; secret. redis-py verifies the certificate and the
+    host name by default; the query names the instance's own CA file and turns the host check off where the
+    endpoint says so."""
+    options = []
+    if cache.server_ca is not None:
+        options.append(f"ssl_ca_certs={CA_MOUNT}/{CACHE_CA_FILE}")
+    if not cache.check_hostname:
+        options.append("ssl_check_hostname=false")
+    query = f"?{'&'.join(options)}" if options else ""
     url = pulumi.Output.all(cache.host, cache.auth_token).apply(
-        lambda ht: f"rediss://:{quote(ht[1], safe='')}@{ht[0]}:{cache.port}/0"
+        lambda ht: f"rediss://:{quote(ht[1], safe='')}@{ht[0]}:{cache.port}/0{query}"
     )
     return pulumi.Output.secret(url)
+
+
+def server_ca_files(infra: TenantInfrastructure) -> dict[str, pulumi.Output[str]]:
+    """The `gateway-ca` ConfigMap's files: each data service's own server CA, where the cloud hands one over."""
+    files = {DATABASE_CA_FILE: infra.database.server_ca, CACHE_CA_FILE: infra.cache.server_ca}
+    return {name: pem for name, pem in files.items() if pem is not None}
 
 
 def gateway_config(spec: TenantSpec, infra: TenantInfrastructure) -> dict[str, pulumi.Input[str]]:
@@ -133,7 +156,8 @@ class GatewayWorkload(pulumi.ComponentResource):
         )
         self.database_secret = self._secret("gateway-database", {"ENCLAVE_DATABASE_URL": database_url(infra.database)})
         self.cache_secret = self._secret("gateway-cache", {"ENCLAVE_CACHE_URL": cache_url(infra.cache)})
-        secret_names = ["gateway-database", "gateway-cache"]
+        self._secret("gateway-audit", {"ENCLAVE_AUDIT_SIGNING_KEY": ctx.secret(AUDIT_SIGNING_KEY_KEY)})
+        secret_names = ["gateway-database", "gateway-cache", "gateway-audit"]
         if spec.sso.client_id:
             self._secret("gateway-sso", {"ENCLAVE_SSO_CLIENT_SECRET": ctx.secret(SSO_CLIENT_SECRET_KEY)})
             secret_names.append("gateway-sso")
@@ -143,6 +167,14 @@ class GatewayWorkload(pulumi.ComponentResource):
             data=gateway_config(spec, infra),
             opts=self._opts(),
         )
+        ca_files = server_ca_files(infra)
+        if ca_files:
+            k8s.core.v1.ConfigMap(
+                ctx.name(CA_CONFIG_MAP),
+                metadata=self._meta(CA_CONFIG_MAP),
+                data=ca_files,
+                opts=self._opts(),
+            )
         if spec.gateway_serves_tls:
             self._secret(
                 TLS_SECRET,
@@ -235,6 +267,9 @@ class GatewayWorkload(pulumi.ComponentResource):
                 {"name": "ENCLAVE_TLS_CERT_FILE", "value": f"{TLS_MOUNT}/tls.crt"},
                 {"name": "ENCLAVE_TLS_KEY_FILE", "value": f"{TLS_MOUNT}/tls.key"},
             ]
+        if server_ca_files(infra):
+            volume_mounts.append({"name": "server-ca", "mount_path": CA_MOUNT, "read_only": True})
+            volumes.append({"name": "server-ca", "config_map": {"name": CA_CONFIG_MAP, "default_mode": 0o444}})
         container: k8s.core.v1.ContainerArgsDict = {
             "name": "gateway",
             "image": spec.gateway_image,
@@ -309,6 +344,14 @@ class GatewayWorkload(pulumi.ComponentResource):
         if not infra.private_cidrs:  # an empty `to` would allow egress everywhere on these ports
             raise ValueError("the cloud module returned no private_cidrs for the database and cache")
         gateway: k8s.meta.v1.LabelSelectorArgsDict = {"match_labels": self._selector}
+        # Where the node hands pods their workload-identity tokens (GKE's metadata server), if the cloud says.
+        identity_egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
+            {
+                "to": [{"ip_block": {"cidr": allow.cidr}}],
+                "ports": [{"port": port, "protocol": "TCP"} for port in allow.ports],
+            }
+            for allow in infra.identity_egress
+        ]
         private_ports: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [
             {"port": infra.database.port, "protocol": "TCP"},
             {"port": infra.cache.port, "protocol": "TCP"},
@@ -346,6 +389,7 @@ class GatewayWorkload(pulumi.ComponentResource):
                             "to": [{"ip_block": {"cidr": ANYWHERE}}],
                             "ports": [{"port": LISTENER_PORT, "protocol": "TCP"}],
                         },
+                        *identity_egress,
                     ],
                 },
             ),

@@ -11,15 +11,12 @@ from infra.aws.buckets import attach_policy, private_bucket
 from infra.aws.context import AwsContext
 from infra.aws.iam import Statement
 from infra.aws.keys import Keys
+from infra.aws.names import trail_arn, trail_name
 from infra.aws.network import Network
 from infra.aws.storage import Storage
 
 RETENTION_DAYS = 365
 LOG_PREFIX = "cloudtrail"
-
-
-def trail_arn(region: str, account_id: str, name: str) -> str:
-    return f"arn:aws:cloudtrail:{region}:{account_id}:trail/{name}"
 
 
 def trail_write_statements(bucket_arn: str, account_id: str, source_arn: str) -> list[Statement]:
@@ -48,7 +45,7 @@ def trail_write_statements(bucket_arn: str, account_id: str, source_arn: str) ->
 
 def build_audit_trail(actx: AwsContext, network: Network, storage: Storage, keys: Keys) -> pulumi.Output[str]:
     spec = actx.spec
-    name = actx.name("trail")
+    name = trail_name(actx)
     logs = private_bucket(actx, "audit", keys, object_lock=True)
     aws.s3.BucketObjectLockConfiguration(
         actx.name("audit-lock"),

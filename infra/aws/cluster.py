@@ -4,16 +4,19 @@ pods cannot borrow the node's role and must use their own workload identity)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.aws.account import role_path
 from infra.aws.context import AwsContext
 from infra.aws.iam import service_trust
 from infra.aws.keys import Keys
 from infra.aws.kubeconfig import render_kubeconfig
-from infra.aws.network import LOG_RETENTION_DAYS, Network, cluster_name
+from infra.aws.names import cluster_name, eks_log_group_name
+from infra.aws.network import LOG_RETENTION_DAYS, Network
 
 KUBERNETES_VERSION = "1.33"
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -24,6 +27,12 @@ HTTPS = 443
 _MANAGED = "arn:aws:iam::aws:policy/"
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+# The VPC CNI enforces Kubernetes NetworkPolicies only with its network policy agent turned on: the EKS add-on's
+# `enableNetworkPolicy` configuration value ("Restrict Pod network traffic with Kubernetes network policies",
+# https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html; VPC CNI 1.14+ on
+# Kubernetes 1.25+). Without it the workload's default-deny policies are accepted and ignored.
+VPC_CNI_ADDON = "vpc-cni"
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ def build_cluster(actx: AwsContext, network: Network, keys: Keys) -> Cluster:
     name = cluster_name(actx)
     log_group = aws.cloudwatch.LogGroup(  # created first so it is encrypted and retained, not EKS's default
         actx.name("eks-logs"),
-        name=f"/aws/eks/{name}/cluster",
+        name=eks_log_group_name(actx),
         kms_key_id=keys.key_arn,
         retention_in_days=LOG_RETENTION_DAYS,
         tags=actx.tags(),
@@ -65,10 +74,13 @@ def build_cluster(actx: AwsContext, network: Network, keys: Keys) -> Cluster:
         tags=actx.tags(),
         opts=actx.opts(depends_on=[log_group, *attachments]),
     )
-    node_group = _node_group(actx, cluster, network, node_sg, keys)
-    kubeconfig = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
-        lambda v: render_kubeconfig(cluster_name=v[0], endpoint=v[1], ca_data=v[2] or "", region=actx.spec.region)
-    )
+    network_policy = _vpc_cni(actx, cluster)
+    node_group = _node_group(actx, cluster, network, node_sg, keys, network_policy)
+    # The workload's Kubernetes provider takes this kubeconfig, so nothing is applied to the cluster before
+    # NetworkPolicy enforcement is on and the nodes have joined.
+    kubeconfig = pulumi.Output.all(
+        cluster.name, cluster.endpoint, cluster.certificate_authority.data, network_policy.arn, node_group.arn
+    ).apply(lambda v: render_kubeconfig(cluster_name=v[0], endpoint=v[1], ca_data=v[2] or "", region=actx.spec.region))
     return Cluster(
         name=cluster.name,
         kubeconfig=pulumi.Output.secret(kubeconfig),
@@ -80,6 +92,21 @@ def build_cluster(actx: AwsContext, network: Network, keys: Keys) -> Cluster:
     )
 
 
+def _vpc_cni(actx: AwsContext, cluster: aws.eks.Cluster) -> aws.eks.Addon:
+    """The VPC CNI as a managed add-on with network policy enforcement on. EKS installs the CNI itself on a new
+    cluster; OVERWRITE lets the add-on take over that installation's settings on creation."""
+    return aws.eks.Addon(
+        actx.name("vpc-cni"),
+        cluster_name=cluster.name,
+        addon_name=VPC_CNI_ADDON,
+        configuration_values=json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True),
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="OVERWRITE",
+        tags=actx.tags(),
+        opts=actx.opts(),
+    )
+
+
 def _role(
     actx: AwsContext, part: str, service: str, managed_policies: tuple[str, ...]
 ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
@@ -87,6 +114,7 @@ def _role(
     role = aws.iam.Role(
         actx.name(part),
         name=actx.name(part),
+        path=role_path(actx.spec.name),
         assume_role_policy=service_trust(service),
         tags=actx.tags(),
         opts=actx.opts(),
@@ -107,7 +135,7 @@ def _security_groups(actx: AwsContext, network: Network) -> tuple[aws.ec2.Securi
     control_plane = aws.ec2.SecurityGroup(
         actx.name("eks-control-plane"),
         name=actx.name("eks-control-plane"),
-        description="EKS control plane ENIs: API from nodes only",
+        description="EKS control plane ENIs: API from the nodes and the operator CIDRs only",
         vpc_id=network.vpc_id,
         tags=actx.tags(),
         opts=actx.opts(),
@@ -138,6 +166,22 @@ def _security_groups(actx: AwsContext, network: Network) -> tuple[aws.ec2.Securi
             tags=actx.tags(),
             opts=actx.opts(),
         )
+    for index, cidr in enumerate(actx.spec.operator_cidrs):
+        # Where operators and `pulumi up` reach the private API from (VPN, peering, a bastion): the endpoint is
+        # private, so requests from a connected network arrive at the control-plane ENIs, which admit only what
+        # this group allows ("Cluster API server endpoint", private endpoint section:
+        # https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html).
+        aws.vpc.SecurityGroupIngressRule(
+            actx.name(f"control-plane-https-from-operators-{index}"),
+            security_group_id=control_plane.id,
+            cidr_ipv4=str(cidr),
+            ip_protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            description="Kubernetes API from the operators' network",
+            tags=actx.tags(),
+            opts=actx.opts(),
+        )
     aws.vpc.SecurityGroupEgressRule(
         actx.name("control-plane-to-nodes"),
         security_group_id=control_plane.id,
@@ -160,8 +204,14 @@ def _security_groups(actx: AwsContext, network: Network) -> tuple[aws.ec2.Securi
 
 
 def _node_group(
-    actx: AwsContext, cluster: aws.eks.Cluster, network: Network, node_sg: aws.ec2.SecurityGroup, keys: Keys
+    actx: AwsContext,
+    cluster: aws.eks.Cluster,
+    network: Network,
+    node_sg: aws.ec2.SecurityGroup,
+    keys: Keys,
+    cni: aws.eks.Addon,
 ) -> aws.eks.NodeGroup:
+    """Nodes join once the CNI add-on is configured, so no pod starts before NetworkPolicies are enforced."""
     preset = actx.spec.preset
     role, attachments = _role(actx, "eks-nodes", "ec2.amazonaws.com", NODE_POLICIES)
     template = aws.ec2.LaunchTemplate(
@@ -203,7 +253,7 @@ def _node_group(
         launch_template={"id": template.id, "version": template.latest_version.apply(str)},
         update_config={"max_unavailable": 1},
         tags=actx.tags(),
-        opts=actx.opts(depends_on=attachments),
+        opts=actx.opts(depends_on=[*attachments, cni]),
     )
 
 

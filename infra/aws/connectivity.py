@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -25,6 +26,19 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # The gateway service's node port; the PrivateLink NLB forwards to it on every node.
 PRIVATE_LINK_NODE_PORT = 30443
 _LB = "service.beta.kubernetes.io/aws-load-balancer-"
+# pulumi-kubernetes waits up to 10 minutes for a LoadBalancer Service's address (the `Service` resource's
+# documented await conditions) unless the Service carries `pulumi.com/skipAwait: "true"` (pulumi-kubernetes
+# PR #417, "Allow awaiters to be skipped by setting an annotation"). While the certificate waits for manual
+# DNS validation the NLB cannot open its TLS listener, so `pulumi up` must not wait for it.
+SKIP_AWAIT = "pulumi.com/skipAwait"
+VALIDATION_RECORD_TTL = 300
+# ACM retries DNS validation for up to 72 hours (DescribeCertificate `Status`); a `pulumi up` told the records
+# are in place waits this long for the certificate to be issued, then fails with the provider's error.
+VALIDATION_TIMEOUT = "45m"
+PENDING_STEP = (
+    "create the DNS records in certificateValidation, then set enclave:tenant acm_certificate_validated: true "
+    "and run pulumi up again: the TLS listeners are created once ACM has issued the certificate"
+)
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 
@@ -53,8 +67,10 @@ def consumer_principals(consumers: Sequence[str]) -> list[str]:
 
 
 def load_balancer_annotations(
-    *, certificate_arn: pulumi.Input[str], public: bool, tags: Mapping[str, str]
+    *, certificate_arn: pulumi.Input[str], public: bool, tags: Mapping[str, str], awaited: bool = True
 ) -> dict[str, pulumi.Input[str]]:
+    """The gateway Service's NLB: TLS on 443 with the tenant's certificate. `awaited=False` while the
+    certificate is not yet issued: the Service is created but `pulumi up` does not wait for its listener."""
     annotations: dict[str, pulumi.Input[str]] = {
         f"{_LB}type": "nlb",
         f"{_LB}ssl-cert": certificate_arn,
@@ -65,6 +81,8 @@ def load_balancer_annotations(
     }
     if not public:
         annotations[f"{_LB}internal"] = "true"
+    if not awaited:
+        annotations[SKIP_AWAIT] = "true"
     return annotations
 
 
@@ -89,20 +107,71 @@ def build_connectivity(actx: AwsContext, network: Network, cluster: Cluster) -> 
             )
         ),
     }
+    issued = _issued_certificate_arn(actx, certificate)
+    if issued is None:
+        extra["certificatePendingStep"] = pulumi.Output.from_input(PENDING_STEP)
     annotations = load_balancer_annotations(
-        certificate_arn=certificate.arn, public=spec.connectivity.public_ingress, tags=actx.tags()
+        certificate_arn=issued if issued is not None else certificate.arn,
+        public=spec.connectivity.public_ingress,
+        tags=actx.tags(),
+        awaited=issued is not None,
     )
     service_name = None
     if spec.connectivity.private_link:
-        service_name = _private_link(actx, network, cluster, certificate)
+        service_name = _private_link(actx, network, cluster, issued)
     if spec.connectivity.peering is not None:
         extra["peeringConnectionId"] = _peering(actx, network, spec.connectivity.peering)
     return Connectivity(load_balancer_annotations=annotations, private_link_service=service_name, extra_outputs=extra)
 
 
+def _issued_certificate_arn(actx: AwsContext, certificate: aws.acm.Certificate) -> pulumi.Output[str] | None:
+    """The certificate's ARN once ACM has issued it, for the TLS listeners; None while nobody has validated it.
+
+    An NLB refuses a TLS listener on a certificate that is not issued (`UnsupportedCertificate`), so every
+    listener takes the ARN from the `CertificateValidation`, which completes only when the certificate is
+    ISSUED ("DNS validation", https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html). With
+    `route53_zone_id` the program writes the validation CNAME into that hosted zone itself; otherwise the
+    operator creates it from the `certificateValidation` output and says so with `acm_certificate_validated`
+    (a second `pulumi up`), and until then no listener waits on it."""
+    spec = actx.spec
+    if spec.route53_zone_id:
+        record = aws.route53.Record(
+            actx.name("tls-validation"),
+            zone_id=spec.route53_zone_id,
+            name=certificate.domain_validation_options.apply(lambda o: str(_only(o).resource_record_name)),
+            type=certificate.domain_validation_options.apply(lambda o: str(_only(o).resource_record_type)),
+            records=[certificate.domain_validation_options.apply(lambda o: str(_only(o).resource_record_value))],
+            ttl=VALIDATION_RECORD_TTL,
+            allow_overwrite=True,  # ACM uses the same CNAME for every certificate of this name in the account
+            opts=actx.opts(),
+        )
+        fqdns: list[pulumi.Input[str]] | None = [record.fqdn]
+    elif spec.acm_certificate_validated:
+        fqdns = None  # the operator's records: wait for the certificate to be issued
+    else:
+        return None
+    validation = aws.acm.CertificateValidation(
+        actx.name("tls-validation"),
+        certificate_arn=certificate.arn,
+        validation_record_fqdns=fqdns,
+        opts=actx.opts(custom_timeouts=pulumi.CustomTimeouts(create=VALIDATION_TIMEOUT)),
+    )
+    return validation.certificate_arn
+
+
+def _only(options: Sequence[Any]) -> Any:
+    """The one domain validation option: the certificate names only the gateway's hostname."""
+    if len(options) != 1:
+        raise ValueError(f"expected one ACM domain validation option for the gateway hostname, got {len(options)}")
+    return options[0]
+
+
 def _private_link(
-    actx: AwsContext, network: Network, cluster: Cluster, certificate: aws.acm.Certificate
+    actx: AwsContext, network: Network, cluster: Cluster, certificate_arn: pulumi.Output[str] | None
 ) -> pulumi.Output[str]:
+    """The endpoint service in front of an internal NLB; its TLS listener only once the certificate is issued
+    (`certificate_arn` None: the NLB, targets and endpoint service exist, the listener comes with the step
+    that validates the certificate)."""
     principals = consumer_principals(actx.spec.connectivity.private_link_consumers)
     balancer = aws.lb.LoadBalancer(
         actx.name("pl"),
@@ -126,17 +195,18 @@ def _private_link(
         tags=actx.tags(),
         opts=actx.opts(),
     )
-    aws.lb.Listener(
-        actx.name("pl-tls"),
-        load_balancer_arn=balancer.arn,
-        port=HTTPS,
-        protocol="TLS",
-        certificate_arn=certificate.arn,
-        ssl_policy=TLS_POLICY,
-        default_actions=[{"type": "forward", "target_group_arn": targets.arn}],
-        tags=actx.tags(),
-        opts=actx.opts(),
-    )
+    if certificate_arn is not None:
+        aws.lb.Listener(
+            actx.name("pl-tls"),
+            load_balancer_arn=balancer.arn,
+            port=HTTPS,
+            protocol="TLS",
+            certificate_arn=certificate_arn,
+            ssl_policy=TLS_POLICY,
+            default_actions=[{"type": "forward", "target_group_arn": targets.arn}],
+            tags=actx.tags(),
+            opts=actx.opts(),
+        )
     aws.autoscaling.Attachment(
         actx.name("pl-nodes"),
         autoscaling_group_name=cluster.autoscaling_group_name,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.aws.account import role_path
 from infra.aws.cluster import Cluster
 from infra.aws.context import AwsContext
 from infra.aws.iam import policy_document
@@ -56,6 +57,7 @@ def build_gateway_identity(actx: AwsContext, cluster: Cluster) -> GatewayIdentit
     role = aws.iam.Role(
         actx.name("gateway"),
         name=actx.name("gateway"),
+        path=role_path(actx.spec.name),
         description=f"Enclave gateway of tenant {actx.spec.name} (IRSA)",
         assume_role_policy=pulumi.Output.all(provider.arn, cluster.oidc_issuer).apply(
             lambda v: gateway_trust_policy(v[0], v[1])

@@ -1,6 +1,7 @@
 """Computed outputs the AWS module reads, faked for the offline preview and tests (infra/mockrun.py):
 ARNs carrying an account id, endpoints, the cluster's CA and OIDC issuer, the node group's ASG.
-No invokes: everything else is derived from the spec or from these."""
+One invoke, the account check's role listing (infra/aws/account.py); everything else is derived from the spec
+or from these."""
 
 from __future__ import annotations
 
@@ -35,8 +36,14 @@ def _key(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict
 
 
 def _role(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    role = inputs.get("name", name)
-    return {"arn": f"arn:aws:iam::{place.account}:role/{role}", "name": role, "uniqueId": f"AROA{_digest(name, 16)}"}
+    role, path = inputs.get("name", name), inputs.get("path", "/")
+    arn = f"arn:aws:iam::{place.account}:role{path}{role}"
+    return {"arn": arn, "name": role, "path": path, "uniqueId": f"AROA{_digest(name, 16)}"}
+
+
+def _roles_in_fresh_account(place: MockPlace, _: str, __: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """ListRoles under a path prefix in the offline preview's stand-in account: a fresh account, no roles."""
+    return {"id": place.account, "arns": [], "names": [], "pathPrefix": args.get("pathPrefix")}
 
 
 def _cluster(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,6 +59,20 @@ def _cluster(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> 
 
 def _node_group(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_digest(name, 8)}"}]}]}
+
+
+def _service_linked_role(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """AWS names a service-linked role after its service: `AWSServiceRoleFor<Service>` under its path."""
+    service = str(inputs.get("awsServiceName", "autoscaling.amazonaws.com"))
+    role = {"autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling"}.get(service, f"AWSServiceRoleFor{name}")
+    path = f"/aws-service-role/{service}/"
+    return {"arn": f"arn:aws:iam::{place.account}:role{path}{role}", "name": role, "path": path}
+
+
+def _addon(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    cluster, addon = inputs.get("clusterName", name), inputs.get("addonName", name)
+    arn = f"arn:aws:eks:{_region(place, inputs)}:{place.account}:addon/{cluster}/{addon}/{_digest(name, 8)}"
+    return {"arn": arn, "addonVersion": "v1.20.0-eksbuild.1"}
 
 
 def _oidc_provider(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,6 +126,10 @@ def _certificate(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any])
     }
 
 
+def _record(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"fqdn": str(inputs.get("name", name)).rstrip(".")}
+
+
 def _load_balancer(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     lb, elb = inputs.get("name", name), f"arn:aws:elasticloadbalancing:{_region(place, inputs)}:{place.account}"
     return {
@@ -128,6 +153,8 @@ FAKERS: dict[str, OutputFaker] = {
     "aws:eks/cluster:Cluster": _cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole": _service_linked_role,
+    "aws:eks/addon:Addon": _addon,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:s3/bucket:Bucket": _bucket,
@@ -135,9 +162,10 @@ FAKERS: dict[str, OutputFaker] = {
     "aws:elasticache/replicationGroup:ReplicationGroup": _cache,
     "aws:cloudtrail/trail:Trail": _trail,
     "aws:acm/certificate:Certificate": _certificate,
+    "aws:route53/record:Record": _record,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:ec2/vpcEndpointService:VpcEndpointService": _endpoint_service,
 }
 
-INVOKES: dict[str, OutputFaker] = {}
+INVOKES: dict[str, OutputFaker] = {"aws:iam/getRoles:getRoles": _roles_in_fresh_account}

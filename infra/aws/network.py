@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.aws.account import role_path
 from infra.aws.context import AwsContext
 from infra.aws.iam import account_id_output, policy_document, service_trust
 from infra.aws.keys import Keys
+from infra.aws.names import cluster_name, flow_log_group_name
 from infra.aws.subnets import ZoneSubnets, plan_subnets
 
 LOG_RETENTION_DAYS = 365
@@ -26,12 +28,6 @@ class Network:
     private_cidrs: tuple[str, ...]
     private_route_table_ids: list[pulumi.Output[str]]
     account_id: pulumi.Output[str]  # the account the stack deploys into, read off the flow-log role's ARN
-
-
-def cluster_name(actx: AwsContext) -> str:
-    """The EKS cluster's name, known before the cluster exists: subnets and the node security group carry
-    it in the `kubernetes.io/cluster/<name>` tag the cloud provider uses to place load balancers."""
-    return actx.name("eks")
 
 
 def build_network(actx: AwsContext, keys: Keys) -> Network:
@@ -125,7 +121,7 @@ def _flow_logs(actx: AwsContext, vpc: aws.ec2.Vpc, keys: Keys) -> pulumi.Output[
     """All VPC traffic metadata into a KMS-encrypted log group; returns the account id (see Network)."""
     log_group = aws.cloudwatch.LogGroup(
         actx.name("vpc-flow-logs"),
-        name=actx.name("vpc-flow-logs"),
+        name=flow_log_group_name(actx),
         kms_key_id=keys.key_arn,
         retention_in_days=LOG_RETENTION_DAYS,
         tags=actx.tags(),
@@ -134,6 +130,7 @@ def _flow_logs(actx: AwsContext, vpc: aws.ec2.Vpc, keys: Keys) -> pulumi.Output[
     role = aws.iam.Role(
         actx.name("flow-logs"),
         name=actx.name("flow-logs"),
+        path=role_path(actx.spec.name),
         assume_role_policy=service_trust("vpc-flow-logs.amazonaws.com"),
         tags=actx.tags(),
         opts=actx.opts(),

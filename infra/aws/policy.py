@@ -9,9 +9,29 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from infra.policy.model import CloudRules, PolicyContext, ResourceCheck, ResourceView, Rule
+from infra.policy import cidrs
+from infra.policy.graph import Companion, Reference, companion_check, owned_arn, reference_check, tenant_key_check
+from infra.policy.model import (
+    UNKNOWN,
+    CloudRules,
+    Graph,
+    PolicyContext,
+    ResourceCheck,
+    ResourceView,
+    Rule,
+    Violation,
+    violation,
+)
 
-ANYWHERE_V4, ANYWHERE_V6 = "0.0.0.0/0", "::/0"
+MIN_BACKUP_DAYS = 7
+TLS_PORT = 443
+# AWS managed policies that grant administration (job-function policies,
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_job-functions.html, and IAMFullAccess,
+# which can grant itself anything): never attached by a tenant stack.
+ADMIN_MANAGED_POLICIES = frozenset(
+    f"arn:aws:iam::aws:policy/{name}"
+    for name in ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AWSOrganizationsFullAccess")
+)
 PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 _ACCOUNT_IN_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):")
 
@@ -39,6 +59,26 @@ SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LISTENER = "aws:lb/listener:Listener"
 ROLE = "aws:iam/role:Role"
 ENDPOINT_SERVICE = "aws:ec2/vpcEndpointService:VpcEndpointService"
+ALIAS = "aws:kms/alias:Alias"
+SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+CACHE_SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+# Identity-based policy documents (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html).
+IDENTITY_POLICIES = (
+    ROLE_POLICY,
+    "aws:iam/policy:Policy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+POLICY_ATTACHMENTS = (
+    ROLE_POLICY_ATTACHMENT,
+    "aws:iam/policyAttachment:PolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+)
 
 TAGGABLE_TYPES = frozenset(
     {
@@ -58,9 +98,11 @@ TAGGABLE_TYPES = frozenset(
         ENDPOINT_SERVICE,
         LOG_GROUP,
         ROLE,
+        "aws:iam/serviceLinkedRole:ServiceLinkedRole",
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
         EKS,
         "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/addon:Addon",
         KMS_KEY,
         RDS,
         "aws:rds/subnetGroup:SubnetGroup",
@@ -287,6 +329,12 @@ def _protected(what: str) -> ResourceCheck:
 def _rds_deletion(r: ResourceView, ctx: PolicyContext) -> str | None:
     if _true(r.inputs.get("skipFinalSnapshot")) or not r.inputs.get("finalSnapshotIdentifier"):
         return "RDS instance would be deleted without a final snapshot; set skip_final_snapshot=False and a name"
+    retention = r.inputs.get("backupRetentionPeriod")
+    if not isinstance(retention, int | float) or retention < MIN_BACKUP_DAYS:
+        # Unset means RDS's default of 1 day (0 disables backups and point-in-time recovery).
+        return (
+            f"RDS keeps backups {retention or 'the default 1'} day(s); set backup_retention_period >= {MIN_BACKUP_DAYS}"
+        )
     if ctx.deletion_protection and not _true(r.inputs.get("deletionProtection")):
         return "RDS deletion protection is off while the spec requires it; set deletion_protection=True"
     return _protected("the RDS instance")(r, ctx)
@@ -322,17 +370,18 @@ def _object_lock(r: ResourceView, ctx: PolicyContext) -> str | None:
 # --- private cluster endpoint --------------------------------------------------------------------
 
 
-def _eks_private(r: ResourceView, _: PolicyContext) -> str | None:
+def _eks_private(r: ResourceView, ctx: PolicyContext) -> str | None:
     vpc = r.inputs.get("vpcConfig") or {}
     if not _true(vpc.get("endpointPrivateAccess")):
         return "EKS private endpoint is off; set vpc_config endpoint_private_access=True"
     if vpc.get("endpointPublicAccess") is False or vpc.get("endpointPublicAccess") == "false":
         return None
-    cidrs = vpc.get("publicAccessCidrs") or []
-    if not cidrs or ANYWHERE_V4 in cidrs:
+    ranges = vpc.get("publicAccessCidrs") or []
+    beyond = cidrs.outside(ranges, ctx.cluster_api_cidrs) if ranges else "0.0.0.0/0 (the whole internet)"
+    if beyond:
         return (
-            "EKS API endpoint is public to the internet (the default when endpoint_public_access is unset); "
-            "set endpoint_public_access=False or restrict public_access_cidrs"
+            f"EKS API endpoint is public to {beyond} (public_access_cidrs defaults to 0.0.0.0/0); "
+            "set endpoint_public_access=False or restrict public_access_cidrs to the allow list"
         )
     return None
 
@@ -340,32 +389,114 @@ def _eks_private(r: ResourceView, _: PolicyContext) -> str | None:
 # --- no open ingress -----------------------------------------------------------------------------
 
 
-def _open(cidrs_v4: Any, cidrs_v6: Any) -> bool:
-    return ANYWHERE_V4 in (cidrs_v4 or []) or ANYWHERE_V6 in (cidrs_v6 or [])
+def _sources_beyond(ctx: PolicyContext, rule: Mapping[str, Any], *lists: Any) -> str | None:
+    """What the union of the CIDR sources admits beyond the allow list and the tenant's own networks (and, on
+    port 443 alone, where the cluster API is served, the spec's operator ranges)."""
+    sources = [c for values in lists for c in ([values] if isinstance(values, str) else values or [])]
+    https_only = rule.get("fromPort") == TLS_PORT and rule.get("toPort") == TLS_PORT
+    trusted = ctx.cluster_api_cidrs if https_only else ctx.trusted_cidrs
+    return cidrs.outside(sources, trusted) if sources else None
 
 
 _OPEN_MESSAGE = (
-    "security group {what} admits 0.0.0.0/0; on AWS the listener's allow list is managed from "
-    "loadBalancerSourceRanges, so program-managed groups may only admit named groups or private CIDRs"
+    "security group {what} admits {beyond}, beyond the allow list and the tenant's networks; on AWS the "
+    "listener's allow list is managed from loadBalancerSourceRanges, so program-managed groups may only admit "
+    "named groups or the tenant's CIDRs"
 )
 
 
-def _sg_inline(r: ResourceView, _: PolicyContext) -> str | None:
+def _sg_inline(r: ResourceView, ctx: PolicyContext) -> str | None:
     for rule in r.inputs.get("ingress") or []:
-        if _open(rule.get("cidrBlocks"), rule.get("ipv6CidrBlocks")):
-            return _OPEN_MESSAGE.format(what=f"{r.name} (inline rule, port {rule.get('fromPort')})")
+        if beyond := _sources_beyond(ctx, rule, rule.get("cidrBlocks"), rule.get("ipv6CidrBlocks")):
+            return _OPEN_MESSAGE.format(what=f"{r.name} (inline rule, port {rule.get('fromPort')})", beyond=beyond)
     return None
 
 
-def _sg_rule(r: ResourceView, _: PolicyContext) -> str | None:
-    if r.inputs.get("type") == "ingress" and _open(r.inputs.get("cidrBlocks"), r.inputs.get("ipv6CidrBlocks")):
-        return _OPEN_MESSAGE.format(what=f"rule {r.name}")
+def _sg_rule(r: ResourceView, ctx: PolicyContext) -> str | None:
+    if r.inputs.get("type") != "ingress":
+        return None
+    if beyond := _sources_beyond(ctx, r.inputs, r.inputs.get("cidrBlocks"), r.inputs.get("ipv6CidrBlocks")):
+        return _OPEN_MESSAGE.format(what=f"rule {r.name}", beyond=beyond)
     return None
 
 
-def _sg_ingress_rule(r: ResourceView, _: PolicyContext) -> str | None:
-    if r.inputs.get("cidrIpv4") == ANYWHERE_V4 or r.inputs.get("cidrIpv6") == ANYWHERE_V6:
-        return _OPEN_MESSAGE.format(what=f"rule {r.name}")
+def _sg_ingress_rule(r: ResourceView, ctx: PolicyContext) -> str | None:
+    if beyond := _sources_beyond(ctx, r.inputs, r.inputs.get("cidrIpv4"), r.inputs.get("cidrIpv6")):
+        return _OPEN_MESSAGE.format(what=f"rule {r.name}", beyond=beyond)
+    return None
+
+
+# --- least privilege -----------------------------------------------------------------------------
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+
+
+def _wildcard_action(action: str) -> bool:
+    """`*`, `s3:*` and `s3:Get*`-style patterns name every action they match, now and in future
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html)."""
+    return "*" in action or "?" in action
+
+
+def _identity_policy_problem(document: Any, what: str) -> str | None:
+    """An Allow statement must name its actions and its resources: no wildcard action, no `Resource: "*"`
+    (every resource of the account, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html),
+    and no NotAction / NotResource, which allow everything not listed
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notaction.html)."""
+    if isinstance(document, str) and document != UNKNOWN and not _statements(document):
+        return f"{what} is not a policy document with statements"
+    for s in _statements(document):
+        if s.get("Effect") != "Allow":
+            continue
+        if "NotAction" in s or "NotResource" in s:
+            return f"{what} allows with NotAction/NotResource (everything not listed); name actions and resources"
+        if wild := [a for a in _listed(s.get("Action")) if _wildcard_action(a)]:
+            return f"{what} allows wildcard actions {wild}; list the actions the role needs"
+        if "*" in _listed(s.get("Resource")):
+            return f"{what} allows on Resource '*'; name the tenant's resources"
+    return None
+
+
+def _inline_policy_least(r: ResourceView, _: PolicyContext) -> str | None:
+    return _identity_policy_problem(r.inputs.get("policy"), f"policy {r.name}")
+
+
+def _attachment_least(r: ResourceView, _: PolicyContext) -> str | None:
+    arn = r.inputs.get("policyArn")
+    if arn in ADMIN_MANAGED_POLICIES:
+        return f"{arn} grants administration; attach a policy that names the actions and resources needed"
+    return None
+
+
+def _role_least(r: ResourceView, _: PolicyContext) -> str | None:
+    if admin := sorted(set(_listed(r.inputs.get("managedPolicyArns"))) & ADMIN_MANAGED_POLICIES):
+        return f"role {r.name} has administrator policies {admin}; attach least-privilege policies"
+    for inline in r.inputs.get("inlinePolicies") or []:
+        if isinstance(inline, Mapping) and (
+            problem := _identity_policy_problem(inline.get("policy"), f"role {r.name}")
+        ):
+            return problem
+    return None
+
+
+def _bucket_policy_least(r: ResourceView, _: PolicyContext) -> str | None:
+    for s in _statements(r.inputs.get("policy")):
+        if s.get("Effect") == "Allow" and [a for a in _listed(s.get("Action")) if _wildcard_action(a)]:
+            return "bucket policy allows wildcard actions; list the actions each principal needs"
+    return None
+
+
+def _key_policy_least(r: ResourceView, _: PolicyContext) -> str | None:
+    """`kms:*` for the account root is AWS's default key policy, which hands the key's administration to
+    IAM (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html); any other principal
+    with a wildcard action administers the key outside IAM. `Resource: "*"` in a key policy means "this key"
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html), so it is not checked."""
+    for s in _statements(r.inputs.get("policy")):
+        if s.get("Effect") != "Allow" or not [a for a in _listed(s.get("Action")) if a == "*" or a.endswith(":*")]:
+            continue
+        if any(not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:root", p) for p in _principals(s)):
+            return "key policy gives a wildcard action to a principal other than the account root"
     return None
 
 
@@ -407,13 +538,166 @@ def _role_trust_owned(r: ResourceView, ctx: PolicyContext) -> str | None:
     return _names_owned(r, ctx)
 
 
-def _endpoint_service_owned(r: ResourceView, _: PolicyContext) -> str | None:
-    principals = r.inputs.get("allowedPrincipals") or []
-    if "*" in principals:
-        return "endpoint service allows every AWS principal; list the consumers in private_link_consumers"
+def _endpoint_service_owned(r: ResourceView, ctx: PolicyContext) -> str | None:
+    """Allowed principals may be `*` (every AWS principal) or ARNs with wildcards
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html#add-remove-permissions);
+    only the spec's consumer accounts may be listed."""
+    principals = _listed(r.inputs.get("allowedPrincipals"))
+    if any("*" in p for p in principals):
+        return "endpoint service allows every AWS principal ('*'); list the consumers in private_link_consumers"
+    accounts = {m.group(1) if (m := _ACCOUNT_IN_ARN.match(p)) else p for p in principals}
+    if beyond := sorted(accounts - set(ctx.private_link_consumers)):
+        return f"endpoint service allows {beyond}, not among the spec's private_link_consumers"
     if not _true(r.inputs.get("acceptanceRequired")):
         return "endpoint service accepts connections automatically; set acceptance_required=True"
     return None
+
+
+def _trail_validated(r: ResourceView, _: PolicyContext) -> str | None:
+    """Log file validation writes signed digest files, so a deleted or altered log file is detectable
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-validation-intro.html)."""
+    if not _true(r.inputs.get("enableLogFileValidation")):
+        return "CloudTrail log file validation is off; set enable_log_file_validation=True"
+    if r.inputs.get("enableLogging") is False:
+        return "CloudTrail logging is off; set enable_logging=True"
+    return None
+
+
+# --- graph checks ----------------------------------------------------------------------------------
+
+TENANT_KEY_REFERENCES = tuple(
+    Reference(source, path, (KMS_KEY,), "the tenant key")
+    for source, path in (
+        (RDS, "kmsKeyId"),
+        (CACHE, "kmsKeyId"),
+        (BUCKET_SSE, "rules.*.applyServerSideEncryptionByDefault.kmsMasterKeyId"),
+        (EKS, "encryptionConfig.provider.keyArn"),
+        (TRAIL, "kmsKeyId"),
+        (LOG_GROUP, "kmsKeyId"),
+        (LAUNCH_TEMPLATE, "blockDeviceMappings.*.ebs.kmsKeyId"),
+    )
+)
+SECURITY_GROUPS = (SG, DEFAULT_SG)
+OWN_REFERENCES = tuple(
+    Reference(source, path, targets, what)
+    for source, path, targets, what in (
+        (RDS, "dbSubnetGroupName", (SUBNET_GROUP,), "the tenant's DB subnet group"),
+        (RDS, "parameterGroupName", (RDS_PARAMS,), "the tenant's parameter group"),
+        (RDS, "vpcSecurityGroupIds.*", SECURITY_GROUPS, "a tenant security group"),
+        (CACHE, "subnetGroupName", (CACHE_SUBNET_GROUP,), "the tenant's cache subnet group"),
+        (CACHE, "securityGroupIds.*", SECURITY_GROUPS, "a tenant security group"),
+        (NODE_GROUP, "clusterName", (EKS,), "the tenant's cluster"),
+        (NODE_GROUP, "nodeRoleArn", (ROLE,), "a tenant role"),
+        (ROLE_POLICY, "role", (ROLE,), "a tenant role"),
+        (ROLE_POLICY_ATTACHMENT, "role", (ROLE,), "a tenant role"),
+        (SG_INGRESS, "securityGroupId", SECURITY_GROUPS, "a tenant security group"),
+        (SG_INGRESS, "referencedSecurityGroupId", SECURITY_GROUPS, "a tenant security group"),
+        (SG_EGRESS, "securityGroupId", SECURITY_GROUPS, "a tenant security group"),
+        (SG_EGRESS, "referencedSecurityGroupId", SECURITY_GROUPS, "a tenant security group"),
+        (ALIAS, "targetKeyId", (KMS_KEY,), "the tenant key"),
+        (KMS_KEY_POLICY, "keyId", (KMS_KEY,), "the tenant key"),
+        (TRAIL, "s3BucketName", (BUCKET,), "a tenant bucket"),
+        (BUCKET_SSE, "bucket", (BUCKET,), "a tenant bucket"),
+        (BUCKET_POLICY, "bucket", (BUCKET,), "a tenant bucket"),
+        (BUCKET_BLOCK, "bucket", (BUCKET,), "a tenant bucket"),
+        (BUCKET_LOCK, "bucket", (BUCKET,), "a tenant bucket"),
+    )
+)
+
+
+BUCKET_COMPANIONS = (
+    Companion(Rule.ENCRYPTION_AT_REST, BUCKET, BUCKET_SSE, "bucket", "SSE-KMS encryption configuration", _bucket_sse),
+    Companion(
+        Rule.TLS_IN_TRANSIT,
+        BUCKET,
+        BUCKET_POLICY,
+        "bucket",
+        "bucket policy denying non-TLS requests",
+        _bucket_policy_tls,
+    ),
+    Companion(
+        Rule.NO_PUBLIC_DATA,
+        BUCKET,
+        BUCKET_BLOCK,
+        "bucket",
+        "public access block with all four settings on",
+        _public_access_block,
+    ),
+)
+
+
+def _arn_account(arn: str) -> str | None:
+    """The account field of an ARN (`arn:partition:service:region:account:resource`)."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" else None
+
+
+def _grants_name_own_resources(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
+    """Every resource ARN an identity policy grants is a resource of this stack (or under one: `<bucket
+    ARN>/*`), the spec's customer bucket or key, or in the spec's BYOB customer account (the role the
+    customer's trust policy and ExternalId admit): a grant on another tenant's bucket is caught even when its
+    name starts with this tenant's (`acme-corp-data` for tenant `acme`)."""
+    owned = {i for i in graph.identifiers(*{v.type for v in graph.views}) if i.startswith("arn:")}
+    external = [
+        e for e in (ctx.customer_managed_key, ctx.external_bucket and f"arn:aws:s3:::{ctx.external_bucket}") if e
+    ]
+    for view in graph.of_type(*IDENTITY_POLICIES):
+        for s in _statements(view.inputs.get("policy")):
+            for arn in _listed(s.get("Resource")):
+                in_customer_account = ctx.external_account is not None and _arn_account(arn) == ctx.external_account
+                if arn not in ("*", UNKNOWN) and not in_customer_account and not owned_arn(arn, [*owned, *external]):
+                    yield violation(
+                        Rule.NO_CROSS_TENANT_SHARING,
+                        view,
+                        f"grants access to {arn}, which is not a resource of this stack or named by the spec",
+                    )
+
+
+_SERVICE_LINKED_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/aws-service-role/")
+_ACCOUNT_ROOT = re.compile(r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
+POLICY_DOCUMENTS = (
+    (KMS_KEY, "policy"),
+    (KMS_KEY_POLICY, "policy"),
+    (BUCKET_POLICY, "policy"),
+    (ROLE, "assumeRolePolicy"),
+)
+
+
+def _principals_own(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
+    """The IAM roles, users and identity providers a key, bucket or trust policy admits are this stack's
+    (accounts are checked by `_single_account`; AWS service-linked roles belong to the account): in an
+    account shared by tenants, `role/acme-corp-gateway` is another tenant's role."""
+    owned = graph.identifiers(ROLE, "aws:iam/user:User", "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    for type_token, field in POLICY_DOCUMENTS:
+        for view in graph.of_type(type_token):
+            for s in _statements(view.inputs.get(field)):
+                principal = s.get("Principal")
+                if s.get("Effect") != "Allow" or not isinstance(principal, Mapping):
+                    continue
+                named = [*_listed(principal.get("AWS")), *_listed(principal.get("Federated"))]
+                for p in named:
+                    if p in ("*", UNKNOWN) or _ACCOUNT_ROOT.match(p) or _SERVICE_LINKED_ROLE.match(p) or p in owned:
+                        continue
+                    yield violation(
+                        Rule.NO_CROSS_TENANT_SHARING,
+                        view,
+                        f"{field} admits {p}, which is not a principal of this stack",
+                    )
+
+
+def _audit_trail_exists(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
+    """The stack has a validated trail, and the bucket it writes to has an Object Lock configuration (an
+    omission of either leaves no tamper-evident record)."""
+    trails = graph.of_type(TRAIL)
+    anchor = next(iter(graph.of_type(KMS_KEY, EKS, BUCKET)), None)
+    if not trails and anchor is not None:
+        yield violation(Rule.AUDIT_TRAIL, anchor, "the stack has no CloudTrail trail; add one with log file validation")
+    locked = {str(v.inputs.get("bucket")) for v in graph.of_type(BUCKET_LOCK)}
+    for trail in trails:
+        bucket = trail.inputs.get("s3BucketName")
+        buckets = [b for b in graph.of_type(BUCKET) if bucket in graph.identifiers_of(b)]
+        if not any(graph.identifiers_of(b) & locked for b in buckets):
+            yield violation(Rule.AUDIT_TRAIL, trail, f"trail bucket {bucket!r} has no Object Lock configuration")
 
 
 def _name_checks(types: frozenset[str]) -> dict[str, ResourceCheck]:
@@ -458,6 +742,15 @@ RULES = CloudRules(
             BUCKET_LOCK: _object_lock,
         },
         Rule.PRIVATE_CLUSTER_ENDPOINT: {EKS: _eks_private},
+        Rule.LEAST_PRIVILEGE: {
+            **dict.fromkeys(IDENTITY_POLICIES, _inline_policy_least),
+            **dict.fromkeys(POLICY_ATTACHMENTS, _attachment_least),
+            ROLE: _role_least,
+            BUCKET_POLICY: _bucket_policy_least,
+            KMS_KEY_POLICY: _key_policy_least,
+            KMS_KEY: _key_policy_least,
+        },
+        Rule.AUDIT_TRAIL: {TRAIL: _trail_validated},
         Rule.NO_OPEN_INGRESS: {
             SG: _sg_inline,
             DEFAULT_SG: _sg_inline,
@@ -483,4 +776,12 @@ RULES = CloudRules(
     },
     taggable_types=TAGGABLE_TYPES,
     tag_field="tags",
+    graph_checks=(
+        tenant_key_check(TENANT_KEY_REFERENCES),
+        reference_check(Rule.NO_CROSS_TENANT_SHARING, OWN_REFERENCES, lambda ctx: (ctx.external_bucket or "",)),
+        companion_check(BUCKET_COMPANIONS),
+        _grants_name_own_resources,
+        _principals_own,
+        _audit_trail_exists,
+    ),
 )

@@ -3,8 +3,18 @@ Key Vault and storage access, Redis) to a tenant-owned log archive.
 
 The archive is a storage account encrypted with the tenant key, closed to public networks (Azure Monitor and
 Network Watcher write to it as trusted services), with account-level time-based immutability: every blob,
-including the containers Azure Monitor creates, is write-once for the retention period. The policy is locked
-while deletion protection is on (a locked policy cannot be shortened or removed), unlocked otherwise.
+including the containers Azure Monitor creates, is write-once for the retention period.
+
+The program creates the policy Unlocked: the storage API creates an immutability policy only in the Disabled or
+Unlocked state, and only an Unlocked policy can move to Locked, which is irreversible ("A policy can only be
+created in a Disabled or Unlocked state ... Only a policy in an Unlocked state can transition to a Locked
+state", `AccountImmutabilityPolicyState` in the Storage resource provider API, 2023-05-01; "Configure
+immutability policies for blob versions", https://learn.microsoft.com/azure/storage/blobs/immutable-policy-configure-version-scope).
+An Unlocked policy already makes every blob write-once for the period, but it can be shortened or deleted.
+Locking it (so that no one, the operator included, can shorten or remove it) is a documented step after the
+first `pulumi up` while deletion protection is on (docs/tenant-stack.md, "Azure": `az storage account update
+--immutability-state Locked`); the program then leaves the state alone (`ignore_changes`) so a later
+`pulumi up` does not try to unlock it, which Azure refuses.
 """
 
 from __future__ import annotations
@@ -27,13 +37,17 @@ class LogArchive:
     account: storage.StorageAccount
 
 
-def immutability(*, locked: bool) -> storage.ImmutableStorageAccountArgsDict:
-    state = storage.AccountImmutabilityPolicyState.LOCKED if locked else storage.AccountImmutabilityPolicyState.UNLOCKED
+# Where the policy's state sits in the storage account's inputs: left to the operator's lock step after creation.
+IMMUTABILITY_STATE_PATH = "immutableStorageWithVersioning.immutabilityPolicy.state"
+
+
+def immutability() -> storage.ImmutableStorageAccountArgsDict:
+    """Version-level immutability, created Unlocked (the only state besides Disabled that the API creates)."""
     return {
         "enabled": True,
         "immutability_policy": {
             "immutability_period_since_creation_in_days": AUDIT_RETENTION_DAYS,
-            "state": state,
+            "state": storage.AccountImmutabilityPolicyState.UNLOCKED,
             "allow_protected_append_writes": True,  # log blobs are append blobs
         },
     }
@@ -50,7 +64,8 @@ def build_log_archive(scope: AzureContext, keys: TenantKeys) -> LogArchive:
             # Flow logs (and some Azure Monitor writers) still need account keys; the archive stays closed to
             # public networks and its blobs immutable, so a leaked key can neither read it remotely nor rewrite it.
             allow_shared_key_access=True,
-            immutability=immutability(locked=scope.ctx.spec.deletion_protection),
+            immutability=immutability(),
+            ignore_changes=(IMMUTABILITY_STATE_PATH,),
         ),
     )
     return LogArchive(account=account)

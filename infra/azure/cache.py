@@ -49,6 +49,13 @@ def parse_cache_sku(preset_value: str) -> CacheSku:
     return sku
 
 
+def cache_zones(sku: CacheSku, zones: tuple[str, ...]) -> list[str] | None:
+    """The zones a Premium cache spreads its primary and replicas over; None for Standard (no zone choice) and
+    in a region without availability zones, where a zone list is refused ("Enable zone redundancy for Azure
+    Cache for Redis", Prerequisites: https://learn.microsoft.com/azure/azure-cache-for-redis/cache-how-to-zone-redundancy)."""
+    return list(zones) if sku.premium and zones else None
+
+
 @dataclass(frozen=True)
 class Cache:
     cache: redis.Redis
@@ -70,8 +77,9 @@ def build_cache(scope: AzureContext, net: TenantNetwork) -> Cache:
         minimum_tls_version=redis.TlsVersion.TLS_VERSION_1_2,
         public_network_access=redis.PublicNetworkAccess.DISABLED,
         disable_access_key_authentication=False,  # the gateway authenticates with the access key (AUTH)
-        # Zones and replica count are Premium features; Standard always runs one replica in the region.
-        zones=list(spec.zones) if sku.premium else None,
+        # Zones and replica count are Premium features; Standard always runs one replica in the region. In a
+        # region without availability zones, Premium's replicas stay in the region, unzoned.
+        zones=cache_zones(sku, spec.zones),
         replicas_per_primary=max(spec.preset.cache_replicas, 1) if sku.premium else None,
         tags=ctx.tags,
         opts=scope.opts(stateful=True),

@@ -2,7 +2,8 @@
 
 Private API server (VNet-integrated, no public FQDN), Entra ID only (local accounts off, Azure RBAC), etcd
 secrets encrypted by the KMS plugin with the tenant key, OIDC issuer + workload identity, node pools from the
-size preset spread over the region's zones, egress through the tenant's NAT gateway.
+size preset spread over the region's zones (unzoned in a region without them), host-based encryption of the
+nodes' disks, egress through the tenant's NAT gateway.
 """
 
 from __future__ import annotations
@@ -12,9 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import containerservice, managedidentity
+from pulumi_azure_native import authorization, containerservice, features, managedidentity
 
-from infra.azure.common import ROLE_KEY_VAULT_CRYPTO_USER, ROLE_NETWORK_CONTRIBUTOR, AzureContext, grant_role
+from infra.azure.common import (
+    ROLE_KEY_VAULT_CONTRIBUTOR,
+    ROLE_KEY_VAULT_CRYPTO_USER,
+    ROLE_NETWORK_CONTRIBUTOR,
+    AzureContext,
+    grant_role,
+)
 from infra.azure.keys import TenantKeys
 from infra.azure.kubeconfig import read_cluster_access, render_kubeconfig
 from infra.azure.network import TenantNetwork
@@ -22,6 +29,9 @@ from infra.workload import NAMESPACE as GATEWAY_NAMESPACE
 from infra.workload import SERVICE_ACCOUNT as GATEWAY_SERVICE_ACCOUNT
 
 WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
+# Host-based encryption is a subscription feature that must be registered before a node pool can use it.
+ENCRYPTION_AT_HOST_NAMESPACE = "Microsoft.Compute"
+ENCRYPTION_AT_HOST_FEATURE = "EncryptionAtHost"
 
 # Overlay ranges for pods and services (never routed outside the cluster, but they must not collide with
 # anything the pods talk to): the first candidate clear of the tenant network and its peer is used.
@@ -51,6 +61,50 @@ def cluster_ranges(avoid: Sequence[ipaddress.IPv4Network]) -> ClusterRanges:
     return ClusterRanges(pod_cidr=str(pods), service_cidr=str(services), dns_service_ip=str(services[10]))
 
 
+class FeatureNotRegistered(RuntimeError):
+    """A subscription feature the stack needs is not registered: an operator's one-time step."""
+
+
+def require_registered(state: str | None) -> bool:
+    """True when the EncryptionAtHost feature is registered; otherwise the operator's step, as a clear error.
+
+    "Host-based encryption on Azure Kubernetes Service (AKS)", Before you begin: the subscription must have the
+    `EncryptionAtHost` feature of `Microsoft.Compute` registered before a node pool enables it
+    (https://learn.microsoft.com/azure/aks/enable-host-encryption). The program reads the registration rather
+    than creating it: a feature registration is subscription-wide, and creating it as a resource fails with
+    "cannot create already existing resource" whether or not it is registered (pulumi/pulumi-azure-native#1722).
+    """
+    if (state or "").lower() == "registered":
+        return True
+    raise FeatureNotRegistered(
+        f"the subscription's {ENCRYPTION_AT_HOST_NAMESPACE}/{ENCRYPTION_AT_HOST_FEATURE} feature is "
+        f"{state or 'not registered'}: AKS node pools with host-based encryption need it. Run once per subscription: "
+        f"`az feature register --namespace {ENCRYPTION_AT_HOST_NAMESPACE} --name {ENCRYPTION_AT_HOST_FEATURE}`, wait "
+        f"until `az feature show --namespace {ENCRYPTION_AT_HOST_NAMESPACE} --name {ENCRYPTION_AT_HOST_FEATURE}` "
+        f"says Registered, then `az provider register --namespace {ENCRYPTION_AT_HOST_NAMESPACE}`, and run "
+        "`pulumi up` again"
+    )
+
+
+def encryption_at_host(scope: AzureContext) -> pulumi.Output[bool]:
+    """`enable_encryption_at_host` for the node pools: True once the feature registration is confirmed, so the
+    cluster is never sent to Azure (which would reject it deep into its creation) when the feature is missing."""
+    registration = features.get_subscription_feature_registration_output(
+        feature_name=ENCRYPTION_AT_HOST_FEATURE,
+        provider_namespace=ENCRYPTION_AT_HOST_NAMESPACE,
+        opts=pulumi.InvokeOutputOptions(parent=scope.ctx.parent, provider=scope.provider),
+    )
+    # A registration without properties (never seen, but the API allows it) counts as not registered.
+    return registration.properties.apply(lambda properties: require_registered(getattr(properties, "state", None)))
+
+
+def node_zones(zones: tuple[str, ...]) -> list[str] | None:
+    """The zones node pools spread over; None (no zone pinning) in a region without availability zones, where
+    AKS refuses a zone list ("Create an AKS cluster that uses availability zones", Limitations:
+    https://learn.microsoft.com/azure/aks/availability-zones)."""
+    return list(zones) or None
+
+
 @dataclass(frozen=True)
 class TenantCluster:
     cluster: containerservice.ManagedCluster
@@ -68,6 +122,33 @@ def _identity(scope: AzureContext, part: str) -> managedidentity.UserAssignedIde
         tags=ctx.tags,
         opts=scope.opts(),
     )
+
+
+def _private_kms_grants(
+    scope: AzureContext, control_plane: managedidentity.UserAssignedIdentity, vault_id: pulumi.Input[str]
+) -> list[authorization.RoleAssignment]:
+    """What the cluster identity needs on the tenant's private vault before KMS is turned on: Key Vault Crypto
+    User to wrap and unwrap with the key, and Key Vault Contributor, because with a private vault
+    (`keyVaultNetworkAccess: Private`) AKS creates a private endpoint (private link) to the vault as that
+    identity ("Add KMS etcd encryption to an AKS cluster", Turn on KMS for a private key vault:
+    https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption). Both are scoped to the vault alone. Key
+    Vault Contributor manages the vault (not its keys' contents); it is the role the documentation requires."""
+    return [
+        grant_role(
+            scope,
+            "aks-identity-kms",
+            principal_id=control_plane.principal_id,
+            role=ROLE_KEY_VAULT_CRYPTO_USER,
+            on=vault_id,
+        ),
+        grant_role(
+            scope,
+            "aks-identity-kms-private-link",
+            principal_id=control_plane.principal_id,
+            role=ROLE_KEY_VAULT_CONTRIBUTOR,
+            on=vault_id,
+        ),
+    ]
 
 
 def _kms(keys: TenantKeys) -> containerservice.AzureKeyVaultKmsArgsDict:
@@ -110,15 +191,7 @@ def build_cluster(scope: AzureContext, net: TenantNetwork, keys: TenantKeys) -> 
         )
     ]
     if keys.vault is not None:
-        grants.append(
-            grant_role(
-                scope,
-                "aks-identity-kms",
-                principal_id=control_plane.principal_id,
-                role=ROLE_KEY_VAULT_CRYPTO_USER,
-                on=keys.vault.id,
-            )
-        )
+        grants += _private_kms_grants(scope, control_plane, keys.vault.id)
     avoid = [spec.network_cidr] + ([spec.connectivity.peering.peer_cidr] if spec.connectivity.peering else [])
     ranges = cluster_ranges(avoid)
     cluster = containerservice.ManagedCluster(
@@ -172,10 +245,10 @@ def build_cluster(scope: AzureContext, net: TenantNetwork, keys: TenantKeys) -> 
                 "min_count": preset.node_count_min,
                 "max_count": preset.node_count_max,
                 "enable_auto_scaling": True,
-                "availability_zones": list(spec.zones),
+                "availability_zones": node_zones(spec.zones),
                 "vnet_subnet_id": net.nodes_subnet.id,
                 "enable_node_public_ip": False,
-                "enable_encryption_at_host": True,
+                "enable_encryption_at_host": encryption_at_host(scope),
                 "os_type": "Linux",
                 "os_sku": "AzureLinux",
                 "type": "VirtualMachineScaleSets",

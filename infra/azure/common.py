@@ -13,15 +13,19 @@ import pulumi
 import pulumi_azure_native as azure_native
 from pulumi_azure_native import authorization, resources
 
-from infra.cloud import BuildContext, CloudContext
+from infra.cloud import BuildContext, CloudContext, Part
 
 # Built-in role definition ids (the same GUID in every subscription).
 ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
+ROLE_KEY_VAULT_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
 ROLE_KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 ROLE_NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
 _SUBSCRIPTION_IN_ID = re.compile(r"^/subscriptions/([^/]+)/", re.IGNORECASE)
+# The one name every Enclave stack gives its subscription claim (see `claim_subscription`): deliberately not
+# tenant-prefixed, so a second tenant's stack in the same subscription collides with it.
+SUBSCRIPTION_CLAIM_GROUP = "enclave-subscription-claim"
 
 
 @dataclass(frozen=True)
@@ -67,16 +71,46 @@ def global_name(tenant: str, part: str, *, max_length: int, hyphens: bool = True
     return f"{stem}{digest}"
 
 
+def claim_subscription(ctx: BuildContext, provider: azure_native.Provider) -> resources.ResourceGroup:
+    """Claim the subscription for this tenant: the isolation boundary on Azure is one subscription per tenant.
+
+    Some of what a stack needs is subscription-wide: the network watcher its flow logs live under
+    (`NetworkWatcherRG`), the `EncryptionAtHost` feature, resource-provider registrations, and the regional
+    vCPU, public IP and diagnostic-setting quotas. Two tenants in one subscription would share them, and each
+    tenant's operators could act on the other's resources. So every stack creates one empty resource group
+    with the same fixed name, tagged with its tenant, and the tenant's own resource group (which holds
+    everything else) waits for it. The azure-native provider checks that a resource does not exist before
+    creating it and fails with "cannot create already existing resource" (pulumi/pulumi-azure-native#303,
+    "Robust resource existence check"; the same message in #1722), so a second tenant's `pulumi up` in the
+    subscription stops at the claim, before it creates anything. The group is protected while deletion
+    protection is on and released by `pulumi destroy`.
+    """
+    services = ctx.part(Part.SERVICES)  # what the stack holds at subscription level
+    return resources.ResourceGroup(
+        ctx.name("subscription-claim"),
+        resource_group_name=SUBSCRIPTION_CLAIM_GROUP,
+        location=ctx.spec.region,
+        tags=ctx.tags,
+        opts=services.opts(stateful=True, provider=provider),
+    )
+
+
 def create_scope(ctx: BuildContext) -> AzureContext:
-    """The region-pinned provider and the tenant's resource group."""
+    """The provider pinned to the tenant's subscription and region, the subscription claim, and the tenant's
+    resource group (which waits for the claim)."""
     spec = ctx.spec
-    provider = azure_native.Provider(ctx.name("azure"), location=spec.region, opts=ctx.opts())
+    # Pinned to the spec's subscription when it names one (always, for `pulumi up`: infra/program.py), so the
+    # stack never lands in whatever subscription the operator's login happens to point at.
+    provider = azure_native.Provider(
+        ctx.name("azure"), location=spec.region, subscription_id=spec.azure_subscription_id, opts=ctx.opts()
+    )
+    claim = claim_subscription(ctx, provider)
     group = resources.ResourceGroup(
         ctx.name("rg"),
         resource_group_name=ctx.name("rg"),
         location=spec.region,
         tags=ctx.tags,
-        opts=ctx.opts(stateful=True, provider=provider),
+        opts=ctx.opts(stateful=True, provider=provider, depends_on=[claim]),
     )
     return AzureContext(ctx=ctx, provider=provider, resource_group=group)
 

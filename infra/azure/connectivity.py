@@ -2,8 +2,8 @@
 
 The gateway's load balancer and its Private Link service are created by AKS's cloud controller from the
 gateway Service's annotations (the load balancer is not known before the Service exists), so the Private Link
-settings travel as annotations: visibility and auto-approval limited to the listed consumer subscriptions,
-every other connection request waits for manual approval.
+settings travel as annotations: visible only to the listed consumer subscriptions, and never auto-approved —
+every connection request, the listed consumers' included, waits for the operator's manual approval.
 """
 
 from __future__ import annotations
@@ -59,7 +59,15 @@ def check_consumers(consumers: list[str]) -> list[str]:
 def load_balancer_annotations(
     connectivity: Connectivity, *, tags: Mapping[str, str], pls_name: str, pls_subnet: str
 ) -> dict[str, str]:
-    """Annotations for the gateway's `LoadBalancer` Service."""
+    """Annotations for the gateway's `LoadBalancer` Service.
+
+    With private link, the Private Link service is visible to the consumer subscriptions only
+    (`azure-pls-visibility`) and has no `azure-pls-auto-approval` annotation: that annotation lists subscriptions
+    whose connections are approved without review, and without it every request waits for manual approval
+    (cloud-provider-azure, "Azure Private Link Service Integration", PrivateLinkService annotations:
+    https://cloud-provider-azure.sigs.k8s.io/topics/pls-integration/; "What is Azure Private Link service?",
+    Control service exposure: https://learn.microsoft.com/azure/private-link/private-link-service-overview).
+    """
     if connectivity.private_link and connectivity.public_ingress:
         raise ValueError(
             "on Azure the Private Link service fronts an internal load balancer, so the gateway cannot be both "
@@ -77,7 +85,6 @@ def load_balancer_annotations(
         f"{_ANNOTATION}azure-pls-name": pls_name,
         f"{_ANNOTATION}azure-pls-ip-configuration-subnet": pls_subnet,
         f"{_ANNOTATION}azure-pls-visibility": consumers,
-        f"{_ANNOTATION}azure-pls-auto-approval": consumers,
         f"{_ANNOTATION}azure-pls-proxy-protocol": "false",
     }
 

@@ -1,5 +1,6 @@
 """Azure Database for MySQL Flexible Server 8.0: VNet-injected (no public access), TLS required, encrypted
-with the tenant key, 14 days of point-in-time backups, zone-redundant HA from `medium` up.
+with the tenant key, 14 days of point-in-time backups, zone-redundant HA from `medium` up (same-zone HA in a
+region without availability zones, as its `Region.warnings` say).
 
 Azure has no deletion-protection flag on the server: a CanNotDelete lock and Pulumi's protect option stand
 in for it, and Azure keeps a dropped server restorable for 5 days (no final snapshot).
@@ -49,14 +50,24 @@ def sku_tier(sku_name: str) -> dbformysql.ServerSkuTier:
 def high_availability(
     *, enabled: bool, tier: dbformysql.ServerSkuTier, zones: tuple[str, ...]
 ) -> dbformysql.HighAvailabilityArgsDict:
-    """Zone-redundant HA (standby in a second zone) or none; Burstable servers cannot have HA."""
+    """Zone-redundant HA (the standby in a second zone) where the region has two zones or more; where it has
+    fewer, same-zone HA (a standby in the primary's zone: it survives a server failure, not a zone's). Same-zone
+    HA needs no zones and zone-redundant HA needs them ("High availability concepts in Azure Database for MySQL
+    - Flexible Server", Zone-redundant HA / Same-zone HA:
+    https://learn.microsoft.com/azure/mysql/flexible-server/concepts-high-availability). Burstable servers
+    cannot have HA at all."""
     if not enabled:
         return {"mode": dbformysql.HighAvailabilityMode.DISABLED}
     if tier is dbformysql.ServerSkuTier.BURSTABLE:
         raise ValueError("MySQL high availability needs a General Purpose or Memory Optimized SKU, not Burstable")
     if len(zones) < 2:
-        raise ValueError("zone-redundant MySQL needs a region with at least two availability zones")
+        return {"mode": dbformysql.HighAvailabilityMode.SAME_ZONE}
     return {"mode": dbformysql.HighAvailabilityMode.ZONE_REDUNDANT, "standby_availability_zone": zones[1]}
+
+
+def primary_zone(zones: tuple[str, ...]) -> str | None:
+    """The primary's zone, or None (Azure places the server) in a region without availability zones."""
+    return zones[0] if zones else None
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,7 @@ def build_database(scope: AzureContext, net: TenantNetwork, keys: TenantKeys) ->
     tier = sku_tier(preset.db_instance_class)
     password = ctx.secret("databasePassword")
     server_name = global_name(spec.name, "mysql", max_length=63)
-    dns_zone = private_dns_zone(scope, net, "mysql-dns", f"{server_name}.private.mysql.database.azure.com")
+    dns = private_dns_zone(scope, net, "mysql-dns", f"{server_name}.private.mysql.database.azure.com")
     server = dbformysql.Server(
         ctx.name("mysql"),
         server_name=server_name,
@@ -84,12 +95,12 @@ def build_database(scope: AzureContext, net: TenantNetwork, keys: TenantKeys) ->
         sku={"name": preset.db_instance_class, "tier": tier},
         storage={"storage_size_gb": preset.db_storage_gb, "auto_grow": "Enabled", "auto_io_scaling": "Enabled"},
         backup={"backup_retention_days": BACKUP_RETENTION_DAYS, "geo_redundant_backup": "Disabled"},
-        availability_zone=spec.zones[0],
+        availability_zone=primary_zone(spec.zones),
         high_availability=high_availability(enabled=preset.db_high_availability, tier=tier, zones=spec.zones),
         network={
             "public_network_access": "Disabled",
             "delegated_subnet_resource_id": net.database_subnet.id,
-            "private_dns_zone_resource_id": dns_zone.id,
+            "private_dns_zone_resource_id": dns.zone.id,
         },
         identity={"type": "UserAssigned", "user_assigned_identities": [keys.encryption_identity.id]},
         data_encryption={
@@ -98,8 +109,15 @@ def build_database(scope: AzureContext, net: TenantNetwork, keys: TenantKeys) ->
             "primary_user_assigned_identity_id": keys.encryption_identity.id,
         },
         tags=ctx.tags,
+        # The server registers its name in the private DNS zone, which must already be linked to the VNet: the
+        # link is a separate resource that only the explicit dependency orders ("Private Network Access using
+        # virtual network integration", Private DNS zone and virtual network link:
+        # https://learn.microsoft.com/azure/mysql/flexible-server/concepts-networking-vnet; the azurerm
+        # `mysql_flexible_server` example creates the server `depends_on` the zone's virtual network link).
         opts=scope.opts(
-            stateful=True, depends_on=list(keys.grants), additional_secret_outputs=["administratorLoginPassword"]
+            stateful=True,
+            depends_on=[*keys.grants, dns.link],
+            additional_secret_outputs=["administratorLoginPassword"],
         ),
     )
     lock_against_deletion(scope, "mysql", server.id)

@@ -172,8 +172,16 @@ def build_network(scope: AzureContext) -> TenantNetwork:
     )
 
 
-def private_dns_zone(scope: AzureContext, net: TenantNetwork, part: str, zone: str) -> privatedns.PrivateZone:
-    """A private DNS zone resolvable only from the tenant's VNet."""
+@dataclass(frozen=True)
+class PrivateDns:
+    """A private DNS zone and its link to the tenant's VNet: the zone resolves nothing until the link exists."""
+
+    zone: privatedns.PrivateZone
+    link: privatedns.VirtualNetworkLink
+
+
+def private_dns_zone(scope: AzureContext, net: TenantNetwork, part: str, zone: str) -> PrivateDns:
+    """A private DNS zone resolvable only from the tenant's VNet (through the link)."""
     ctx = scope.ctx
     private_zone = privatedns.PrivateZone(
         ctx.name(part),
@@ -183,7 +191,7 @@ def private_dns_zone(scope: AzureContext, net: TenantNetwork, part: str, zone: s
         tags=ctx.tags,
         opts=scope.opts(),
     )
-    privatedns.VirtualNetworkLink(
+    link = privatedns.VirtualNetworkLink(
         ctx.name(f"{part}-link"),
         virtual_network_link_name=ctx.name(f"{part}-link"),
         private_zone_name=private_zone.name,
@@ -194,7 +202,7 @@ def private_dns_zone(scope: AzureContext, net: TenantNetwork, part: str, zone: s
         tags=ctx.tags,
         opts=scope.opts(),
     )
-    return private_zone
+    return PrivateDns(zone=private_zone, link=link)
 
 
 def private_endpoint(
@@ -215,13 +223,13 @@ def private_endpoint(
         tags=ctx.tags,
         opts=scope.opts(),
     )
-    dns_zone = private_dns_zone(scope, net, f"{part}-dns", zone)
+    dns = private_dns_zone(scope, net, f"{part}-dns", zone)
     network.PrivateDnsZoneGroup(
         ctx.name(f"{part}-dns-group"),
         private_dns_zone_group_name="default",
         private_endpoint_name=endpoint.name,
         resource_group_name=scope.group_name,
-        private_dns_zone_configs=[{"name": zone.replace(".", "-"), "private_dns_zone_id": dns_zone.id}],
+        private_dns_zone_configs=[{"name": zone.replace(".", "-"), "private_dns_zone_id": dns.zone.id}],
         opts=scope.opts(),
     )
     return endpoint

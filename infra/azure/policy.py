@@ -3,11 +3,24 @@ program might create wrongly). Checks read the camelCase inputs a pulumi-policy 
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from infra.policy.model import CloudRules, PolicyContext, ResourceCheck, ResourceView, Rule, input_at
+from infra.policy import cidrs
+from infra.policy.graph import Companion, Reference, companion_check, reference_check, tenant_key_check
+from infra.policy.model import (
+    UNKNOWN,
+    CloudRules,
+    Graph,
+    PolicyContext,
+    ResourceCheck,
+    ResourceView,
+    Rule,
+    Violation,
+    input_at,
+    violation,
+)
 
 _T = "azure-native:"
 MYSQL_SERVER = f"{_T}dbformysql:Server"
@@ -26,6 +39,27 @@ PRIVATE_LINK_SERVICE = f"{_T}network:PrivateLinkService"
 PEERING = f"{_T}network:VirtualNetworkPeering"
 ROLE_ASSIGNMENT = f"{_T}authorization:RoleAssignment"
 RESOURCE_GROUP = f"{_T}resources:ResourceGroup"
+IDENTITY = f"{_T}managedidentity:UserAssignedIdentity"
+DIAGNOSTIC_SETTING = f"{_T}monitor:DiagnosticSetting"
+FLOW_LOG = f"{_T}network:FlowLog"
+MIN_BACKUP_DAYS = 7
+# Privileged administrator roles: they can grant access or do anything
+# (https://learn.microsoft.com/azure/role-based-access-control/role-assignments-steps#privileged-administrator-roles;
+# ids from https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+PRIVILEGED_ROLES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+}
+# A scope at resource-group level or wider: "/", a management group, a subscription, a resource group.
+_BROAD_SCOPE = re.compile(
+    r"^(/|/providers/Microsoft\.Management/managementGroups/[^/]+|/subscriptions/[^/]+(/resourceGroups/[^/]+)?)/?$",
+    re.IGNORECASE,
+)
+# Service tags that name the tenant's own network or Azure's load-balancer probe, not the internet
+# (https://learn.microsoft.com/azure/virtual-network/service-tags-overview#available-service-tags).
+INTERNAL_SERVICE_TAGS = frozenset({"virtualnetwork", "azureloadbalancer"})
 
 STATEFUL_TYPES = (
     RESOURCE_GROUP,
@@ -43,6 +77,13 @@ WEAK_TLS = frozenset({"TLSv1", "TLSv1.0", "TLSv1.1"})
 
 
 # ------------------------------------------------------------------------------------- no public data
+
+
+def mysql_backups_kept(view: ResourceView, ctx: PolicyContext) -> str | None:
+    days = input_at(view.inputs, "backup.backupRetentionDays")
+    if not isinstance(days, int | float) or days < MIN_BACKUP_DAYS:
+        return f"MySQL keeps backups {days or 'the default'} days; set backup.backupRetentionDays >= {MIN_BACKUP_DAYS}"
+    return protected_while_required(view, ctx)
 
 
 def mysql_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
@@ -191,8 +232,9 @@ def cluster_endpoint_private(view: ResourceView, ctx: PolicyContext) -> str | No
             return "private AKS cluster publishes a public FQDN; set enablePrivateClusterPublicFQDN to false"
         return None
     ranges = [str(r) for r in profile.get("authorizedIPRanges") or []]
-    if not ranges or any(r in INTERNET_SOURCES for r in ranges):
-        return "AKS API server is public; set apiServerAccessProfile.enablePrivateCluster (or authorizedIPRanges)"
+    beyond = cidrs.outside(ranges, ctx.cluster_api_cidrs) if ranges else "every address"
+    if beyond:
+        return f"AKS API server is public to {beyond}; set apiServerAccessProfile.enablePrivateCluster"
     return None
 
 
@@ -200,26 +242,28 @@ def cluster_endpoint_private(view: ResourceView, ctx: PolicyContext) -> str | No
 
 
 def _open_rule_problem(rule: Mapping[str, Any], ctx: PolicyContext) -> str | None:
+    """Sources count as their union (`0.0.0.0/1` + `128.0.0.0/1` is the internet). `*`, `Internet` and
+    `Any` mean every address; service tags other than VirtualNetwork and AzureLoadBalancer name address
+    ranges outside the tenant (e.g. `AzureCloud`, every Azure customer), so they count as beyond the list."""
     if rule.get("direction") != "Inbound" or rule.get("access") != "Allow":
         return None
     sources = [str(s) for s in [rule.get("sourceAddressPrefix"), *(rule.get("sourceAddressPrefixes") or [])] if s]
     name = rule.get("name", "?")
-    if any(s.lower() in INTERNET_SOURCES for s in sources):
-        if ctx.allowed_cidrs:
-            return f"rule {name!r} allows the internet in; with an allow list, allow only {list(ctx.allowed_cidrs)}"
-        ports = [rule.get("destinationPortRange"), *(rule.get("destinationPortRanges") or [])]
-        if [p for p in ports if p] != [TLS_PORT]:
-            return f"rule {name!r} allows the internet in on {[p for p in ports if p]}; only port 443 may be open"
+    world = [s for s in sources if s.lower() in INTERNET_SOURCES]
+    tags = [
+        s for s in sources if s not in world and s.lower() not in INTERNAL_SERVICE_TAGS and cidrs.parse([s]) is None
+    ]
+    ranges = [s for s in sources if cidrs.parse([s]) is not None]
+    beyond = ", ".join(
+        b for b in (" ".join(world), " ".join(tags), cidrs.outside(ranges, ctx.trusted_cidrs) if ranges else "") if b
+    )
+    if not beyond:
         return None
     if ctx.allowed_cidrs:
-        allowed = [ipaddress.ip_network(c) for c in ctx.allowed_cidrs]
-        for source in sources:
-            try:
-                network = ipaddress.ip_network(source, strict=False)
-            except ValueError:
-                continue  # service tags (VirtualNetwork, AzureLoadBalancer) are not internet sources
-            if network.is_global and not any(network.version == a.version and network.subnet_of(a) for a in allowed):  # type: ignore[arg-type]
-                return f"rule {name!r} allows {source} in, outside the tenant's allow list {list(ctx.allowed_cidrs)}"
+        return f"rule {name!r} admits {beyond}, beyond the tenant's allow list {list(ctx.allowed_cidrs)}"
+    ports = [p for p in [rule.get("destinationPortRange"), *(rule.get("destinationPortRanges") or [])] if p]
+    if ports != [TLS_PORT]:
+        return f"rule {name!r} admits {beyond} on {ports}; only the listener port 443 may be open beyond the tenant"
     return None
 
 
@@ -245,12 +289,16 @@ def cluster_nodes_private(view: ResourceView, ctx: PolicyContext) -> str | None:
 
 
 def private_link_restricted(view: ResourceView, ctx: PolicyContext) -> str | None:
+    """`visibility.subscriptions` and `autoApproval.subscriptions` take subscription ids, and `*` means every
+    subscription (https://learn.microsoft.com/azure/private-link/private-link-service-overview#control-service-exposure)."""
     visible = [str(s) for s in input_at(view.inputs, "visibility.subscriptions") or []]
     approved = [str(s) for s in input_at(view.inputs, "autoApproval.subscriptions") or []]
     if not visible or "*" in visible:
         return "Private Link service is visible to every subscription; list the tenant's consumers in visibility"
     if "*" in approved or not set(approved) <= set(visible):
         return "Private Link service auto-approves beyond its consumers; list only visible subscriptions"
+    if beyond := sorted(set(visible) - set(ctx.private_link_consumers)):
+        return f"Private Link service is visible to {beyond}, not among the spec's private_link_consumers"
     return None
 
 
@@ -261,14 +309,72 @@ def peering_without_transit(view: ResourceView, ctx: PolicyContext) -> str | Non
     return None
 
 
-def role_within_tenant(view: ResourceView, ctx: PolicyContext) -> str | None:
+def role_not_privileged(view: ResourceView, ctx: PolicyContext) -> str | None:
+    role = str(view.inputs.get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
     scope = str(view.inputs.get("scope", ""))
-    if f"/resourcegroups/{ctx.tenant}-".lower() not in scope.lower():
+    if role in PRIVILEGED_ROLES and (scope == UNKNOWN or _BROAD_SCOPE.match(scope)):
         return (
-            f"role assignment scope {scope!r} is outside the tenant's resource group; "
-            f"scope it to a resource of {ctx.tenant!r}"
+            f"assigns {PRIVILEGED_ROLES[role]} at {scope!r} (resource group or wider); "
+            "assign a data-plane role on the one resource that needs it"
         )
     return None
+
+
+def _storage_key_uri(view: ResourceView) -> list[Any]:
+    properties = input_at(view.inputs, "encryption.keyVaultProperties")
+    if not isinstance(properties, Mapping):
+        return []
+    vault, key = properties.get("keyVaultUri"), properties.get("keyName")
+    if UNKNOWN in (vault, key):
+        return [UNKNOWN]
+    return [f"{str(vault).rstrip('/')}/keys/{key}"]
+
+
+TENANT_KEY_REFERENCES = (
+    Reference(MYSQL_SERVER, "dataEncryption.primaryKeyURI", (KEY,), "the tenant key"),
+    Reference(MANAGED_CLUSTER, "securityProfile.azureKeyVaultKms.keyId", (KEY,), "the tenant key"),
+    Reference(STORAGE_ACCOUNT, "encryption.keyVaultProperties", (KEY,), "the tenant key", _storage_key_uri),
+)
+OWN_REFERENCES = (
+    Reference(ROLE_ASSIGNMENT, "principalId", (IDENTITY,), "a tenant managed identity"),
+    Reference(DIAGNOSTIC_SETTING, "storageAccountId", (STORAGE_ACCOUNT,), "a tenant storage account"),
+    Reference(FLOW_LOG, "storageId", (STORAGE_ACCOUNT,), "a tenant storage account"),
+)
+AUDITED = (MYSQL_SERVER, KEY_VAULT, MANAGED_CLUSTER, REDIS)
+DIAGNOSTIC_COMPANIONS = tuple(
+    Companion(Rule.AUDIT_TRAIL, owner, DIAGNOSTIC_SETTING, "resourceUri", "diagnostic setting exporting its audit logs")
+    for owner in AUDITED
+)
+
+
+def _within_tenant_group(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
+    """A role assignment's scope is the tenant's resource group or a resource inside it, by the group's id:
+    `.../resourceGroups/acme-corp-rg` is another tenant's even though it starts with `acme-`."""
+    groups = [str(g.state.get("id")) for g in graph.of_type(RESOURCE_GROUP) if g.state.get("id") not in (None, UNKNOWN)]
+    for view in graph.of_type(ROLE_ASSIGNMENT):
+        scope = str(view.inputs.get("scope", ""))
+        if scope == UNKNOWN and graph.depends_on(view, "scope", *{v.type for v in graph.views}):
+            continue
+        if not any(scope.lower() == g.lower() or scope.lower().startswith(f"{g.lower()}/") for g in groups):
+            yield violation(
+                Rule.NO_CROSS_TENANT_SHARING,
+                view,
+                f"role assignment scope {scope!r} is outside the tenant's resource group",
+            )
+
+
+def _archive_immutable(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
+    """Audit logs go to a storage account with version-level immutability
+    (https://learn.microsoft.com/azure/storage/blobs/immutable-storage-overview)."""
+    immutable = {
+        i
+        for a in graph.of_type(STORAGE_ACCOUNT)
+        if input_at(a.inputs, "immutableStorageWithVersioning.enabled") is True
+        for i in graph.identifiers_of(a)
+    }
+    for view in graph.of_type(DIAGNOSTIC_SETTING):
+        if view.inputs.get("storageAccountId") not in immutable:
+            yield violation(Rule.AUDIT_TRAIL, view, "exports audit logs to a storage account without immutability")
 
 
 def storage_not_cross_tenant(view: ResourceView, ctx: PolicyContext) -> str | None:
@@ -300,7 +406,7 @@ def _checks() -> dict[Rule, dict[str, ResourceCheck]]:
             MYSQL_CONFIGURATION: mysql_parameter_tls,
             STORAGE_ACCOUNT: storage_https_only,
         },
-        Rule.DELETION_PROTECTION: {**protected, KEY_VAULT: vault_purge_protected},
+        Rule.DELETION_PROTECTION: {**protected, KEY_VAULT: vault_purge_protected, MYSQL_SERVER: mysql_backups_kept},
         Rule.PRIVATE_CLUSTER_ENDPOINT: {MANAGED_CLUSTER: cluster_endpoint_private},
         Rule.NO_OPEN_INGRESS: {
             SECURITY_GROUP: security_group_open_ingress,
@@ -310,9 +416,9 @@ def _checks() -> dict[Rule, dict[str, ResourceCheck]]:
         Rule.NO_CROSS_TENANT_SHARING: {
             PRIVATE_LINK_SERVICE: private_link_restricted,
             PEERING: peering_without_transit,
-            ROLE_ASSIGNMENT: role_within_tenant,
             STORAGE_ACCOUNT: storage_not_cross_tenant,
         },
+        Rule.LEAST_PRIVILEGE: {ROLE_ASSIGNMENT: role_not_privileged},
     }
 
 
@@ -339,4 +445,15 @@ TAGGABLE_TYPES = frozenset(
     )
 )
 
-RULES = CloudRules(checks=_checks(), taggable_types=TAGGABLE_TYPES, tag_field="tags")
+RULES = CloudRules(
+    checks=_checks(),
+    taggable_types=TAGGABLE_TYPES,
+    tag_field="tags",
+    graph_checks=(
+        tenant_key_check(TENANT_KEY_REFERENCES),
+        reference_check(Rule.NO_CROSS_TENANT_SHARING, OWN_REFERENCES, lambda ctx: ()),
+        companion_check(DIAGNOSTIC_COMPANIONS),
+        _within_tenant_group,
+        _archive_immutable,
+    ),
+)

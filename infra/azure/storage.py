@@ -55,6 +55,17 @@ class AccountSettings:
     allow_shared_key_access: bool
     cors_origin: str | None = None
     immutability: storage.ImmutableStorageAccountArgsDict | None = None
+    ignore_changes: tuple[str, ...] = ()  # inputs changed outside the program on purpose (the archive's lock)
+
+
+def redundancy(zones: Sequence[str]) -> storage.SkuName:
+    """Zone-redundant storage where the region has availability zones; locally redundant where it has none.
+
+    ZRS exists only in regions with availability zones ("Azure Storage redundancy", Zone-redundant storage:
+    https://learn.microsoft.com/azure/storage/common/storage-redundancy#zone-redundant-storage). The geo options
+    are not a substitute: they copy the data to the paired region, outside the region the tenant chose.
+    """
+    return storage.SkuName.STANDARD_ZRS if zones else storage.SkuName.STANDARD_LRS
 
 
 def secure_account(scope: AzureContext, keys: TenantKeys, settings: AccountSettings) -> storage.StorageAccount:
@@ -66,7 +77,7 @@ def secure_account(scope: AzureContext, keys: TenantKeys, settings: AccountSetti
         resource_group_name=scope.group_name,
         location=scope.location,
         kind=storage.Kind.STORAGE_V2,
-        sku={"name": storage.SkuName.STANDARD_ZRS},
+        sku={"name": redundancy(ctx.spec.zones)},
         allow_blob_public_access=False,
         enable_https_traffic_only=True,
         minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
@@ -88,7 +99,9 @@ def secure_account(scope: AzureContext, keys: TenantKeys, settings: AccountSetti
         },
         immutable_storage_with_versioning=settings.immutability,
         tags=ctx.tags,
-        opts=scope.opts(stateful=True, depends_on=list(keys.grants)),
+        opts=scope.opts(
+            stateful=True, depends_on=list(keys.grants), ignore_changes=list(settings.ignore_changes) or None
+        ),
     )
     lock_against_deletion(scope, settings.part, account.id)
     storage.BlobServiceProperties(

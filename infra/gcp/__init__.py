@@ -4,29 +4,41 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.cloud import BuildContext, Part, PrivateIngress, TenantInfrastructure
+from infra.cloud import BuildContext, EgressAllow, Part, PrivateIngress, TenantInfrastructure
 from infra.gcp.audit_trail import build_audit_trail
 from infra.gcp.cache import build_cache
 from infra.gcp.cluster import build_cluster
 from infra.gcp.connectivity import build_connectivity
 from infra.gcp.database import build_database
-from infra.gcp.identity import build_gateway_identity
+from infra.gcp.identity import bind_workload_identity, build_gateway_identity
 from infra.gcp.keys import allow_key_use, build_keys
 from infra.gcp.network import build_network, private_cidrs
 from infra.gcp.project import ServiceAgent, open_project
+from infra.gcp.services import enable_services
 from infra.gcp.storage import build_storage
 
 GKE_SERVICE_ACCOUNT_ANNOTATION = "iam.gke.io/gcp-service-account"
+# Pods get their workload-identity tokens from the GKE metadata server on their node; with default-deny egress
+# the gateway must be allowed to reach it: 169.254.169.254/32 on port 80 (the metadata address, which GKE
+# Dataplane V2 serves) and 169.254.169.252/32 on port 988 (where the GKE metadata server listens) ("About
+# Workload Identity Federation for GKE", section "Limitations", network policy note,
+# https://cloud.google.com/kubernetes-engine/docs/concepts/workload-identity).
+METADATA_SERVER_EGRESS = (
+    EgressAllow(cidr="169.254.169.254/32", ports=(80,)),
+    EgressAllow(cidr="169.254.169.252/32", ports=(988,)),
+)
 
 
 def build(ctx: BuildContext) -> TenantInfrastructure:
-    project = open_project(ctx)
+    project = enable_services(open_project(ctx))
     keys = project.part(Part.KEYS)
     key = build_keys(keys)
     network = build_network(project.part(Part.NETWORK))
-    identity = build_gateway_identity(project.part(Part.IDENTITY))
+    identity_part = project.part(Part.IDENTITY)
+    identity = build_gateway_identity(identity_part)
     cluster_part = project.part(Part.CLUSTER)
     cluster = build_cluster(cluster_part, network, key, allow_key_use(cluster_part, key, ServiceAgent.GKE))
+    bind_workload_identity(identity_part, identity, cluster.cluster)
     database = build_database(project.part(Part.DATABASE), network, key)
     cache = build_cache(project.part(Part.CACHE), network, key)
     storage_key_grants = allow_key_use(keys, key, ServiceAgent.CLOUD_STORAGE)
@@ -59,5 +71,6 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
             connectivity.service_attachment.self_link if connectivity.service_attachment is not None else None
         ),
         private_ingress=private_ingress,
+        identity_egress=METADATA_SERVER_EGRESS,
         extra_outputs=extra_outputs,
     )

@@ -13,6 +13,7 @@ from infra.cloud import CacheEndpoint
 from infra.gcp.keys import TenantKey, allow_key_use
 from infra.gcp.network import Network
 from infra.gcp.project import GcpContext, ServiceAgent
+from infra.gcp.server_ca import server_ca_bundle
 
 REDIS_VERSION = "REDIS_7_2"
 TLS_PORT = 6378  # Memorystore's port when transit encryption is on; the plaintext port is closed
@@ -58,5 +59,15 @@ def build_cache(project: GcpContext, network: Network, key: TenantKey) -> Cache:
         host=instance.host,
         port=TLS_PORT,
         auth_token=pulumi.Output.secret(instance.auth_string),
+        server_ca=instance.server_ca_certs.apply(
+            lambda cas: server_ca_bundle([c.cert for c in cas or []], "Memorystore")
+        ),
+        # "A Redis instance that uses in-transit encryption has one or more unique Certificate Authorities (CA)
+        # that are used to verify the identity of the server" (Memorystore for Redis, "About in-transit
+        # encryption", section "Certificate Authority", https://cloud.google.com/memorystore/docs/redis/
+        # in-transit-encryption): the instance's own CAs identify it, whatever name its certificate carries.
+        # All of them are trusted: "a new CA becomes available five years after instance creation" (section
+        # "Certificate Authority rotation").
+        check_hostname=False,
     )
     return Cache(instance, endpoint)

@@ -13,6 +13,7 @@ from infra.cloud import DatabaseEndpoint
 from infra.gcp.keys import TenantKey, allow_key_use
 from infra.gcp.network import Network
 from infra.gcp.project import GcpContext, ServiceAgent
+from infra.gcp.server_ca import server_ca_bundle
 
 MYSQL_VERSION = "MYSQL_8_0"
 MYSQL_PORT = 3306
@@ -101,5 +102,14 @@ def build_database(project: GcpContext, network: Network, key: TenantKey) -> Dat
         name=DATABASE_NAME,
         user=DATABASE_USER,
         password=pulumi.Output.secret(password),
+        server_ca=instance.server_ca_certs.apply(
+            lambda cas: server_ca_bundle([c.cert for c in cas or []], "Cloud SQL")
+        ),
+        # The instance keeps the default per-instance CA: "an internal CA dedicated to each Cloud SQL instance
+        # signs the server certificate for that instance" (Cloud SQL for MySQL, "Authorize with SSL/TLS
+        # certificates", section "Certificate authority (CA) hierarchies",
+        # https://cloud.google.com/sql/docs/mysql/authorize-ssl), so a chain to that CA already identifies this
+        # instance; its server certificate names the instance, not the private address the gateway dials.
+        check_hostname=False,
     )
     return Database(instance, endpoint)

@@ -1,5 +1,12 @@
 """The platform identity: a Google service account the gateway runs as through GKE Workload Identity.
-It signs URLs (V4 signing through IAM signBlob, no key file) and is what a BYOB customer grants access to."""
+It signs URLs (V4 signing through IAM signBlob, no key file) and is what a BYOB customer grants access to.
+
+The account is built with the Identity part; its workload-identity binding only once the cluster exists
+(`bind_workload_identity`): the project's workload identity pool `<project>.svc.id.goog` is created with the
+first cluster that enables Workload Identity, and a binding naming a member of a pool that does not exist yet
+is refused ("Authenticate to Google Cloud APIs from GKE workloads": enable Workload Identity Federation on the
+cluster first, then grant the Kubernetes service account's principal,
+https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity)."""
 
 from __future__ import annotations
 
@@ -43,13 +50,6 @@ def build_gateway_identity(project: GcpContext) -> GatewayIdentity:
         display_name=f"Enclave gateway of tenant {ctx.spec.name}",
         opts=project.opts(),
     )
-    gcp.serviceaccount.IAMMember(
-        ctx.name("gateway-workload-identity"),
-        service_account_id=account.name,
-        role=WORKLOAD_IDENTITY_USER,
-        member=workload_member(project.project, NAMESPACE, SERVICE_ACCOUNT),
-        opts=project.opts(),
-    )
     identity = GatewayIdentity(account, account.email)
     gcp.serviceaccount.IAMMember(
         ctx.name("gateway-url-signer"),
@@ -59,3 +59,17 @@ def build_gateway_identity(project: GcpContext) -> GatewayIdentity:
         opts=project.opts(),
     )
     return identity
+
+
+def bind_workload_identity(
+    project: GcpContext, identity: GatewayIdentity, cluster: gcp.container.Cluster
+) -> gcp.serviceaccount.IAMMember:
+    """Let the gateway's Kubernetes service account act as the gateway's Google service account; created
+    after the cluster, whose creation brings the project's workload identity pool into being."""
+    return gcp.serviceaccount.IAMMember(
+        project.ctx.name("gateway-workload-identity"),
+        service_account_id=identity.account.name,
+        role=WORKLOAD_IDENTITY_USER,
+        member=workload_member(project.project, NAMESPACE, SERVICE_ACCOUNT),
+        opts=project.opts(depends_on=[cluster]),
+    )

@@ -9,7 +9,10 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+import pulumi
+
 from infra.mockrun import MockPlace, OutputFaker
+from infra.spec import TENANT_TAG
 
 MOCK_PROJECT_NUMBER = "123456789012"
 
@@ -37,10 +40,35 @@ def _service_account(place: MockPlace, _type: str, name: str, inputs: Mapping[st
     return {"email": email, "member": f"serviceAccount:{email}", "name": f"projects/-/serviceAccounts/{email}"}
 
 
+_AGENT_DOMAINS = {
+    "sqladmin.googleapis.com": "gcp-sa-cloud-sql",
+    "redis.googleapis.com": "cloud-redis",
+    "container.googleapis.com": "container-engine-robot",
+}
+
+
+def _fake_pem(name: str) -> str:
+    body = base64.b64encode(f"mock CA of {name}".encode()).decode()
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
 def _service_identity(place: MockPlace, _type: str, _name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    domain = {"sqladmin.googleapis.com": "gcp-sa-cloud-sql"}.get(inputs.get("service", ""), "gcp-sa-mock")
+    domain = _AGENT_DOMAINS.get(inputs.get("service", ""), "gcp-sa-mock")
     email = f"service-{MOCK_PROJECT_NUMBER}@{domain}.iam.gserviceaccount.com"
     return {"email": email, "member": f"serviceAccount:{email}"}
+
+
+def _project(place: MockPlace, _token: str, _name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The tenant's project as the operator prepared it: labelled for the stack's tenant (the stack is named
+    after its tenant), so the program's claim check passes; tests swap this to check the refusals."""
+    project = args.get("projectId") or place.account
+    labels = {TENANT_TAG: pulumi.get_stack()}
+    return {"projectId": project, "number": MOCK_PROJECT_NUMBER, "labels": labels, "effectiveLabels": labels}
+
+
+def _storage_agent(place: MockPlace, _token: str, _name: str, _args: Mapping[str, Any]) -> dict[str, Any]:
+    email = f"service-{MOCK_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+    return {"emailAddress": email, "member": f"serviceAccount:{email}"}
 
 
 def _cluster(place: MockPlace, _type: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,12 +94,15 @@ def _sql_instance(place: MockPlace, _type: str, name: str, inputs: Mapping[str, 
     return {
         "privateIpAddress": _fake_ip(name),
         "connectionName": f"{project}:{inputs.get('region', 'mock-region')}:{inputs.get('name', name)}",
+        "serverCaCerts": [
+            {"cert": _fake_pem(name), "commonName": "C=US,O=Google\\, Inc,CN=Google Cloud SQL Server CA"}
+        ],
     }
 
 
 def _redis_instance(place: MockPlace, _type: str, name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
     auth = hashlib.sha256(f"mock-auth-{name}".encode()).hexdigest()
-    return {"host": _fake_ip(name), "port": 6378, "authString": auth}
+    return {"host": _fake_ip(name), "port": 6378, "authString": auth, "serverCaCerts": [{"cert": _fake_pem(name)}]}
 
 
 def _address(place: MockPlace, _type: str, name: str, _inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,4 +126,7 @@ FAKERS: dict[str, OutputFaker] = {
     "gcp:logging/projectSink:ProjectSink": _sink,
 }
 
-INVOKES: dict[str, OutputFaker] = {}  # the module calls no data sources
+INVOKES: dict[str, OutputFaker] = {
+    "gcp:organizations/getProject:getProject": _project,
+    "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _storage_agent,
+}

@@ -4,7 +4,25 @@ wrong and how to fix it."""
 
 from __future__ import annotations
 
-from infra.policy.model import CloudRules, PolicyContext, ResourceCheck, ResourceView, Rule, input_at
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from infra.policy import cidrs
+from infra.policy.graph import Reference, reference_check, tenant_key_check
+from infra.policy.model import (
+    UNKNOWN,
+    CloudRules,
+    Graph,
+    PolicyContext,
+    ResourceCheck,
+    ResourceView,
+    Rule,
+    Violation,
+    input_at,
+    violation,
+)
 from infra.spec import TENANT_TAG
 
 SQL = "gcp:sql/databaseInstance:DatabaseInstance"
@@ -25,8 +43,44 @@ NETWORK = "gcp:compute/network:Network"
 SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
 SERVICE_ACCOUNT = "gcp:serviceaccount/account:Account"
 SINK = "gcp:logging/projectSink:ProjectSink"
+AUDIT_CONFIG = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
+PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
+PROJECT_BINDING = "gcp:projects/iAMBinding:IAMBinding"
+PROJECT_POLICY = "gcp:projects/iAMPolicy:IAMPolicy"
+ACCOUNT_MEMBER = "gcp:serviceaccount/iAMMember:IAMMember"
+ACCOUNT_BINDING = "gcp:serviceaccount/iAMBinding:IAMBinding"
+KEY_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
+KEY_BINDING = "gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding"
+GRANTS = (
+    PROJECT_MEMBER,
+    PROJECT_BINDING,
+    ACCOUNT_MEMBER,
+    ACCOUNT_BINDING,
+    KEY_MEMBER,
+    KEY_BINDING,
+    BUCKET_MEMBER,
+    BUCKET_BINDING,
+)
+# Grants above a project reach every project under the folder / organization: never from a tenant stack.
+WIDER_THAN_PROJECT = tuple(
+    f"gcp:{module}/{kind}:{kind[0].upper()}{kind[1:]}"
+    for module in ("organizations", "folder")
+    for kind in ("iAMMember", "iAMBinding", "iAMPolicy")
+)
+# Basic (primitive) roles grant thousands of permissions across all services
+# (https://cloud.google.com/iam/docs/roles-overview#basic: "Basic roles are highly permissive").
+BASIC_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
+# Google's health checkers and proxies (https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges):
+# a firewall must admit them for a load balancer's backends to be healthy; they are not the internet.
+HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22", "2600:2d00:1:b029::/64", "2600:2d00:1:1::/64")
+# A user-managed service account's email: <name>@<project id>.iam.gserviceaccount.com, or a Kubernetes
+# service account of a project's workload-identity pool: <project id>.svc.id.goog[<namespace>/<name>].
+# Google-managed service agents are `service-<project number>@...` and belong to the project by number.
+_ACCOUNT_PROJECT = re.compile(
+    r"^serviceAccount:(?:(?!service-\d+@)[^@]+@([a-z][a-z0-9-]+)\.iam\.gserviceaccount\.com"
+    r"|([a-z][a-z0-9-]+)\.svc\.id\.goog\[)"
+)
 
-ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 TLS_SSL_MODES = frozenset({"ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"})
 MIN_BACKUPS = 7
@@ -123,8 +177,8 @@ def _sql_durable(r: ResourceView, ctx: PolicyContext) -> str | None:
     if backups.get("enabled") is not True or backups.get("binaryLogEnabled") is not True:
         return "Cloud SQL lacks point-in-time recovery: enable backupConfiguration.enabled and binaryLogEnabled"
     retained = input_at(backups, "backupRetentionSettings.retainedBackups")
-    if retained is not None and retained < MIN_BACKUPS:
-        return f"Cloud SQL keeps {retained} backups: keep at least {MIN_BACKUPS} (retainedBackups)"
+    if not isinstance(retained, int | float) or retained < MIN_BACKUPS:
+        return f"Cloud SQL keeps {retained or 'the default'} backups: set retainedBackups >= {MIN_BACKUPS}"
     if ctx.deletion_protection and input_at(r.inputs, "settings.finalBackupConfig.enabled") is not True:
         return "Cloud SQL takes no final backup on deletion: set settings.finalBackupConfig.enabled = true"
     return _protected(r, ctx, (("deletionProtection",), ("settings", "deletionProtectionEnabled")))
@@ -161,17 +215,17 @@ def _key_ring_protected(r: ResourceView, ctx: PolicyContext) -> str | None:
 # --- private cluster endpoint ----------------------------------------------------------------------------
 
 
-def _cluster_private(r: ResourceView, _: PolicyContext) -> str | None:
+def _cluster_private(r: ResourceView, ctx: PolicyContext) -> str | None:
     private = r.inputs.get("privateClusterConfig") or {}
     if private.get("enablePrivateNodes") is not True:
         return "GKE nodes have public IPs: set privateClusterConfig.enablePrivateNodes = true"
     networks = r.inputs.get("masterAuthorizedNetworksConfig") or {}
     if networks.get("gcpPublicCidrsAccessEnabled") is True:
         return "the GKE control plane admits all Google Cloud IPs: set gcpPublicCidrsAccessEnabled = false"
-    cidrs = {block.get("cidrBlock") for block in networks.get("cidrBlocks") or []}
-    if cidrs & ANYWHERE:
-        return "the GKE control plane is open to the internet: remove 0.0.0.0/0 from masterAuthorizedNetworks"
-    if private.get("enablePrivateEndpoint") is not True and not cidrs:
+    blocks = [block.get("cidrBlock") for block in networks.get("cidrBlocks") or []]
+    if blocks and (beyond := cidrs.outside(blocks, ctx.cluster_api_cidrs)):
+        return f"the GKE control plane admits {beyond}: keep masterAuthorizedNetworks inside the tenant's networks"
+    if private.get("enablePrivateEndpoint") is not True and not blocks:
         return "the GKE control plane is public: set enablePrivateEndpoint = true or list masterAuthorizedNetworks"
     return None
 
@@ -193,16 +247,22 @@ def _nested_label(path: tuple[str, ...]) -> ResourceCheck:
 
 
 def _firewall_ingress(r: ResourceView, ctx: PolicyContext) -> str | None:
+    """Sources count as their union: `0.0.0.0/1` + `128.0.0.0/1` is the internet. A rule with no source
+    ranges, tags or service accounts admits every address (https://cloud.google.com/firewall/docs/firewalls#sources_for_rules)."""
     if r.inputs.get("direction", "INGRESS") != "INGRESS" or not r.inputs.get("allows"):
         return None
-    if not set(r.inputs.get("sourceRanges") or []) & ANYWHERE:
+    ranges = list(r.inputs.get("sourceRanges") or [])
+    if not ranges and (r.inputs.get("sourceTags") or r.inputs.get("sourceServiceAccounts")):
+        return None
+    beyond = cidrs.outside(ranges, (*ctx.trusted_cidrs, *HEALTH_CHECK_RANGES)) if ranges else "every address"
+    if not beyond:
         return None
     listener_only = all(
         allow.get("protocol") == "tcp" and list(allow.get("ports") or []) == ["443"] for allow in r.inputs["allows"]
     )
     if listener_only and not ctx.allowed_cidrs:
         return None  # the gateway's TLS listener, open by design when the tenant has no allow list
-    return "the firewall admits 0.0.0.0/0: restrict sourceRanges to the tenant's allow list or private ranges"
+    return f"the firewall admits {beyond}: restrict sourceRanges to the tenant's allow list or its own networks"
 
 
 def _address_internal(r: ResourceView, _: PolicyContext) -> str | None:
@@ -214,12 +274,130 @@ def _address_internal(r: ResourceView, _: PolicyContext) -> str | None:
 # --- nothing shared with another tenant ------------------------------------------------------------------
 
 
-def _attachment_explicit(r: ResourceView, _: PolicyContext) -> str | None:
+def _attachment_explicit(r: ResourceView, ctx: PolicyContext) -> str | None:
+    """ACCEPT_AUTOMATIC accepts every project's connection
+    (https://cloud.google.com/vpc/docs/about-vpc-hosted-services#connection-preference); the accept list
+    must name only the spec's consumers."""
     if r.inputs.get("connectionPreference") != "ACCEPT_MANUAL":
         return "the service attachment accepts any project: set connectionPreference = 'ACCEPT_MANUAL'"
-    if not r.inputs.get("consumerAcceptLists"):
+    accepted = [
+        str(entry.get("projectIdOrNum") or entry.get("networkUrl"))
+        for entry in r.inputs.get("consumerAcceptLists") or []
+        if isinstance(entry, dict)
+    ]
+    if not accepted:
         return "the service attachment has no consumer allow list: list the tenant's consumer projects"
+    if "*" in accepted:
+        return "the service attachment accepts '*': list the spec's consumer projects"
+    if beyond := sorted(set(accepted) - set(ctx.private_link_consumers)):
+        return f"the service attachment accepts {beyond}, not among the spec's private_link_consumers"
     return None
+
+
+# --- least privilege ---------------------------------------------------------------------------------------
+
+
+def _roles(r: ResourceView) -> list[str]:
+    if r.type == PROJECT_POLICY or r.type.endswith(":IAMPolicy"):
+        data = r.inputs.get("policyData")
+        try:
+            bindings = json.loads(data).get("bindings", []) if isinstance(data, str) and data != UNKNOWN else []
+        except (ValueError, AttributeError):
+            return ["<unreadable policyData>"]
+        return [str(b.get("role")) for b in bindings if isinstance(b, dict)]
+    return [str(r.inputs.get("role"))]
+
+
+def _no_basic_roles(r: ResourceView, _: PolicyContext) -> str | None:
+    if basic := sorted(set(_roles(r)) & BASIC_ROLES):
+        return f"grants the basic role(s) {basic}, which are highly permissive: grant a predefined role instead"
+    if "<unreadable policyData>" in _roles(r):
+        return "policyData is not a readable IAM policy"
+    return None
+
+
+def _not_above_project(r: ResourceView, _: PolicyContext) -> str | None:
+    return "a grant on a folder or organization reaches every project under it: grant on the tenant's project"
+
+
+def _members(r: ResourceView) -> list[str]:
+    return [str(m) for m in [r.inputs.get("member"), *(r.inputs.get("members") or [])] if m]
+
+
+def _grant_in_tenant_project(r: ResourceView, ctx: PolicyContext) -> str | None:
+    """A grant is on the tenant's project and to principals of the tenant's project (or Google's agents)."""
+    project = r.inputs.get("project")
+    if r.type in (PROJECT_MEMBER, PROJECT_BINDING, PROJECT_POLICY) and ctx.gcp_project and project != ctx.gcp_project:
+        return f"grants on project {project!r}, not the tenant's project {ctx.gcp_project!r}"
+    for member in _members(r):
+        m = _ACCOUNT_PROJECT.match(member)
+        project = m and (m.group(1) or m.group(2))
+        if project and ctx.gcp_project and project != ctx.gcp_project:
+            return f"grants to {member}, a principal of project {project!r}, not the tenant's {ctx.gcp_project!r}"
+    return None
+
+
+def _audit_config_complete(r: ResourceView, _: PolicyContext) -> str | None:
+    """Data Access audit logs are off by default (https://cloud.google.com/logging/docs/audit#data-access)."""
+    kinds = {c.get("logType") for c in r.inputs.get("auditLogConfigs") or [] if isinstance(c, dict)}
+    if r.inputs.get("service") != "allServices" or not {"ADMIN_READ", "DATA_READ", "DATA_WRITE"} <= kinds:
+        return "the audit config must cover allServices with ADMIN_READ, DATA_READ and DATA_WRITE"
+    return None
+
+
+# --- graph checks ------------------------------------------------------------------------------------------
+
+TENANT_KEY_REFERENCES = tuple(
+    Reference(source, path, (CRYPTO_KEY,), "the tenant key")
+    for source, path in (
+        (SQL, "encryptionKeyName"),
+        (REDIS, "customerManagedKey"),
+        (BUCKET, "encryption.defaultKmsKeyName"),
+        (CLUSTER, "databaseEncryption.keyName"),
+    )
+)
+
+
+def _sink_bucket(view: ResourceView) -> list[Any]:
+    destination = view.inputs.get("destination")
+    prefix = "storage.googleapis.com/"
+    if isinstance(destination, str) and destination.startswith(prefix):
+        return [destination.removeprefix(prefix)]
+    return [destination]
+
+
+OWN_REFERENCES = (
+    Reference(BUCKET_MEMBER, "bucket", (BUCKET,), "a tenant bucket"),
+    Reference(BUCKET_BINDING, "bucket", (BUCKET,), "a tenant bucket"),
+    Reference(KEY_MEMBER, "cryptoKeyId", (CRYPTO_KEY,), "the tenant key"),
+    Reference(KEY_BINDING, "cryptoKeyId", (CRYPTO_KEY,), "the tenant key"),
+    Reference(ACCOUNT_MEMBER, "serviceAccountId", (SERVICE_ACCOUNT,), "a tenant service account"),
+    Reference(ACCOUNT_BINDING, "serviceAccountId", (SERVICE_ACCOUNT,), "a tenant service account"),
+    Reference(NODE_POOL, "cluster", (CLUSTER,), "the tenant's cluster"),
+    Reference(SINK, "destination", (BUCKET,), "a tenant bucket", _sink_bucket),
+)
+
+
+def _audit_trail_exists(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
+    """Data Access logs are enabled (an IAMAuditConfig) and a sink exports audit logs into a bucket whose
+    retention policy is locked (https://cloud.google.com/storage/docs/bucket-lock) while the spec asks for
+    deletion protection (a lock cannot be undone): omissions are caught."""
+    anchor = next(iter(graph.of_type(CRYPTO_KEY, CLUSTER, BUCKET)), None)
+    if anchor is None:
+        return
+    if not any(_audit_config_complete(v, ctx) is None for v in graph.of_type(AUDIT_CONFIG)):
+        yield violation(Rule.AUDIT_TRAIL, anchor, "no IAMAuditConfig enables Data Access logs for allServices")
+    locked = {
+        name
+        for b in graph.of_type(BUCKET)
+        if input_at(b.inputs, "retentionPolicy.retentionPeriod")
+        and (input_at(b.inputs, "retentionPolicy.isLocked") is True or not ctx.deletion_protection)
+        for name in graph.identifiers_of(b)
+    }
+    if not any(_sink_bucket(s)[0] in locked for s in graph.of_type(SINK)):
+        yield violation(
+            Rule.AUDIT_TRAIL, anchor, "no log sink exports audit logs into a bucket with a (locked) retention policy"
+        )
 
 
 def _tenant_named(field: str) -> ResourceCheck:
@@ -283,9 +461,20 @@ RULES = CloudRules(
         Rule.NO_CROSS_TENANT_SHARING: _checks(
             (SERVICE_ATTACHMENT, _attachment_explicit),
             *((type_token, _tenant_named(field)) for type_token, field in _NAMED),
+            *((grant, _grant_in_tenant_project) for grant in (*GRANTS, PROJECT_POLICY)),
         ),
+        Rule.LEAST_PRIVILEGE: _checks(
+            *((grant, _no_basic_roles) for grant in (*GRANTS, PROJECT_POLICY)),
+            *((grant, _not_above_project) for grant in WIDER_THAN_PROJECT),
+        ),
+        Rule.AUDIT_TRAIL: _checks((AUDIT_CONFIG, _audit_config_complete)),
     },
     taggable_types=frozenset({BUCKET, REDIS, CRYPTO_KEY, CLUSTER, GLOBAL_ADDRESS, ADDRESS, FORWARDING_RULE}),
     tag_field="labels",
     tag_fields_by_type={CLUSTER: "resourceLabels"},
+    graph_checks=(
+        tenant_key_check(TENANT_KEY_REFERENCES),
+        reference_check(Rule.NO_CROSS_TENANT_SHARING, OWN_REFERENCES, lambda ctx: (ctx.external_bucket or "",)),
+        _audit_trail_exists,
+    ),
 )

@@ -1,34 +1,55 @@
-"""Where a GCP tenant lives: its project, its region and the provider pinned to both, plus the Google
-service agents that must be allowed to use the tenant key (CMEK)."""
+"""Where a GCP tenant lives: its project, its region and the provider pinned to both, the check that the
+project is the tenant's own, and the context every GCP part is built with.
+
+Isolation boundary: **one project per tenant**. A project holds account-wide state that two tenants cannot
+share: the GKE workload identity pool `<project>.svc.id.goog` is one per project, so the same Kubernetes
+service account (`enclave/enclave-gateway`) in two tenants' clusters would be one IAM principal ("About
+Workload Identity Federation for GKE", section "Identity sameness",
+https://cloud.google.com/kubernetes-engine/docs/concepts/workload-identity), and the project's Data Access
+audit configuration for `allServices` is a single setting. The operator labels the project
+`enclave-tenant=<tenant>` when creating it; the program reads the label through the provider and refuses a
+project labelled for another tenant or not labelled at all, so two tenants' stacks never share one project.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, cast
 
 import pulumi
 import pulumi_gcp as gcp
 
 from infra.cloud import BuildContext, CloudContext
+from infra.spec import TENANT_TAG
 
 
 class ServiceAgent(StrEnum):
-    """Google-managed service accounts (service-<project number>@<domain>) that encrypt with the tenant key."""
+    """Google-managed service accounts (`service-<project number>@<domain>`) that encrypt with the tenant key;
+    the value is the domain's first label."""
 
     CLOUD_SQL = "gcp-sa-cloud-sql"
     MEMORYSTORE = "cloud-redis"
     GKE = "container-engine-robot"
     CLOUD_STORAGE = "gs-project-accounts"
 
+    @property
+    def service(self) -> str:
+        """The API whose agent this is."""
+        return _AGENT_SERVICES[self]
 
-def project_number_from_agent(email: str) -> str:
-    """Service agents are `service-<project number>@<domain>`: the number is read off the one agent the
-    service-identity API returns (Cloud SQL's), so no data-source lookup is needed."""
-    local, _, domain = email.partition("@")
-    number = local.removeprefix("service-")
-    if not (local.startswith("service-") and number.isdigit() and domain):
-        raise ValueError(f"unexpected service agent address {email!r}: expected service-<number>@<domain>")
-    return number
+
+_AGENT_SERVICES = {
+    ServiceAgent.CLOUD_SQL: "sqladmin.googleapis.com",
+    ServiceAgent.MEMORYSTORE: "redis.googleapis.com",
+    ServiceAgent.GKE: "container.googleapis.com",
+    ServiceAgent.CLOUD_STORAGE: "storage.googleapis.com",
+}
+
+
+class ProjectClaimError(ValueError):
+    """The spec's project is not labelled as this tenant's own."""
 
 
 def service_agent_member(project_number: str, agent: ServiceAgent) -> str:
@@ -38,46 +59,77 @@ def service_agent_member(project_number: str, agent: ServiceAgent) -> str:
     return f"serviceAccount:service-{project_number}@{agent.value}.iam.gserviceaccount.com"
 
 
+def check_project_claim(project: str, tenant: str, labels: Mapping[str, str] | None, number: str | None) -> str:
+    """The project's number, once its `enclave-tenant` label says it belongs to `tenant` (see the module
+    docstring); otherwise a clear refusal naming the one command that fixes it."""
+    owner = (labels or {}).get(TENANT_TAG)
+    fix = f"gcloud projects update {project} --update-labels={TENANT_TAG}={tenant}"
+    if owner is None:
+        raise ProjectClaimError(
+            f"project {project!r} carries no {TENANT_TAG} label: every Enclave tenant needs a project of its own; "
+            f"create one for {tenant!r} and label it ({fix})"
+        )
+    if owner != tenant:
+        raise ProjectClaimError(
+            f"project {project!r} belongs to tenant {owner!r}, not {tenant!r}: two tenants never share a project "
+            "(the GKE workload identity pool and the audit configuration are per project); give this tenant "
+            "its own project"
+        )
+    if not number or not number.isdigit():
+        raise ProjectClaimError(f"project {project!r} returned no project number")
+    return number
+
+
 @dataclass(frozen=True)
 class GcpContext(CloudContext):
-    """The tenant's project and region, and the provider every GCP resource of the tenant goes through."""
+    """The tenant's project and region, the provider every GCP resource of the tenant goes through, and what
+    every resource waits for: the project's enabled APIs (`prerequisites`, set by infra/gcp/services.py)."""
 
     provider: gcp.Provider
     project: str
     region: str
-    number: pulumi.Output[str]  # project number, needed for service-agent identities
+    number: pulumi.Output[str]  # the project number, read once the project's claim is checked
+    prerequisites: tuple[pulumi.Resource, ...] = ()
+    agents: Mapping[ServiceAgent, pulumi.Output[str]] = field(default_factory=dict)
 
     @property
     def labels(self) -> dict[str, str]:
         return self.ctx.tags
 
+    def opts(self, *, stateful: bool = False, **kwargs: object) -> pulumi.ResourceOptions:
+        """Options for a resource of this project: after the APIs it needs are enabled (every API the stack
+        uses, so no resource races its service's enablement), plus its own `depends_on`."""
+        own = cast("Sequence[pulumi.Resource]", kwargs.pop("depends_on", ()))
+        return super().opts(stateful=stateful, depends_on=[*self.prerequisites, *own], **kwargs)
+
     def agent_member(self, agent: ServiceAgent) -> pulumi.Output[str]:
-        return self.number.apply(lambda number: service_agent_member(number, agent))
+        """The agent's IAM member, which waits for the agent to exist (infra/gcp/services.py creates it)."""
+        if agent not in self.agents:
+            raise ValueError(f"the {agent.name} service agent is used before the project's services are built")
+        return self.agents[agent]
+
+
+def _claimed_number(project: str, tenant: str, found: Any) -> str:
+    labels = {**(found.labels or {}), **(found.effective_labels or {})}
+    return check_project_claim(project, tenant, labels, found.number)
 
 
 def open_project(ctx: BuildContext) -> GcpContext:
-    """The provider pinned to the tenant's project and region, and the project number. Cloud SQL's service
-    agent exists only once asked for, so asking for it also yields the number."""
+    """The provider pinned to the tenant's project and region, and the project number once the project is
+    known to be this tenant's (read through the provider, `gcp.organizations.get_project`)."""
     spec = ctx.spec
     if not spec.gcp_project:
         raise ValueError(f"tenant {spec.name!r} has no gcp_project; set it in the tenant spec")
+    project = spec.gcp_project
     provider = gcp.Provider(
         ctx.name("gcp"),
-        project=spec.gcp_project,
+        project=project,
         region=spec.region,
         default_labels=ctx.tags,
         opts=ctx.opts(),
     )
-    sql_agent = gcp.projects.ServiceIdentity(
-        ctx.name("sql-agent"),
-        project=spec.gcp_project,
-        service="sqladmin.googleapis.com",
-        opts=ctx.opts(provider=provider),
+    found = gcp.organizations.get_project_output(
+        project_id=project, opts=pulumi.InvokeOutputOptions(provider=provider, parent=ctx.parent)
     )
-    return GcpContext(
-        ctx=ctx,
-        project=spec.gcp_project,
-        region=spec.region,
-        provider=provider,
-        number=sql_agent.email.apply(project_number_from_agent),
-    )
+    number = found.apply(lambda result: _claimed_number(project, spec.name, result))
+    return GcpContext(ctx=ctx, provider=provider, project=project, region=spec.region, number=number)

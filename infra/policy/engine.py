@@ -1,44 +1,30 @@
-"""Evaluate the mandatory rules over resources: the mock graph (tests, offline preview) or, one resource at a
-time, inside the pulumi-policy pack. Both paths call `check_rule`, so they cannot disagree.
+"""Evaluate the mandatory rules over resources: the mock graph (tests, offline preview) or, inside the
+pulumi-policy pack, one resource at a time (`check_rule`) and the whole stack (`check_graph`). The preview
+and the pack call the same two functions, so they cannot disagree.
 
 A resource's cloud is its type token's provider prefix (`aws`, `gcp`, `azure-native`, `kubernetes`); the
-cloud's `RULES` say what each rule means for its types. Two rules are generic and apply to every cloud: the
-tenant tag (from `taggable_types` / `tag_field`) and no cross-tenant sharing (names and tags). Kubernetes
-rules for the gateway workload are defined here, since the workload is the same on every cloud.
+cloud's `RULES` say what each rule means for its types and which graph checks it adds. Two rules are generic
+and apply to every cloud: the tenant tag (exact equality, from `taggable_types` / `tag_field`) and no
+cross-tenant tag or name. Kubernetes rules live in infra/policy/kubernetes.py, the same on every cloud.
 """
 
 from __future__ import annotations
 
 import importlib
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from infra.policy.model import (
-    PRIVATE_LINK_BACKEND_ANNOTATION,
-    CloudRules,
-    PolicyContext,
-    ResourceView,
-    Rule,
-    Violation,
-    input_at,
-)
+from infra.clouds import rule_modules
+from infra.policy.kubernetes import KUBERNETES_RULES, service_open_ingress  # noqa: F401 - imported from here too
+from infra.policy.model import CloudRules, Graph, PolicyContext, ResourceView, Rule, Violation, input_at
 from infra.spec import TENANT_TAG, TenantSpec
 
-# Provider prefix -> module exposing `RULES: CloudRules`, imported the first time a resource needs it.
-RULE_MODULES: Mapping[str, str] = {
-    "aws": "infra.aws.policy",
-    "gcp": "infra.gcp.policy",
-    "azure-native": "infra.azure.policy",
-}
+# Provider prefix -> module exposing `RULES: CloudRules` (from the cloud registry), imported the first time a
+# resource needs it.
+RULE_MODULES: Mapping[str, str] = rule_modules()
 KUBERNETES = "kubernetes"
-TLS_PORT = 443
 # Types whose logical names Pulumi chooses (default providers) or that are the stack itself.
 UNNAMED_TYPE_PREFIXES = ("pulumi:pulumi:Stack", "pulumi:providers:")
-
-K8S_SERVICE = "kubernetes:core/v1:Service"
-K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
 def provider_of(type_token: str) -> str:
@@ -46,10 +32,51 @@ def provider_of(type_token: str) -> str:
 
 
 def context_for(spec: TenantSpec) -> PolicyContext:
+    connectivity = spec.connectivity
+    own = [str(spec.network_cidr)] + ([str(connectivity.peering.peer_cidr)] if connectivity.peering else [])
     return PolicyContext(
         tenant=spec.name,
         deletion_protection=spec.deletion_protection,
-        allowed_cidrs=tuple(str(c) for c in spec.connectivity.allowed_cidrs),
+        allowed_cidrs=tuple(str(c) for c in connectivity.allowed_cidrs),
+        own_cidrs=tuple(own),
+        customer_managed_key=spec.customer_managed_key,
+        external_bucket=spec.storage.bucket,
+        external_account=spec.storage.customer_account,
+        private_link_consumers=tuple(connectivity.private_link_consumers),
+        gcp_project=spec.gcp_project,
+        operator_cidrs=tuple(str(c) for c in spec.operator_cidrs),
+    )
+
+
+class RecordedResource(Protocol):
+    """What a mock run records of a resource (infra.mockrun.MockedResource)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def urn(self) -> str: ...
+    @property
+    def inputs(self) -> dict[str, Any]: ...
+    @property
+    def outputs(self) -> dict[str, Any]: ...
+    @property
+    def protect(self) -> bool: ...
+    @property
+    def property_dependencies(self) -> Mapping[str, tuple[str, ...]]: ...
+
+
+def view_of(resource: RecordedResource) -> ResourceView:
+    """A mock-run resource as the checks see it: inputs, outputs and the URNs each input depends on."""
+    return ResourceView(
+        type=resource.type,
+        name=resource.name,
+        urn=resource.urn,
+        inputs=resource.inputs,
+        protect=resource.protect,
+        outputs=resource.outputs,
+        property_dependencies={key: tuple(urns) for key, urns in resource.property_dependencies.items()},
     )
 
 
@@ -66,11 +93,21 @@ class RuleBook:
             self._rules[provider] = module.RULES
         return self._rules.get(provider)
 
+    def present(self, views: Iterable[ResourceView]) -> list[CloudRules]:
+        """The rules of every provider with a resource among `views`, each once."""
+        found: dict[str, CloudRules] = {}
+        for view in views:
+            provider = provider_of(view.type)
+            if provider not in found and (rules := self.for_type(view.type)) is not None:
+                found[provider] = rules
+        return list(found.values())
+
 
 # ---------------------------------------------------------------------------------------------- generic rules
 
 
 def tenant_tag_problem(view: ResourceView, ctx: PolicyContext, rules: CloudRules | None) -> str | None:
+    """Ownership is the exact tag value, never a name prefix: tenant `acme` does not own `acme-corp`'s."""
     if rules is None or view.type not in rules.taggable_types:
         return None
     tag_field = rules.tag_fields_by_type.get(view.type, rules.tag_field)
@@ -83,6 +120,8 @@ def tenant_tag_problem(view: ResourceView, ctx: PolicyContext, rules: CloudRules
 
 
 def cross_tenant_problem(view: ResourceView, ctx: PolicyContext, rules: CloudRules | None) -> str | None:
+    """Naming convention (`<tenant>-...`) plus: no tag names another tenant. What a resource references is
+    checked by reference in each cloud's graph checks, since a prefix cannot tell `acme` from `acme-corp`."""
     if not view.type.startswith(UNNAMED_TYPE_PREFIXES) and not (
         view.name == ctx.tenant or view.name.startswith(f"{ctx.tenant}-")
     ):
@@ -108,21 +147,12 @@ def check_rule(rule: Rule, view: ResourceView, ctx: PolicyContext, book: RuleBoo
     return [p for p in problems if p]
 
 
-def check_graph(views: Sequence[ResourceView], ctx: PolicyContext) -> list[Violation]:
-    """Rules that need the whole graph: every namespace running pods has a default-deny NetworkPolicy
-    for both ingress and egress."""
-    guarded = {input_at(v.inputs, "metadata.namespace") for v in views if is_default_deny(v)}
+def check_graph(views: Sequence[ResourceView], ctx: PolicyContext, book: RuleBook | None = None) -> list[Violation]:
+    """The graph checks of every provider present: companions that must exist, references that must be the
+    tenant's own resources."""
+    graph = Graph(views)
     return [
-        Violation(
-            Rule.NO_OPEN_INGRESS,
-            v.urn,
-            v.type,
-            v.name,
-            f"namespace {input_at(v.inputs, 'metadata.namespace')!r} has no default-deny NetworkPolicy "
-            "(podSelector {} with policyTypes Ingress and Egress and no rules)",
-        )
-        for v in views
-        if v.type == K8S_DEPLOYMENT and input_at(v.inputs, "metadata.namespace") not in guarded
+        v for rules in (book or RuleBook()).present(views) for check in rules.graph_checks for v in check(graph, ctx)
     ]
 
 
@@ -136,112 +166,4 @@ def evaluate(views: Iterable[ResourceView], ctx: PolicyContext, book: RuleBook |
         for rule in Rule
         for message in check_rule(rule, view, ctx, book)
     ]
-    return violations + check_graph(views, ctx)
-
-
-# ------------------------------------------------------------------------------------------ kubernetes rules
-
-
-def _networks(values: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
-    """Parsed CIDRs, or None if any entry is not a CIDR (unknown during a real preview, or malformed)."""
-    try:
-        return [ipaddress.ip_network(str(v), strict=False) for v in values or []]
-    except ValueError:
-        return None
-
-
-def _within_allow_list(cidrs: Iterable[str], ctx: PolicyContext) -> list[str]:
-    """The entries of `cidrs` that are not inside the allow list."""
-    allowed = [ipaddress.ip_network(c) for c in ctx.allowed_cidrs]
-    outside = []
-    for cidr in cidrs:
-        network = ipaddress.ip_network(cidr, strict=False)
-        if not any(network.version == a.version and network.subnet_of(a) for a in allowed):  # type: ignore[arg-type]
-            outside.append(cidr)
-    return outside
-
-
-def service_open_ingress(view: ResourceView, ctx: PolicyContext) -> str | None:
-    spec = view.inputs.get("spec") or {}
-    kind = spec.get("type", "ClusterIP")
-    if kind == "NodePort":
-        metadata = view.inputs.get("metadata") or {}
-        pinned = all(port.get("nodePort") for port in spec.get("ports") or [{}])
-        if (metadata.get("annotations") or {}).get(PRIVATE_LINK_BACKEND_ANNOTATION) == "true" and pinned:
-            return None  # the private-link load balancer's target; the node firewall admits only it
-        return "NodePort services open a port on every node; use a LoadBalancer on 443 or ClusterIP"
-    if kind != "LoadBalancer":
-        return None
-    ranges = spec.get("loadBalancerSourceRanges") or []
-    parsed = _networks(ranges)
-    if parsed is None:
-        return f"loadBalancerSourceRanges {ranges} are not all CIDRs"
-    if ctx.allowed_cidrs:
-        if not ranges:
-            return f"the load balancer is open to everyone; set loadBalancerSourceRanges to {list(ctx.allowed_cidrs)}"
-        if outside := _within_allow_list(ranges, ctx):
-            return f"loadBalancerSourceRanges {outside} are outside the tenant's allow list {list(ctx.allowed_cidrs)}"
-    return None
-
-
-def service_tls_only(view: ResourceView, ctx: PolicyContext) -> str | None:
-    spec = view.inputs.get("spec") or {}
-    if spec.get("type") != "LoadBalancer":
-        return None
-    ports = [p.get("port") for p in spec.get("ports") or []]
-    if not ports or any(p != TLS_PORT for p in ports):
-        return f"the load balancer listens on {ports}; it must listen on {TLS_PORT} (TLS) only"
-    return None
-
-
-def network_policy_open_ingress(view: ResourceView, ctx: PolicyContext) -> str | None:
-    """Ingress from anywhere is allowed only for the listener (explicit ports) and only without an allow
-    list; with an allow list, every ingress source must lie inside it or the tenant's private ranges."""
-    for rule in (view.inputs.get("spec") or {}).get("ingress") or []:
-        sources = rule.get("from") or []
-        cidrs = [s["ipBlock"]["cidr"] for s in sources if isinstance(s.get("ipBlock"), Mapping)]
-        parsed = _networks(cidrs)
-        if parsed is None:
-            return f"ingress ipBlock CIDRs {cidrs} are not all CIDRs"
-        open_to_all = not sources or any(n.prefixlen == 0 for n in parsed)
-        if not open_to_all:
-            continue
-        if ctx.allowed_cidrs:
-            return f"ingress is open to everyone although the tenant has the allow list {list(ctx.allowed_cidrs)}"
-        if not rule.get("ports"):
-            return "ingress from everyone on every port; restrict it to the listener port"
-    return None
-
-
-def is_default_deny(view: ResourceView) -> bool:
-    if view.type != K8S_NETWORK_POLICY:
-        return False
-    spec = view.inputs.get("spec") or {}
-    selects_all = not (spec.get("podSelector") or {})
-    return (
-        selects_all
-        and {"Ingress", "Egress"} <= set(spec.get("policyTypes") or [])
-        and not spec.get("ingress")
-        and not spec.get("egress")
-    )
-
-
-KUBERNETES_RULES = CloudRules(
-    checks={
-        Rule.NO_OPEN_INGRESS: {K8S_SERVICE: service_open_ingress, K8S_NETWORK_POLICY: network_policy_open_ingress},
-        Rule.TLS_IN_TRANSIT: {K8S_SERVICE: service_tls_only},
-    },
-    taggable_types=frozenset(
-        {
-            "kubernetes:core/v1:Namespace",
-            "kubernetes:core/v1:ServiceAccount",
-            "kubernetes:core/v1:Secret",
-            "kubernetes:core/v1:ConfigMap",
-            K8S_SERVICE,
-            K8S_DEPLOYMENT,
-            "kubernetes:policy/v1:PodDisruptionBudget",
-            K8S_NETWORK_POLICY,
-        }
-    ),
-    tag_field="metadata.labels",
-)
+    return violations + check_graph(views, ctx, book)

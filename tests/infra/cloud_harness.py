@@ -99,6 +99,7 @@ CONTRACT_SPECS: dict[Cloud, dict[str, Any]] = {
 CONTRACT_SECRETS = {
     "enclave:databasePassword": "db-Contract-0123456789",
     "enclave:cacheAuthToken": "cache-Contract-0123456789abcdef",
+    "enclave:auditSigningKey": "audit-signing-key-stand-in",
 }
 
 

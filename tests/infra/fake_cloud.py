@@ -93,5 +93,9 @@ FAKE_RULES = CloudRules(
     tag_field="tags",
 )
 
-PASSWORDS = {"enclave:databasePassword": "db-pass/word:1", "enclave:cacheAuthToken": "cache-token@2"}
+PASSWORDS = {
+    "enclave:databasePassword": "db-pass/word:1",
+    "enclave:cacheAuthToken": "cache-token@2",
+    "enclave:auditSigningKey": "audit-signing-key-stand-in",
+}
 RULES = FAKE_RULES  # so the engine can load this module like a real cloud's policy

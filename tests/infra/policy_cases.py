@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fake_cloud import CLUSTER, DATABASE, KEY, NETWORK
@@ -10,10 +11,14 @@ from infra.policy.model import PolicyContext, ResourceView, Rule
 
 TENANT = "acme"
 TAGS = {"enclave-tenant": TENANT, "managed-by": "enclave"}
-OPEN = PolicyContext(tenant=TENANT, deletion_protection=True, allowed_cidrs=())
-ALLOW_LISTED = PolicyContext(tenant=TENANT, deletion_protection=True, allowed_cidrs=("203.0.113.0/24",))
+OWN_NETWORK = "10.42.0.0/16"
+OPEN = PolicyContext(tenant=TENANT, deletion_protection=True, allowed_cidrs=(), own_cidrs=(OWN_NETWORK,))
+ALLOW_LISTED = replace(OPEN, allowed_cidrs=("203.0.113.0/24",))
 SERVICE = "kubernetes:core/v1:Service"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+AUDIT_CONFIG = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
 
 
 def view(type_: str, name: str = "acme-thing", protect: bool = False, **inputs: Any) -> ResourceView:
@@ -42,6 +47,18 @@ def ingress_policy(sources: list[str] | None, ports: bool = True) -> ResourceVie
         rule["from"] = [{"ipBlock": {"cidr": c}} for c in sources]
     spec = {"podSelector": {"matchLabels": {"app": "gw"}}, "policyTypes": ["Ingress"], "ingress": [rule]}
     return view(NETWORK_POLICY, "acme-gateway-ingress", metadata=k8s_meta("gateway-ingress"), spec=spec)
+
+
+def deployment(**container_security: Any) -> ResourceView:
+    security = {"allowPrivilegeEscalation": False, "privileged": False, **container_security}
+    container = {"name": "gateway", "image": "enclave/gateway:0.1.0", "securityContext": security}
+    spec = {"template": {"metadata": {"labels": TAGS}, "spec": {"containers": [container]}}}
+    return view(DEPLOYMENT, "acme-gateway", metadata=k8s_meta("gateway"), spec=spec)
+
+
+def audit_config(*log_types: str) -> ResourceView:
+    configs = [{"logType": t} for t in log_types]
+    return view(AUDIT_CONFIG, "acme-audit-logs", service="allServices", project="acme-p", auditLogConfigs=configs)
 
 
 # rule -> (context, compliant view, violating view)
@@ -89,6 +106,45 @@ CASES: dict[str, tuple[Rule, PolicyContext, ResourceView, ResourceView]] = {
         ingress_policy(["0.0.0.0/0"]),
     ),
     "netpol-open-every-port": (Rule.NO_OPEN_INGRESS, OPEN, ingress_policy(None), ingress_policy(None, ports=False)),
+    "netpol-world-split-in-two": (
+        Rule.NO_OPEN_INGRESS,
+        ALLOW_LISTED,
+        ingress_policy(["203.0.113.0/24", OWN_NETWORK]),
+        ingress_policy(["0.0.0.0/1", "128.0.0.0/1"]),
+    ),
+    "lb-world-split-in-two": (
+        Rule.NO_OPEN_INGRESS,
+        ALLOW_LISTED,
+        service(ranges=["203.0.113.0/24"]),
+        service(ranges=["203.0.113.0/24", "0.0.0.0/1", "128.0.0.0/1"]),
+    ),
+    "external-ips": (
+        Rule.NO_OPEN_INGRESS,
+        OPEN,
+        service(kind="ClusterIP"),
+        view(SERVICE, "acme-gateway-lb", metadata=k8s_meta("gateway"), spec={"externalIPs": ["198.51.100.7"]}),
+    ),
+    "privileged-container": (Rule.POD_SECURITY, OPEN, deployment(), deployment(privileged=True)),
+    "privilege-escalation-left-default": (
+        Rule.POD_SECURITY,
+        OPEN,
+        deployment(),
+        deployment(allowPrivilegeEscalation=None),
+    ),
+    "administrator-policy": (
+        Rule.LEAST_PRIVILEGE,
+        OPEN,
+        view(ATTACHMENT, "acme-nodes-ecr", role="acme-nodes", policyArn="arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"),
+        view(
+            ATTACHMENT, "acme-nodes-admin", role="acme-nodes", policyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+        ),
+    ),
+    "data-access-not-audited": (
+        Rule.AUDIT_TRAIL,
+        OPEN,
+        audit_config("ADMIN_READ", "DATA_READ", "DATA_WRITE"),
+        audit_config("ADMIN_READ"),
+    ),
     "foreign-name": (
         Rule.NO_CROSS_TENANT_SHARING,
         OPEN,

@@ -23,7 +23,9 @@ from infra.mockrun import MockedResource, MockRun, assert_ordered
 from tests.infra.cloud_harness import CONTRACT_SECRETS, CloudRun, contract_spec, run_cloud
 
 CLOUDS = [r.cloud for r in registrations()]
-REQUIRED_PARTS = set(Part) - {Part.IDENTITY}  # Azure's gateway identity is built with its cluster
+# Azure's gateway identity is built with its cluster; only clouds with something to hold in the account build a
+# Services part (GCP: APIs and service agents; Azure: the subscription claim).
+REQUIRED_PARTS = set(Part) - {Part.IDENTITY, Part.SERVICES}
 _RUNS: dict[Cloud, CloudRun] = {}
 
 
@@ -79,7 +81,7 @@ def test_every_resource_hangs_under_its_part_in_the_tenant_stack(built: CloudRun
         assert r.name.startswith("acme-") or r.name == "acme", r.name
         if r.custom and not r.type.startswith("pulumi:providers:") and part_of(built.run, r) is None:
             outside_parts.append(r)
-    # Only the cloud's scope may sit beside the parts (Azure's resource group, GCP's first service identity).
+    # Only the cloud's scope may sit beside the parts (Azure's resource group; GCP has none).
     assert len(outside_parts) <= 1, [(r.type, r.name) for r in outside_parts]
 
 
@@ -147,6 +149,13 @@ def of(type_token: str, name_contains: str = "") -> Select:
     return lambda run: [r for r in run.of_type(type_token) if name_contains in r.name]
 
 
+def gcp_api_users(run: MockRun) -> list[MockedResource]:
+    """Every GCP resource but the API enablements themselves: each calls an API the stack enables."""
+    return [
+        r for r in run.resources if r.custom and r.type.startswith("gcp:") and r.type != "gcp:projects/service:Service"
+    ]
+
+
 # Resource-level orderings per cloud that hold today (issue 10 section 2), as (before, after) selections.
 ORDERINGS: dict[Cloud, list[tuple[str, Select, Select]]] = {
     Cloud.AWS: [
@@ -163,6 +172,16 @@ ORDERINGS: dict[Cloud, list[tuple[str, Select, Select]]] = {
             of("aws:iam/openIdConnectProvider:OpenIdConnectProvider"),
             of("aws:iam/role:Role", "gateway"),
         ),
+        # The tenant key's users wait for the policy admitting them (more: tests/infra/aws/test_aws_deployability.py)
+        ("key policy before the log groups", of("aws:kms/keyPolicy:KeyPolicy"), of("aws:cloudwatch/logGroup:LogGroup")),
+        ("key policy before the cluster", of("aws:kms/keyPolicy:KeyPolicy"), of("aws:eks/cluster:Cluster")),
+        ("key policy before the trail", of("aws:kms/keyPolicy:KeyPolicy"), of("aws:cloudtrail/trail:Trail")),
+        (
+            "Auto Scaling role before the key policy naming it",
+            of("aws:iam/serviceLinkedRole:ServiceLinkedRole"),
+            of("aws:kms/keyPolicy:KeyPolicy"),
+        ),
+        ("network policy agent before the nodes", of("aws:eks/addon:Addon"), of("aws:eks/nodeGroup:NodeGroup")),
     ],
     Cloud.GCP: [
         (
@@ -190,12 +209,40 @@ ORDERINGS: dict[Cloud, list[tuple[str, Select, Select]]] = {
             of("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "cloud-storage"),
             of("gcp:storage/bucket:Bucket"),
         ),
+        (
+            "workload-identity binding after the GKE cluster",
+            of("gcp:container/cluster:Cluster"),
+            of("gcp:serviceaccount/iAMMember:IAMMember", "workload-identity"),
+        ),
+        ("enabled APIs before everything that needs them", of("gcp:projects/service:Service"), gcp_api_users),
+        *(
+            (
+                f"{agent} service agent before its key grant",
+                of("gcp:projects/serviceIdentity:ServiceIdentity", f"agent-{agent}"),
+                of("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", f"key-user-{agent}"),
+            )
+            for agent in ("cloud-sql", "memorystore", "gke")
+        ),
     ],
     Cloud.AZURE: [
         (
             "MySQL private DNS zone before the server",
             of("azure-native:privatedns:PrivateZone", "mysql"),
             of("azure-native:dbformysql:Server"),
+        ),
+        (
+            "MySQL private DNS zone's VNet link before the server",
+            of("azure-native:privatedns:VirtualNetworkLink", "mysql"),
+            of("azure-native:dbformysql:Server"),
+        ),
+        (
+            "subscription claim before every other Azure resource",
+            of("azure-native:resources:ResourceGroup", "subscription-claim"),
+            lambda run: [
+                r
+                for r in run.resources
+                if r.custom and r.type.startswith("azure-native:") and not r.name.endswith("subscription-claim")
+            ],
         ),
         (
             "cluster identity's roles before the cluster",

@@ -7,6 +7,7 @@ from fake_cloud import FAKE_RULES, FakeCloud
 from policy_cases import ALLOW_LISTED, CASES, OPEN, TENANT, k8s_meta, view
 
 from infra.policy import engine
+from infra.policy.kubernetes import KUBERNETES_RULES
 from infra.policy.model import PolicyContext, ResourceView, Rule
 from infra.preview import preview_spec
 from infra.spec import TenantSpec
@@ -67,7 +68,7 @@ def test_default_providers_are_not_held_to_tenant_names() -> None:
 
 def test_real_rule_modules_are_looked_up_by_provider_prefix() -> None:
     book = engine.RuleBook()
-    assert book.for_type("kubernetes:core/v1:Service") is engine.KUBERNETES_RULES
+    assert book.for_type("kubernetes:core/v1:Service") is KUBERNETES_RULES
     assert book.for_type("random:index:RandomId") is None
     assert set(engine.RULE_MODULES) == {"aws", "gcp", "azure-native"}
 

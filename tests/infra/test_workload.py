@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pulumi
 import pytest
 from fake_cloud import PASSWORDS, FakeCloud
+from redis.connection import parse_url
+from sqlalchemy.dialects.mysql.pymysql import MySQLDialect_pymysql
+from sqlalchemy.engine import make_url
 
+from infra.cloud import BuildContext, EgressAllow, TenantInfrastructure
 from infra.mockrun import MockedResource, MockRun, run_program
 from infra.pulumi_internals import run_on_pulumi_loop
 from infra.spec import TenantSpec
@@ -79,7 +84,7 @@ def test_deployment_is_locked_down_and_spread(size: str, replicas: int) -> None:
     assert spread["maxSkew"] == 1
     assert deployment["template"]["metadata"]["labels"]["fake.io/use-identity"] == "true"
     sources = [s.get("configMapRef", s.get("secretRef"))["name"] for s in container["envFrom"]]
-    assert sources == ["gateway-config", "gateway-database", "gateway-cache"]
+    assert sources == ["gateway-config", "gateway-database", "gateway-cache", "gateway-audit"]
 
 
 def test_disruption_budget_keeps_one_replica(default: tuple[MockRun, TenantStack]) -> None:
@@ -186,3 +191,69 @@ def test_stack_outputs() -> None:
 def test_no_private_link_output_without_private_link(default: tuple[MockRun, TenantStack]) -> None:
     assert "privateLinkService" not in default[1].outputs
     assert "platformExternalId" not in default[1].outputs
+
+
+# --- a data service signing with its own CA, and a node-local identity endpoint (GCP's shape) ---------------
+INSTANCE_CA = "-----BEGIN CERTIFICATE-----\nZGF0YWJhc2U=\n-----END CERTIFICATE-----\n"
+CACHE_CA = "-----BEGIN CERTIFICATE-----\nY2FjaGU=\n-----END CERTIFICATE-----\n"
+
+
+class OwnCaCloud(FakeCloud):
+    """The stand-in cloud with per-instance server CAs and a metadata server the pods get tokens from."""
+
+    def build(self, ctx: BuildContext) -> TenantInfrastructure:
+        infra = super().build(ctx)
+        return replace(
+            infra,
+            database=replace(infra.database, server_ca=pulumi.Output.from_input(INSTANCE_CA), check_hostname=False),
+            cache=replace(infra.cache, server_ca=pulumi.Output.from_input(CACHE_CA), check_hostname=False),
+            identity_egress=(EgressAllow("169.254.169.254/32", (80,)), EgressAllow("169.254.169.252/32", (988,))),
+        )
+
+
+@pytest.fixture(scope="module")
+def own_ca() -> tuple[MockRun, TenantStack]:
+    return run(make_spec(), OwnCaCloud())
+
+
+def test_instance_cas_are_mounted_and_the_urls_verify_against_them(own_ca: tuple[MockRun, TenantStack]) -> None:
+    result, _ = own_ca
+    ca = named(result, "kubernetes:core/v1:ConfigMap", "gateway-ca").inputs
+    assert ca["data"] == {"database.pem": INSTANCE_CA, "cache.pem": CACHE_CA}
+    pod = result.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {"name": "server-ca", "mountPath": "/etc/enclave/ca", "readOnly": True} in container["volumeMounts"]
+    assert {"name": "server-ca", "configMap": {"name": "gateway-ca", "defaultMode": 0o444}} in pod["volumes"]
+    db = unwrap(named(result, "kubernetes:core/v1:Secret", "gateway-database").inputs["stringData"])
+    cache = unwrap(named(result, "kubernetes:core/v1:Secret", "gateway-cache").inputs["stringData"])
+    # What the drivers make of the URLs: the libraries' own parsers, as the gateway calls them.
+    _, db_args = MySQLDialect_pymysql().create_connect_args(make_url(db["ENCLAVE_DATABASE_URL"]))
+    assert db_args["ssl"] == {"ca": "/etc/enclave/ca/database.pem", "check_hostname": False}
+    cache_args = parse_url(cache["ENCLAVE_CACHE_URL"])
+    assert cache_args["ssl_ca_certs"] == "/etc/enclave/ca/cache.pem"
+    assert cache_args["ssl_check_hostname"] is False
+
+
+def test_without_instance_cas_the_image_trust_store_and_host_checks_apply(
+    default: tuple[MockRun, TenantStack],
+) -> None:
+    result, _ = default
+    assert not [
+        r for r in result.of_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "gateway-ca"
+    ]
+    db = unwrap(named(result, "kubernetes:core/v1:Secret", "gateway-database").inputs["stringData"])
+    _, db_args = MySQLDialect_pymysql().create_connect_args(make_url(db["ENCLAVE_DATABASE_URL"]))
+    assert db_args["ssl"] == {"ca": "/etc/ssl/certs/ca-certificates.crt", "check_hostname": True}
+    cache = unwrap(named(result, "kubernetes:core/v1:Secret", "gateway-cache").inputs["stringData"])
+    assert "ssl_ca_certs" not in parse_url(cache["ENCLAVE_CACHE_URL"])  # redis-py checks the host by default
+    pod = result.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    assert "server-ca" not in {v["name"] for v in pod["volumes"]}
+
+
+def test_identity_egress_admits_exactly_the_named_endpoints(own_ca: tuple[MockRun, TenantStack]) -> None:
+    egress = named(own_ca[0], "kubernetes:networking.k8s.io/v1:NetworkPolicy", "gateway-egress").inputs["spec"]
+    extra = egress["egress"][3:]
+    assert [(r["to"], r["ports"]) for r in extra] == [
+        ([{"ipBlock": {"cidr": "169.254.169.254/32"}}], [{"port": 80, "protocol": "TCP"}]),
+        ([{"ipBlock": {"cidr": "169.254.169.252/32"}}], [{"port": 988, "protocol": "TCP"}]),
+    ]

@@ -12,7 +12,11 @@ from tests.infra.cloud_harness import run_cloud
 DB_PASSWORD = "db-Secret-0123456789"
 CACHE_TOKEN = "cache-Token-0123456789abcdef"
 SECRETS = (DB_PASSWORD, CACHE_TOKEN)
-CONFIG = {"enclave:databasePassword": DB_PASSWORD, "enclave:cacheAuthToken": CACHE_TOKEN}
+CONFIG = {
+    "enclave:databasePassword": DB_PASSWORD,
+    "enclave:cacheAuthToken": CACHE_TOKEN,
+    "enclave:auditSigningKey": "audit-signing-key-stand-in",
+}
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker key for a serialized secret
 
 

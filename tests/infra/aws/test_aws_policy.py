@@ -15,15 +15,21 @@ from aws_harness import Built
 
 from infra.aws.policy import RULES, TAGGABLE_TYPES
 from infra.mockrun import MockedResource
-from infra.policy.engine import context_for, evaluate
+from infra.policy.engine import context_for, evaluate, view_of
 from infra.policy.model import PolicyContext, ResourceView, Rule
 
 Build = Callable[..., Built]
-CTX = PolicyContext(tenant="acme", deletion_protection=True, allowed_cidrs=())
+CTX = PolicyContext(
+    tenant="acme",
+    deletion_protection=True,
+    allowed_cidrs=(),
+    own_cidrs=("10.20.0.0/16",),
+    private_link_consumers=("210987654321",),
+)
 
 
 def view(r: MockedResource) -> ResourceView:
-    return ResourceView(type=r.type, name=r.name, urn=r.urn, inputs=r.inputs, protect=r.protect)
+    return view_of(r)
 
 
 @pytest.mark.parametrize("size", ["small", "medium", "large"])
@@ -54,6 +60,24 @@ def test_variant_graphs_have_no_violations(built: Build) -> None:
             }
         },
         {"deletion_protection": False},
+        {
+            "storage": {
+                "mode": "byob",
+                "bucket": "customer-data",
+                "customer_account": "210987654321",
+                "external_id": "ext-0123456789abcdef",
+            }
+        },
+        {"customer_managed_key": "arn:aws:kms:eu-west-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+        {
+            "connectivity": {
+                "peering": {
+                    "peer_network": "vpc-0a1b2c3d4e5f60718",
+                    "peer_owner": "210987654321",
+                    "peer_cidr": "192.168.0.0/20",
+                }
+            }
+        },
     ]
     for overrides in variants:
         b = built(**overrides)
@@ -114,6 +138,7 @@ DB, CACHE = "aws:rds/instance:Instance", "aws:elasticache/replicationGroup:Repli
 EKS, KEY = "aws:eks/cluster:Cluster", "aws:kms/key:Key"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 SG_IN = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+TRAIL, ROLE_POLICY = "aws:cloudtrail/trail:Trail", "aws:iam/rolePolicy:RolePolicy"
 
 CASES: list[tuple[Rule, str, str | None, Mutation, str]] = [
     (Rule.NO_PUBLIC_DATA, DB, None, _set("publiclyAccessible", True), "publicly"),
@@ -216,7 +241,82 @@ CASES: list[tuple[Rule, str, str | None, Mutation, str]] = [
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
         None,
         _set("ingress", [{"fromPort": 22, "ipv6CidrBlocks": ["::/0"]}]),
-        "0.0.0.0/0",
+        "whole internet (::/0)",
+    ),
+    (
+        Rule.NO_OPEN_INGRESS,
+        "aws:ec2/securityGroup:SecurityGroup",
+        "acme-cache",
+        _set("ingress", [{"fromPort": 6379, "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}]),
+        "whole internet (0.0.0.0/0, as 0.0.0.0/1, 128.0.0.0/1)",
+    ),
+    (
+        Rule.NO_OPEN_INGRESS,
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        None,
+        _set("ingress", [{"fromPort": 22, "ipv6CidrBlocks": ["::/1", "8000::/1"]}]),
+        "whole internet (::/0, as ::/1, 8000::/1)",
+    ),
+    (Rule.NO_OPEN_INGRESS, SG_IN, "acme-db-from-nodes", _set("cidrIpv4", "10.21.0.0/16"), "10.21.0.0/16"),
+    (
+        Rule.PRIVATE_CLUSTER_ENDPOINT,
+        EKS,
+        None,
+        lambda i: i["vpcConfig"].update(endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/1", "128.0.0.0/1"]),
+        "whole internet",
+    ),
+    (Rule.DELETION_PROTECTION, DB, None, _drop("backupRetentionPeriod"), "backup_retention_period >= 7"),
+    (Rule.DELETION_PROTECTION, DB, None, _set("backupRetentionPeriod", 1), "backup_retention_period >= 7"),
+    (Rule.AUDIT_TRAIL, TRAIL, None, _drop("enableLogFileValidation"), "log file validation"),
+    (Rule.AUDIT_TRAIL, TRAIL, None, _set("enableLogging", False), "logging is off"),
+    (
+        Rule.LEAST_PRIVILEGE,
+        ROLE_POLICY,
+        "acme-gateway-storage",
+        _policy("policy", lambda d: d["Statement"][0].update(Action="s3:*")),
+        "wildcard actions ['s3:*']",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        ROLE_POLICY,
+        "acme-gateway-storage",
+        _policy("policy", lambda d: d["Statement"][1].update(Resource="*")),
+        "Resource '*'",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        ROLE_POLICY,
+        "acme-gateway-storage",
+        _policy("policy", lambda d: d["Statement"][1].update(NotAction="s3:DeleteBucket")),
+        "NotAction",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "acme-eks-cluster-AmazonEKSClusterPolicy",
+        _set("policyArn", "arn:aws:iam::aws:policy/AdministratorAccess"),
+        "grants administration",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        "aws:iam/role:Role",
+        "acme-gateway",
+        _set("managedPolicyArns", ["arn:aws:iam::aws:policy/PowerUserAccess"]),
+        "administrator policies",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        "aws:kms/keyPolicy:KeyPolicy",
+        None,
+        _policy("policy", lambda d: d["Statement"][3].update(Action="kms:*")),
+        "wildcard action",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "acme-audit-policy",
+        _policy("policy", lambda d: d["Statement"][3].update(Action="s3:*")),
+        "wildcard actions",
     ),
     (Rule.NO_CROSS_TENANT_SHARING, DB, None, _set("dbSubnetGroupName", "globex-db"), "dbSubnetGroupName"),
     (Rule.NO_CROSS_TENANT_SHARING, "aws:kms/alias:Alias", None, _set("name", "alias/globex-key"), "not this tenant"),
@@ -255,6 +355,20 @@ CASES: list[tuple[Rule, str, str | None, Mutation, str]] = [
         Rule.NO_CROSS_TENANT_SHARING,
         "aws:ec2/vpcEndpointService:VpcEndpointService",
         None,
+        _set("allowedPrincipals", ["arn:aws:iam::*:root"]),
+        "every AWS principal",
+    ),
+    (
+        Rule.NO_CROSS_TENANT_SHARING,
+        "aws:ec2/vpcEndpointService:VpcEndpointService",
+        None,
+        _set("allowedPrincipals", ["arn:aws:iam::210987654321:root", "arn:aws:iam::999988887777:root"]),
+        "['999988887777'], not among the spec's private_link_consumers",
+    ),
+    (
+        Rule.NO_CROSS_TENANT_SHARING,
+        "aws:ec2/vpcEndpointService:VpcEndpointService",
+        None,
         _set("acceptanceRequired", False),
         "acceptance_required",
     ),
@@ -269,7 +383,11 @@ CASES: list[tuple[Rule, str, str | None, Mutation, str]] = [
 def test_each_check_catches_its_mistake(
     built: Build, rule: Rule, type_: str, name: str | None, mutate: Mutation, expected: str
 ) -> None:
-    b = built(connectivity={"private_link": True, "private_link_consumers": ["210987654321"]})
+    # With a Route 53 zone the certificate is validated by the program, so the private-link listener exists.
+    b = built(
+        connectivity={"private_link": True, "private_link_consumers": ["210987654321"]},
+        route53_zone_id="Z0123456789ABCDEFGHIJ",
+    )
     resource = b.named(type_, name) if name else b.one(type_)
     good = view(resource)
     check = RULES.checks[rule][type_]
@@ -288,3 +406,17 @@ def test_unprotected_stateful_resources_are_caught(built: Build, type_: str) -> 
     message = check(unprotected, CTX)
     assert message is not None and "not protected" in message
     assert check(unprotected, replace(CTX, deletion_protection=False)) is None
+
+
+def test_operator_ranges_reach_the_cluster_api_port_only(built: Build) -> None:
+    """The spec's operator_cidrs may reach 443 (the cluster API), never a data port."""
+    rule = view(built().named(SG_IN, "acme-control-plane-https-from-nodes"))
+    check = RULES.checks[Rule.NO_OPEN_INGRESS][SG_IN]
+    operator = replace(CTX, operator_cidrs=("172.16.8.0/24",))
+    from_operators = {k: v for k, v in rule.inputs.items() if k != "referencedSecurityGroupId"}
+    from_operators["cidrIpv4"] = "172.16.8.0/24"
+    https = replace(rule, inputs=from_operators)
+    mysql = replace(rule, inputs={**from_operators, "fromPort": 3306, "toPort": 3306})
+    assert check(https, operator) is None
+    assert check(https, CTX) is not None  # not an operator range of this spec
+    assert "172.16.8.0/24" in (check(mysql, operator) or "")

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from infra.aws.account import check_account_holds_only, role_path, tenants_in
 from infra.aws.connectivity import consumer_principals, load_balancer_annotations
 from infra.aws.credentials import CACHE_AUTH_TOKEN, DATABASE_PASSWORD, check_secret
 from infra.aws.iam import account_of, require_account_id
 from infra.aws.identity import gateway_trust_policy
-from infra.aws.keys import customer_key_arn, key_policy
+from infra.aws.keys import KeyUsers, autoscaling_role_arn, customer_key_arn, key_policy
 from infra.aws.kubeconfig import render_kubeconfig
 from infra.aws.subnets import plan_subnets
 from infra.workload import NAMESPACE, SERVICE_ACCOUNT
@@ -60,16 +61,65 @@ def test_kubeconfig_uses_short_lived_tokens() -> None:
         render_kubeconfig(cluster_name="c", endpoint="https://x", ca_data="", region="eu-west-1")
 
 
+USERS = KeyUsers(
+    trail_arn="arn:aws:cloudtrail:eu-west-1:111122223333:trail/acme-trail",
+    log_group_arns=("arn:aws:logs:eu-west-1:111122223333:log-group:acme-vpc-flow-logs",),
+    autoscaling_role_arn=autoscaling_role_arn("111122223333"),
+)
+
+
 def test_key_policy_scopes_services_to_the_account() -> None:
-    doc = json.loads(key_policy("111122223333", "eu-west-1"))
+    doc = json.loads(key_policy("111122223333", "eu-west-1", USERS))
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     assert by_sid["AccountAdministersViaIam"]["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
-    trail = by_sid["CloudTrailEncryptsThisAccountsTrails"]
-    assert trail["Condition"]["StringEquals"] == {"aws:SourceAccount": "111122223333"}
-    logs = by_sid["CloudWatchLogsEncryptsThisAccountsLogGroups"]
+    logs = by_sid["CloudWatchLogsEncryptsThisStacksLogGroups"]
     assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
-    assert "111122223333" in logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": list(USERS.log_group_arns)}}
     assert all(s["Principal"] != "*" for s in doc["Statement"])
+
+
+def test_key_policy_lets_cloudtrail_describe_and_decrypt_for_this_trail_only() -> None:
+    """DescribeKey carries no encryption context, so a context condition on it never matches; Decrypt is
+    needed for a trail whose bucket uses an S3 Bucket Key (create-kms-key-policy-for-cloudtrail.html)."""
+    doc = json.loads(key_policy("111122223333", "eu-west-1", USERS))
+    trail = [s for s in doc["Statement"] if s["Principal"] == {"Service": "cloudtrail.amazonaws.com"}]
+    actions = {s["Action"]: s for s in trail}
+    assert set(actions) == {"kms:GenerateDataKey*", "kms:DescribeKey", "kms:Decrypt"}
+    for statement in trail:
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceArn": USERS.trail_arn}
+    assert "StringLike" not in actions["kms:DescribeKey"]["Condition"]
+    assert "StringLike" not in actions["kms:Decrypt"]["Condition"]
+    assert actions["kms:GenerateDataKey*"]["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:cloudtrail:arn": "arn:aws:cloudtrail:*:111122223333:trail/*"
+    }
+
+
+def test_key_policy_names_the_autoscaling_role_it_is_given() -> None:
+    role = "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    assert autoscaling_role_arn("111122223333") == role
+    doc = json.loads(key_policy("111122223333", "eu-west-1", USERS))
+    grants = [s for s in doc["Statement"] if s["Principal"] == {"AWS": role}]
+    assert {s["Sid"] for s in grants} == {"AutoScalingUsesKeyForNodeVolumes", "AutoScalingGrantsForNodeVolumes"}
+
+
+@pytest.mark.parametrize(
+    ("arns", "others"),
+    [
+        ([], set()),
+        (["arn:aws:iam::111122223333:role/enclave/acme/acme-gateway"], set()),
+        (["arn:aws:iam::111122223333:role/enclave/globex/globex-gateway"], {"globex"}),
+        (["arn:aws:iam::111122223333:role/acme-gateway", "arn:aws:iam::111122223333:role/enclave-x"], set()),
+    ],
+)
+def test_account_check_finds_other_tenants_by_role_path(arns: list[str], others: set[str]) -> None:
+    assert tenants_in(arns) - {"acme"} == others
+    if others:
+        with pytest.raises(ValueError, match="already holds Enclave tenant globex") as raised:
+            check_account_holds_only("acme", "111122223333", arns)
+        assert "own account" in str(raised.value)
+    else:
+        assert check_account_holds_only("acme", "111122223333", arns) == "acme"
+    assert role_path("acme") == "/enclave/acme/"
 
 
 def test_customer_key_must_be_a_key_arn_in_region() -> None:
@@ -101,6 +151,13 @@ def test_private_link_consumers_become_principals() -> None:
     for bad in ("*", "1234", "arn:aws:iam::111122223333:group/x"):
         with pytest.raises(ValueError, match="private_link_consumers"):
             consumer_principals([bad])
+
+
+def test_load_balancer_annotations_skip_the_await_only_while_the_certificate_is_pending() -> None:
+    pending = load_balancer_annotations(certificate_arn="arn:cert", public=True, tags={}, awaited=False)
+    issued = load_balancer_annotations(certificate_arn="arn:cert", public=True, tags={})
+    assert pending["pulumi.com/skipAwait"] == "true"
+    assert "pulumi.com/skipAwait" not in issued
 
 
 def test_load_balancer_annotations_internal_only_when_not_public() -> None:

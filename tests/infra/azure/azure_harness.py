@@ -52,6 +52,10 @@ class AzureRun:
 
 
 def run_azure(spec: TenantSpec) -> AzureRun:
-    config = {"enclave:databasePassword": DB_PASSWORD, "enclave:cacheAuthToken": CACHE_TOKEN}
+    config = {
+        "enclave:databasePassword": DB_PASSWORD,
+        "enclave:cacheAuthToken": CACHE_TOKEN,
+        "enclave:auditSigningKey": "audit-signing-key-stand-in",
+    }
     built = run_cloud(spec, config)
     return AzureRun(built.run, built.infra, built.resolved)

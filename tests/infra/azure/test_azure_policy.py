@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from azure_harness import CMK, CONSUMER, PEER_SUBSCRIPTION, PEER_VNET, AzureRun
+from azure_harness import CMK, CONSUMER, PEER_SUBSCRIPTION, PEER_VNET, AzureRun, make_spec
 
 from infra.azure.policy import RULES, STATEFUL_TYPES
+from infra.policy.engine import context_for, view_of
 from infra.policy.model import PolicyContext, ResourceView, Rule
 
 Runner = Callable[..., AzureRun]
-CTX = PolicyContext(tenant="acme", deletion_protection=True, allowed_cidrs=())
-LISTED = PolicyContext(tenant="acme", deletion_protection=True, allowed_cidrs=("203.0.113.0/24",))
+CTX = PolicyContext(
+    tenant="acme",
+    deletion_protection=True,
+    allowed_cidrs=(),
+    own_cidrs=("10.20.0.0/16",),
+    private_link_consumers=(CONSUMER,),
+)
+LISTED = replace(CTX, allowed_cidrs=("203.0.113.0/24",))
+OWNER = (
+    "/subscriptions/123456789012/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+)
+USER_ACCESS_ADMIN = "/providers/Microsoft.Authorization/roleDefinitions/18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 T = "azure-native:"
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -37,12 +49,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def views(run: AzureRun) -> list[ResourceView]:
-    return [ResourceView(r.type, r.name, r.urn, r.inputs, r.protect) for r in run.run.resources]
+    return [view_of(r) for r in run.run.resources]
 
 
 def context(run: AzureRun, overrides: dict[str, Any]) -> PolicyContext:
-    cidrs = tuple((overrides.get("connectivity") or {}).get("allowed_cidrs", ()))
-    return PolicyContext("acme", overrides.get("deletion_protection", True), cidrs)
+    return context_for(make_spec(**overrides))
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -218,16 +229,43 @@ FAILING: list[Case] = [
     (Rule.NO_CROSS_TENANT_SHARING, f"{T}network:VirtualNetworkPeering", None, {"allowGatewayTransit": True}, CTX),
     (
         Rule.NO_CROSS_TENANT_SHARING,
-        f"{T}authorization:RoleAssignment",
-        "acme-gateway-blob-access",
-        {"scope": f"/subscriptions/{CONSUMER}"},
+        f"{T}network:PrivateLinkService",
+        None,
+        {"visibility.subscriptions": [CONSUMER, PEER_SUBSCRIPTION]},
         CTX,
     ),
     (
-        Rule.NO_CROSS_TENANT_SHARING,
+        Rule.LEAST_PRIVILEGE,
         f"{T}authorization:RoleAssignment",
         "acme-gateway-blob-access",
-        {"scope": f"/subscriptions/{CONSUMER}/resourceGroups/globex-rg/providers/Microsoft.Storage/storageAccounts/x"},
+        {"roleDefinitionId": OWNER, "scope": "/subscriptions/123456789012/resourceGroups/acme-rg"},
+        CTX,
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        f"{T}authorization:RoleAssignment",
+        "acme-gateway-blob-access",
+        {"roleDefinitionId": USER_ACCESS_ADMIN, "scope": "/subscriptions/123456789012"},
+        CTX,
+    ),
+    (Rule.DELETION_PROTECTION, f"{T}dbformysql:Server", "acme-mysql", {"backup.backupRetentionDays": 3}, CTX),
+    (
+        Rule.NO_OPEN_INGRESS,
+        f"{T}network:SecurityRule",
+        None,
+        {
+            "direction": "Inbound",
+            "access": "Allow",
+            "sourceAddressPrefixes": ["0.0.0.0/1", "128.0.0.0/1"],
+            "destinationPortRange": "3306",
+        },
+        CTX,
+    ),
+    (
+        Rule.NO_OPEN_INGRESS,
+        f"{T}network:SecurityRule",
+        None,
+        {"direction": "Inbound", "access": "Allow", "sourceAddressPrefix": "AzureCloud", "destinationPortRange": "22"},
         CTX,
     ),
     (
@@ -274,7 +312,10 @@ def test_unprotected_stateful_resources_are_caught_only_while_protection_is_on(t
         type_token,
         "acme-x",
         "urn:x",
-        {"properties": {"enablePurgeProtection": True, "enableSoftDelete": True}},
+        {
+            "properties": {"enablePurgeProtection": True, "enableSoftDelete": True},
+            "backup": {"backupRetentionDays": 14},
+        },
         protect=False,
     )
     assert check(view, CTX)
@@ -289,7 +330,8 @@ def test_allowed_variants_pass() -> None:
         "u",
         {"apiServerAccessProfile": {"authorizedIPRanges": ["203.0.113.0/24"]}},
     )
-    assert rules[Rule.PRIVATE_CLUSTER_ENDPOINT][authorized.type](authorized, CTX) is None
+    assert rules[Rule.PRIVATE_CLUSTER_ENDPOINT][authorized.type](authorized, LISTED) is None
+    assert rules[Rule.PRIVATE_CLUSTER_ENDPOINT][authorized.type](authorized, CTX) is not None  # not trusted
     pls = ResourceView(
         f"{T}network:PrivateLinkService",
         "acme-pls",
@@ -304,6 +346,13 @@ def test_allowed_variants_pass() -> None:
         {"direction": "Inbound", "access": "Allow", "sourceAddressPrefix": "203.0.113.0/25"},
     )
     assert rules[Rule.NO_OPEN_INGRESS][in_list.type](in_list, LISTED) is None
+    on_a_resource = ResourceView(
+        f"{T}authorization:RoleAssignment",
+        "acme-ra",
+        "u",
+        {"roleDefinitionId": OWNER, "scope": "/subscriptions/1/resourceGroups/acme-rg/providers/Microsoft.Storage/x/y"},
+    )
+    assert rules[Rule.LEAST_PRIVILEGE][on_a_resource.type](on_a_resource, CTX) is None
 
 
 def test_every_check_has_a_failing_case() -> None:

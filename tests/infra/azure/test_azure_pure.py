@@ -93,11 +93,12 @@ def test_every_azure_preset_maps_to_mysql_and_redis_skus() -> None:
         sku_tier("db.t4g.medium")
 
 
-def test_ha_needs_a_non_burstable_sku_and_two_zones() -> None:
+def test_ha_needs_a_non_burstable_sku_and_degrades_to_same_zone_without_zones() -> None:
     with pytest.raises(ValueError, match="not Burstable"):
         high_availability(enabled=True, tier=sku_tier("Standard_B2ms"), zones=("1", "2"))
-    with pytest.raises(ValueError, match="two availability zones"):
-        high_availability(enabled=True, tier=sku_tier("Standard_D4ds_v5"), zones=("1",))
+    # fewer than two zones (a region without availability zones): a same-zone standby, no zone named
+    for zones in [(), ("1",)]:
+        assert high_availability(enabled=True, tier=sku_tier("Standard_D4ds_v5"), zones=zones) == {"mode": "SameZone"}
     assert (
         high_availability(enabled=True, tier=sku_tier("Standard_E8ds_v5"), zones=("1", "2"))[
             "standby_availability_zone"
@@ -153,7 +154,8 @@ def test_load_balancer_annotations() -> None:
     assert private[f"{prefix}azure-load-balancer-internal"] == "true"
     assert private[f"{prefix}azure-pls-create"] == "true"
     assert private[f"{prefix}azure-pls-visibility"] == CONSUMER
-    assert private[f"{prefix}azure-pls-auto-approval"] == CONSUMER
+    # never auto-approved: every connection request, the listed consumers' included, waits for the operator
+    assert not any(key.endswith("azure-pls-auto-approval") for key in private)
     assert private[f"{prefix}azure-pls-ip-configuration-subnet"] == "acme-endpoints"
 
 

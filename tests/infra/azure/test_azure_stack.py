@@ -251,7 +251,7 @@ def test_managed_storage_is_private_encrypted_versioned_with_gateway_cors(azure_
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_audit_trail_goes_to_a_locked_encrypted_archive(azure_run: Runner, size: str) -> None:
+def test_audit_trail_goes_to_an_immutable_encrypted_archive(azure_run: Runner, size: str) -> None:
     run = azure_run(size=size)
     archive = run.named("storage:StorageAccount", "acme-logs")
     logs = archive.inputs
@@ -262,7 +262,7 @@ def test_audit_trail_goes_to_a_locked_encrypted_archive(azure_run: Runner, size:
         "enabled": True,
         "immutabilityPolicy": {
             "immutabilityPeriodSinceCreationInDays": 365,
-            "state": "Locked",
+            "state": "Unlocked",  # the API creates policies Disabled or Unlocked only; locking is the operator's step
             "allowProtectedAppendWrites": True,
         },
     }
@@ -365,7 +365,7 @@ def test_private_link_service_is_limited_to_the_consumers(azure_run: Runner) -> 
     annotations = run.infra.load_balancer_annotations
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-internal"] == "true"
     assert annotations["service.beta.kubernetes.io/azure-pls-visibility"] == consumer
-    assert annotations["service.beta.kubernetes.io/azure-pls-auto-approval"] == consumer
+    assert "service.beta.kubernetes.io/azure-pls-auto-approval" not in annotations
     assert run.resolved["private_link_service"] == ("acme-pls", False)
     rules = run.named("network:NetworkSecurityGroup", "acme-nodes-nsg").inputs["securityRules"]
     assert [r["name"] for r in rules] == ["deny-internet-inbound"]

@@ -14,7 +14,11 @@ from tests.infra.cloud_harness import run_cloud
 
 DATABASE_PASSWORD = "db-Secret-9f3a1c77e2"  # a test value, checked never to leak
 CACHE_TOKEN = "cache-Secret-4b8d0e21aa"
-CONFIG = {"enclave:databasePassword": DATABASE_PASSWORD, "enclave:cacheAuthToken": CACHE_TOKEN}
+CONFIG = {
+    "enclave:databasePassword": DATABASE_PASSWORD,
+    "enclave:cacheAuthToken": CACHE_TOKEN,
+    "enclave:auditSigningKey": "audit-signing-key-stand-in",
+}
 
 
 def make_spec(**overrides: Any) -> TenantSpec:

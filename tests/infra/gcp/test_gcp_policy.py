@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,12 +12,20 @@ import pytest
 from infra.gcp import policy as t
 from infra.gcp.policy import RULES
 from infra.mockrun import MockedResource
+from infra.policy.engine import check_graph, context_for, view_of
 from infra.policy.model import PolicyContext, ResourceView, Rule
 from infra.spec import TENANT_TAG
 from tests.infra.gcp.conftest import GcpRun
 
 RunFactory = Callable[..., GcpRun]
-CONTEXT = PolicyContext(tenant="acme", deletion_protection=True, allowed_cidrs=())
+CONTEXT = PolicyContext(
+    tenant="acme",
+    deletion_protection=True,
+    allowed_cidrs=(),
+    own_cidrs=("10.20.0.0/16",),
+    private_link_consumers=("customer-vpc-1",),
+    gcp_project="acme-prod-123",
+)
 
 
 def view(resource: MockedResource, inputs: dict[str, Any] | None = None) -> ResourceView:
@@ -25,8 +34,11 @@ def view(resource: MockedResource, inputs: dict[str, Any] | None = None) -> Reso
     return ResourceView(resource.type, resource.name, resource.urn, changed, resource.protect)
 
 
-def violations(run: GcpRun, context: PolicyContext) -> list[str]:
-    found = []
+def violations(run: GcpRun, deletion_protection: bool = True) -> list[str]:
+    """Every GCP check's and graph check's finding on the run, in the context of the run's own spec."""
+    context = replace(context_for(run.spec), deletion_protection=deletion_protection)
+    gcp = [view_of(r) for r in run.run.resources if r.type.startswith("gcp:")]
+    found = [f"{v.rule} {v.resource_name}: {v.message}" for v in check_graph(gcp, context)]
     for resource in run.run.resources:
         for rule, checks in RULES.checks.items():
             check = checks.get(resource.type)
@@ -42,7 +54,7 @@ def violations(run: GcpRun, context: PolicyContext) -> list[str]:
 
 @pytest.mark.parametrize("size", ["small", "medium", "large"])
 def test_default_stack_of_every_size_passes(gcp_run: RunFactory, size: str) -> None:
-    assert violations(gcp_run(size=size), CONTEXT) == []
+    assert violations(gcp_run(size=size)) == []
 
 
 @pytest.mark.parametrize(
@@ -58,13 +70,12 @@ def test_default_stack_of_every_size_passes(gcp_run: RunFactory, size: str) -> N
     ],
 )
 def test_variants_pass(gcp_run: RunFactory, overrides: dict[str, Any]) -> None:
-    assert violations(gcp_run(**overrides), CONTEXT) == []
+    assert violations(gcp_run(**overrides)) == []
 
 
 def test_unprotected_stack_passes_when_the_spec_allows_deletion(gcp_run: RunFactory) -> None:
-    context = PolicyContext(tenant="acme", deletion_protection=False, allowed_cidrs=())
-    assert violations(gcp_run(deletion_protection=False), context) == []
-    assert any(Rule.DELETION_PROTECTION in v for v in violations(gcp_run(deletion_protection=False), CONTEXT))
+    assert violations(gcp_run(deletion_protection=False), deletion_protection=False) == []
+    assert any(Rule.DELETION_PROTECTION in v for v in violations(gcp_run(deletion_protection=False)))
 
 
 _DELETE = object()  # as a value in BROKEN: remove the input
@@ -121,7 +132,15 @@ BROKEN: list[tuple[Rule, str, str | None, str, Any, str]] = [
         None,
         "settings.backupConfiguration.backupRetentionSettings.retainedBackups",
         3,
-        "at least 7",
+        "retainedBackups >= 7",
+    ),
+    (
+        Rule.DELETION_PROTECTION,
+        t.SQL,
+        None,
+        "settings.backupConfiguration.backupRetentionSettings",
+        _DELETE,
+        "retainedBackups >= 7",
     ),
     (Rule.DELETION_PROTECTION, t.SQL, None, "settings.finalBackupConfig.enabled", False, "final backup"),
     (Rule.DELETION_PROTECTION, t.REDIS, None, "deletionProtection", False, "deletionProtection"),
@@ -145,6 +164,70 @@ BROKEN: list[tuple[Rule, str, str | None, str, Any, str]] = [
         "masterAuthorizedNetworksConfig.cidrBlocks",
         [{"cidrBlock": "0.0.0.0/0"}],
         "0.0.0.0/0",
+    ),
+    (
+        Rule.PRIVATE_CLUSTER_ENDPOINT,
+        t.CLUSTER,
+        None,
+        "masterAuthorizedNetworksConfig.cidrBlocks",
+        [{"cidrBlock": "0.0.0.0/1"}, {"cidrBlock": "128.0.0.0/1"}],
+        "whole internet",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        "gcp:projects/iAMMember:IAMMember",
+        "acme-nodes-logging-logwriter",
+        "role",
+        "roles/owner",
+        "basic role",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        "gcp:projects/iAMMember:IAMMember",
+        "acme-nodes-logging-logwriter",
+        "role",
+        "roles/editor",
+        "basic role",
+    ),
+    (
+        Rule.LEAST_PRIVILEGE,
+        t.BUCKET_MEMBER,
+        "acme-data-gateway",
+        "role",
+        "roles/viewer",
+        "basic role",
+    ),
+    (
+        Rule.NO_CROSS_TENANT_SHARING,
+        "gcp:projects/iAMMember:IAMMember",
+        "acme-nodes-logging-logwriter",
+        "project",
+        "acme-corp-prod",
+        "not the tenant's project",
+    ),
+    (
+        Rule.NO_CROSS_TENANT_SHARING,
+        t.BUCKET_MEMBER,
+        "acme-data-gateway",
+        "member",
+        "serviceAccount:gateway@acme-corp-prod.iam.gserviceaccount.com",
+        "a principal of project 'acme-corp-prod'",
+    ),
+    (
+        Rule.NO_CROSS_TENANT_SHARING,
+        "gcp:serviceaccount/iAMMember:IAMMember",
+        "acme-gateway-workload-identity",
+        "member",
+        "serviceAccount:acme-corp-prod.svc.id.goog[enclave/enclave-gateway]",
+        "a principal of project 'acme-corp-prod'",
+    ),
+    (
+        Rule.AUDIT_TRAIL,
+        "gcp:projects/iAMAuditConfig:IAMAuditConfig",
+        None,
+        "auditLogConfigs",
+        [{"logType": "ADMIN_READ"}],
+        "DATA_READ",
     ),
     (Rule.TENANT_TAG, t.SQL, None, "settings.userLabels", {TENANT_TAG: "other"}, "settings.userLabels"),
     (Rule.TENANT_TAG, t.NODE_POOL, None, "nodeConfig.resourceLabels", _DELETE, "nodeConfig.resourceLabels"),
@@ -187,6 +270,8 @@ def test_service_attachment_must_accept_by_hand_from_listed_projects(gcp_run: Ru
     for path, value, words in [
         ("connectionPreference", "ACCEPT_AUTOMATIC", "ACCEPT_MANUAL"),
         ("consumerAcceptLists", [], "allow list"),
+        ("consumerAcceptLists", [{"projectIdOrNum": "*", "connectionLimit": 10}], "accepts '*'"),
+        ("consumerAcceptLists", [{"projectIdOrNum": "acme-corp-prod", "connectionLimit": 10}], "not among"),
     ]:
         message = check(view(attachment, _set(attachment.inputs, path, value)), CONTEXT)
         assert message is not None and words in message
@@ -203,7 +288,10 @@ def test_open_ingress_is_refused_except_the_listener_without_an_allow_list() -> 
     assert check(_firewall(["0.0.0.0/0"], ["22"]), CONTEXT) is not None
     assert check(_firewall(["0.0.0.0/0"], ["443"]), CONTEXT) is None
     assert check(_firewall(["0.0.0.0/0"], ["443"]), listed) is not None
-    assert check(_firewall(["10.0.0.0/8"], ["22"]), CONTEXT) is None
+    assert check(_firewall(["10.20.0.0/17"], ["22"]), CONTEXT) is None
+    assert check(_firewall(["10.0.0.0/8"], ["22"]), CONTEXT) is not None  # beyond the tenant's own network
+    assert "whole internet" in (check(_firewall(["0.0.0.0/1", "128.0.0.0/1"], ["3306"]), CONTEXT) or "")
+    assert check(_firewall(["35.191.0.0/16", "130.211.0.0/22"], ["443"]), listed) is None  # Google's checkers
     egress = ResourceView(t.FIREWALL, "e", "u", {"direction": "EGRESS", "destinationRanges": ["0.0.0.0/0"]})
     assert check(egress, CONTEXT) is None
 

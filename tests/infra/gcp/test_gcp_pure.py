@@ -14,7 +14,8 @@ from infra.gcp.cluster import render_kubeconfig
 from infra.gcp.connectivity import load_balancer_annotations, peer_network_link
 from infra.gcp.keys import check_customer_key
 from infra.gcp.network import NetworkPlan, plan_network
-from infra.gcp.project import ServiceAgent, project_number_from_agent, service_agent_member
+from infra.gcp.project import ProjectClaimError, ServiceAgent, check_project_claim, service_agent_member
+from infra.gcp.server_ca import server_ca_bundle
 from infra.spec import Peering
 from tests.infra.gcp.conftest import make_spec
 
@@ -82,16 +83,37 @@ def test_customer_key_must_be_a_full_key_name_in_region() -> None:
 
 
 def test_service_agents_are_named_from_the_project_number() -> None:
-    number = project_number_from_agent("service-987654321@gcp-sa-cloud-sql.iam.gserviceaccount.com")
-    assert number == "987654321"
     assert (
-        service_agent_member(number, ServiceAgent.GKE)
+        service_agent_member("987654321", ServiceAgent.GKE)
         == "serviceAccount:service-987654321@container-engine-robot.iam.gserviceaccount.com"
     )
-    with pytest.raises(ValueError, match="service agent address"):
-        project_number_from_agent("someone@example.com")
     with pytest.raises(ValueError, match="project number"):
         service_agent_member("acme-prod", ServiceAgent.GKE)
+
+
+def test_a_project_is_claimed_only_by_the_tenant_its_label_names() -> None:
+    assert check_project_claim("acme-prod", "acme", {"enclave-tenant": "acme", "team": "x"}, "987654321") == "987654321"
+    with pytest.raises(ProjectClaimError, match=r"belongs to tenant 'acme-corp', not 'acme'.*own project"):
+        check_project_claim("acme-prod", "acme", {"enclave-tenant": "acme-corp"}, "987654321")
+    with pytest.raises(ProjectClaimError, match=r"no enclave-tenant label.*--update-labels=enclave-tenant=acme"):
+        check_project_claim("acme-prod", "acme", {}, "987654321")
+    with pytest.raises(ProjectClaimError, match="no enclave-tenant label"):
+        check_project_claim("acme-prod", "acme", None, "987654321")
+    with pytest.raises(ProjectClaimError, match="no project number"):
+        check_project_claim("acme-prod", "acme", {"enclave-tenant": "acme"}, None)
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----"
+
+
+def test_server_ca_bundle_keeps_every_listed_ca_and_refuses_none() -> None:
+    assert server_ca_bundle([PEM, None, f"{PEM}\n"], "Memorystore") == f"{PEM}\n{PEM}\n"
+    with pytest.raises(ValueError, match="Cloud SQL instance returned no server CA"):
+        server_ca_bundle([], "Cloud SQL")
+    with pytest.raises(ValueError, match="no server CA"):
+        server_ca_bundle([None, ""], "Cloud SQL")
+    with pytest.raises(ValueError, match="not a PEM certificate"):
+        server_ca_bundle(["not a certificate"], "Memorystore")
 
 
 def test_peer_network_link_from_name_or_self_link() -> None:
