@@ -29,6 +29,7 @@ from infra.policy import engine
 from infra.policy.model import RULE_DESCRIPTIONS, Rule, Violation
 from infra.pricing import CostReport, PricedResource, estimate
 from infra.program import deploy
+from infra.regions import region_warnings
 from infra.spec import TenantSpec
 from infra.stack_config import TENANT_KEY, read_stack, required_secrets, stack_name, stack_paths
 
@@ -109,7 +110,7 @@ def preview_spec(
     views = [engine.view_of(r) for r in resources]
     violations = engine.evaluate(views, engine.context_for(spec), book)
     priced = (PricedResource(r.urn, r.type, r.name, r.inputs, r.custom) for r in resources)
-    cost = estimate(priced, spec.cloud_registration.price_key)
+    cost = estimate(priced, spec.cloud_registration.price_key, region=spec.region)
     return PreviewReport(spec, resources, tuple(violations), cost, time.perf_counter() - started)
 
 
@@ -124,6 +125,8 @@ def report_json(report: PreviewReport) -> dict[str, Any]:
         "cloud": spec.cloud.value,
         "region": spec.region,
         "size": spec.size.value,
+        "zones": list(spec.zones),
+        "region_warnings": list(region_warnings(spec.cloud.value, spec.region)),
         "passed": report.passed,
         "seconds": round(report.seconds, 3),
         "resources": [
@@ -157,6 +160,7 @@ def report_json(report: PreviewReport) -> dict[str, Any]:
         "cost": {
             "currency": "USD",
             "total_monthly_usd": round(report.cost.total_monthly_usd, 2),
+            "pricing": report.cost.pricing.summary if report.cost.pricing else None,
             "not_priced": [r.urn for r in report.cost.not_priced],
             "resources": [
                 {
@@ -221,6 +225,8 @@ def cost_table(report: PreviewReport) -> Table:
         elif c.status == "not priced":
             table.add_row(c.name, c.type, f"[yellow]not priced[/] ({c.reason})")
     table.add_row("[bold]total[/]", "", f"[bold]${report.cost.total_monthly_usd:,.2f}[/]")
+    if report.cost.pricing is not None:
+        table.caption = report.cost.pricing.summary
     return table
 
 
@@ -228,6 +234,10 @@ def render(report: PreviewReport, console: Console) -> None:
     console.print(resource_tree(report))
     console.print(verdict_table(report))
     console.print(cost_table(report))
+    zones = ", ".join(report.spec.zones) or "none (the region has no availability zones)"
+    console.print(f"zones: {zones}")
+    for warning in region_warnings(report.spec.cloud.value, report.spec.region):
+        console.print(f"[yellow]region:[/] {warning}")
     verdict = "[green]no policy violations[/]" if report.passed else f"[red]{len(report.violations)} violation(s)[/]"
     console.print(f"{report.spec.name}: {len(report.resources)} resources, {verdict}, {report.seconds:.1f}s")
 

@@ -115,3 +115,37 @@ def test_fleet_preview_runs_each_stack_in_parallel_and_reports_errors(tmp_path: 
     acme, broken, globex = results
     assert acme["passed"] and acme["cloud"] == "aws" and globex["passed"] and globex["cloud"] == "gcp"
     assert not broken["passed"] and "invalid tenant spec" in broken["error"]
+
+
+def test_the_preview_prices_the_stacks_region_and_says_what_its_zones_cost_in_availability() -> None:
+    """A stack in a dearer region costs more than the same stack in the base region, the report says how the
+    region was priced, and a region with fewer than three zones says so (never a silent change)."""
+    base = report_json(previewed("aws"))
+    spec = TenantSpec.model_validate(
+        {
+            "name": "acme",
+            "cloud": "aws",
+            "size": "small",
+            "network_cidr": "10.42.0.0/16",
+            "hostname": "acme.example.com",
+            "region": "sa-east-1",
+        }
+    )
+    brazil = report_json(preview_spec(spec))
+    assert brazil["cost"]["total_monthly_usd"] > base["cost"]["total_monthly_usd"]
+    assert "sa-east-1" in brazil["cost"]["pricing"] and "x" in brazil["cost"]["pricing"]
+    assert "base-region" in base["cost"]["pricing"] or "x" in base["cost"]["pricing"]
+    two_zones = TenantSpec.model_validate(
+        {
+            "name": "acme",
+            "cloud": "aws",
+            "size": "small",
+            "network_cidr": "10.42.0.0/16",
+            "hostname": "acme.example.com",
+            "region": "us-west-1",
+        }
+    )
+    report = report_json(preview_spec(two_zones))
+    assert len(report["zones"]) == 2
+    assert any("2 availability zones" in warning for warning in report["region_warnings"])
+    assert base["region_warnings"] == [] and len(base["zones"]) == 3
