@@ -19,7 +19,7 @@ from typing import Any, TypeAlias
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
-from infra.pulumi_internals import run_program_to_completion
+from infra.pulumi_internals import ensure_current_loop, run_program_to_completion
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,7 @@ def run_program(
     """Run `program` as `pulumi preview` would, offline, and return every resource it registered."""
     recording = _RecordingMocks(place or MockPlace(), fakers or {}, invokes or {})
     monitor = _RecordingMonitor(recording)
+    ensure_current_loop()
     pulumi.runtime.set_mocks(recording, project=project, stack=stack, preview=True, monitor=monitor)
     # Replace (not extend) the process's stack config: a previous run's values must not leak into this one.
     pulumi.runtime.set_all_config(

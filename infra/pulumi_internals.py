@@ -10,6 +10,7 @@ first, with the reason, instead of somewhere deep in a preview.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -28,7 +29,19 @@ def run_on_pulumi_loop(awaitable: Awaitable[T], *, fresh_run: bool = False) -> T
     if fresh_run:
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
+    ensure_current_loop()
     return _sync_await(awaitable)
+
+
+def ensure_current_loop() -> None:
+    """Give this thread an event loop when it has none (call it before `pulumi.runtime.set_mocks`, which
+    registers the root stack at once). Pulumi creates its futures with the thread's current loop; on Python
+    3.11 `asyncio.run()` (anyone's: a test client, a library) ends by clearing it, after which
+    `asyncio.get_event_loop()` raises instead of making one, and every later program would fail."""
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def run_program_to_completion(program: Callable[[], None]) -> None:

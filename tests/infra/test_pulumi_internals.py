@@ -23,3 +23,20 @@ def test_an_output_created_in_a_run_resolves_after_it() -> None:
     holder: list[pulumi.Output[str]] = []
     run_program(lambda: holder.append(pulumi.Output.from_input("x").apply(lambda v: v * 3)), project="p", stack="s")
     assert run_on_pulumi_loop(holder[0].future()) == "xxx"
+
+
+def test_a_program_runs_after_someone_elses_asyncio_run_cleared_the_threads_loop() -> None:
+    """On Python 3.11, asyncio.run() leaves the thread without a current loop; a test client or library that
+    used it before must not break every later offline run (it did, under pytest-xdist's test ordering)."""
+    import asyncio
+
+    import pulumi
+
+    from infra.mockrun import run_program
+
+    async def nothing() -> None:
+        return None
+
+    asyncio.run(nothing())
+    run = run_program(lambda: pulumi.ComponentResource("test:index:Thing", "thing"), project="enclave", stack="loop")
+    assert [r.type for r in run.resources] == ["test:index:Thing"]
