@@ -23,6 +23,8 @@ lint: setup
 bench: setup services
 	.venv/bin/python -m benchmarks.audit
 	.venv/bin/python -m benchmarks.preview
+	.venv/bin/python -m benchmarks.auth
+	.venv/bin/python -m benchmarks.signing
 
 # Re-resolve dependencies after editing pyproject.toml; commit requirements.lock.
 lock: setup

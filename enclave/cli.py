@@ -20,6 +20,8 @@ from audit.events import Actor, ActorKind
 from audit.store.log import AuditWriteError
 from auth.roles import Role
 from enclave.settings import Settings, UnknownSettingError
+from enclave.sso_cli import sso_app, users_app
+from enclave.storage_cli import storage_app
 
 # rich_markup_mode=None: plain help that wraps at the terminal's width; Rich's help tables cut option names
 # ("--customer-acc…") in an 80-column terminal. Every command group here and in infra/cli.py sets it.
@@ -32,13 +34,16 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
+app.add_typer(storage_app, name="storage")
+app.add_typer(sso_app, name="sso")
+app.add_typer(users_app, name="users")
 
 console = Console()
 errors = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line, however long
     raise typer.Exit(code)
 
 
@@ -56,13 +61,19 @@ def load_settings() -> Settings:
 
 @contextmanager
 def opened_runtime():  # type: ignore[no-untyped-def]
+    from enclave.db import CONNECTION_ERRORS, DatabaseUnavailableError, unavailable
     from enclave.runtime import Runtime
 
-    runtime = Runtime.open(load_settings())
+    try:
+        runtime = Runtime.open(load_settings())
+    except DatabaseUnavailableError as exc:
+        fail(str(exc), 1)
     try:
         yield runtime
     except AuditWriteError:
         fail("the audit log cannot be written, so nothing was changed; check the database", 1)
+    except CONNECTION_ERRORS as exc:
+        fail(str(unavailable(runtime.engine, exc)), 1)
     finally:
         runtime.close()
 
@@ -88,12 +99,16 @@ def serve(
     import uvicorn
 
     from enclave.app import create_app
+    from enclave.db import DatabaseUnavailableError
     from enclave.logging import configure_logging
     from enclave.runtime import Runtime
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    runtime = Runtime.open(settings)
+    try:
+        runtime = Runtime.open(settings)
+    except DatabaseUnavailableError as exc:
+        fail(str(exc), 1)
     try:
         uvicorn.run(
             create_app(runtime),
@@ -121,10 +136,15 @@ def openapi(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    from enclave.db import create_db_engine, upgrade
+    from enclave.db import CONNECTION_ERRORS, create_db_engine, unavailable, upgrade
 
     engine = create_db_engine(load_settings().resolved_database_url)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except CONNECTION_ERRORS as exc:
+        fail(str(unavailable(engine, exc)), 1)
+    finally:
+        engine.dispose()
     console.print("database is at the latest schema")
 
 
@@ -246,7 +266,7 @@ def audit_export(
     export_format: Annotated[str, typer.Option("--format", help="jsonl (verifiable) | csv | ocsf")] = "jsonl",
 ) -> None:
     """Export a tenant's audit log (the export itself is audited)."""
-    from enclave.audit_export import ExportError, ExportFormat, prepare_export
+    from enclave.audit_export import ExportError, ExportFailedError, ExportFormat, prepare_export
 
     try:
         chosen = ExportFormat(export_format)
@@ -270,9 +290,12 @@ def audit_export(
         progress = Progress(
             TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=errors
         )
-        with progress, partial.open("wb") as handle:
-            task = progress.add_task("export", total=prepared.total)
-            count = prepared.write(handle, on_record=lambda: progress.advance(task))
+        try:
+            with progress, partial.open("wb") as handle:
+                task = progress.add_task("export", total=prepared.total)
+                count = prepared.write(handle, on_record=lambda: progress.advance(task))
+        except ExportFailedError as exc:
+            fail(f"{exc}; what was written is in {partial}, which no verifier accepts as complete", 1)
         partial.replace(out)  # a crash leaves a .partial file, never a truncated export under the real name
     console.print(f"exported {count} records of tenant {tenant} to {out} ({chosen.value})")
 
@@ -350,6 +373,18 @@ def audit_prune(
         console.print("nothing older than that; nothing removed")
     else:
         console.print(f"removed records up to {anchor.seq}; signed anchor left ({anchor.pruned_count} pruned in all)")
+
+
+@audit_app.command("keygen")
+def audit_keygen() -> None:
+    """Print a new Ed25519 audit signing key (PEM) for a stack secret or ENCLAVE_AUDIT_SIGNING_KEY.
+
+    Store it only in a secret store, e.g.:
+    pulumi config set --secret enclave:auditSigningKey "$(enclave audit keygen)"
+    """
+    from audit.signing import generate_private_key_pem
+
+    print(generate_private_key_pem(), end="")
 
 
 @audit_app.command("public-key")

@@ -2,7 +2,8 @@
 
 Starts the gateway on SQLite, creates API keys, records audit events through the API (including a refused
 request), exports the log over HTTP, verifies the export offline with only the public key, shows that a
-tampered copy fails verification, and previews a tenant stack on each cloud offline.
+tampered copy fails verification, moves real bytes through signed URLs and revokes and restores access
+(enclave/storage_demo.py), and previews a tenant stack on each cloud offline.
 Run it with `make demo` (or `.venv/bin/python -m enclave.demo`).
 """
 
@@ -19,6 +20,9 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.rule import Rule
+
+from enclave.storage_demo import run_storage_demo
+from enclave.web.demo import run_sso_demo
 
 DEMO_DIR = Path(".enclave/demo")
 TENANT = "acme"
@@ -68,6 +72,7 @@ def main() -> None:
         **os.environ,
         "ENCLAVE_DATA_DIR": str(DEMO_DIR),
         "ENCLAVE_TENANT": TENANT,
+        "ENCLAVE_PUBLIC_URL": f"http://127.0.0.1:{port}",  # sign-in redirect URIs derive from it
         "ENCLAVE_LOG_LEVEL": "WARNING",
         "ENCLAVE_AUDIT_CHECKPOINT_EVERY": "5",
         "COLUMNS": str(console.width),  # the CLI's tables, captured here, get the same width
@@ -81,8 +86,19 @@ def main() -> None:
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             _wait_ready(client, gateway)
-            console.print(f"gateway ready on http://127.0.0.1:{port}  (OpenAPI at /docs)")
+            console.print(f"gateway ready on http://127.0.0.1:{port}  (OpenAPI at /openapi.json)")
             run_api_demo(client, env)
+            run_sso_demo(client, env, TENANT)
+            run_storage_demo(
+                client,
+                env,
+                TENANT,
+                console=console,
+                step=step,
+                cli=_enclave,
+                second_port=_free_port(),
+                wait_ready=_wait_ready,
+            )
     finally:
         gateway.terminate()
         gateway.wait(timeout=30)
@@ -146,7 +162,7 @@ def run_api_demo(client: httpx.Client, env: dict[str, str]) -> None:
 
 
 def run_stack_demo(env: dict[str, str]) -> None:
-    step("8. Tenant stacks: init and offline preview on AWS, GCP and Azure (Pulumi mocks, no cloud account)")
+    step("9. Tenant stacks: init and offline preview on AWS, GCP and Azure (Pulumi mocks, no cloud account)")
     stacks = DEMO_DIR / "stacks"
     stacks.mkdir()
     tenants = [

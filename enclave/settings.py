@@ -25,7 +25,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from auth.sso.config import ProviderKind
 from tenancy.names import check_tenant_name
+
+_ISSUER_REQUIRED = (ProviderKind.OIDC, ProviderKind.KEYCLOAK)
 
 ENV_PREFIX = "ENCLAVE_"
 CONFIG_FILE_VARIABLE = "ENCLAVE_CONFIG"
@@ -111,6 +114,45 @@ class Settings(BaseSettings):
     audit_group_commit_max_wait_ms: float = Field(2.0, ge=0, le=1000)
     apikey_default_ttl_days: int = Field(90, ge=1, le=365)
     apikey_max_ttl_days: int = Field(365, ge=1, le=3650)
+    # storage: the first five are what the tenant stack's workload sets (infra/workload.py)
+    storage_cloud: str | None = Field(None, pattern=r"^(aws|gcp|azure)$", description="the stack's cloud")
+    storage_mode: str | None = Field(None, pattern=r"^(managed|byob)$", description="managed or customer bucket")
+    storage_bucket: str | None = Field(None, max_length=255, description="the stack's data bucket / container")
+    storage_platform_identity: str | None = Field(
+        None, max_length=500, description="the gateway's own identity (role ARN, service account, principal id)"
+    )
+    storage_external_id: str | None = Field(None, max_length=1224, description="AWS BYOB: the ExternalId")
+    storage_local_dir: Path | None = Field(None, description="the local store's directory; default data_dir/objects")
+    storage_local_signing_key: SecretStr | None = Field(
+        None, description="HMAC key (base64, >= 32 bytes) for local URLs; default: generated in data_dir"
+    )
+    storage_local_base_url: str | None = Field(
+        None, pattern=r"^https?://[^\s/?#]+$", description="where clients reach this gateway for local URLs"
+    )
+    storage_local_max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1, le=5 * 1024**3)
+    storage_gcs_key_file: Path | None = Field(None, description="GCS service-account JSON key for V4 signing")
+    storage_azure_account_key: SecretStr | None = Field(None, description="Azure account key (stored-policy SAS)")
+    storage_probe_seconds: float = Field(30.0, ge=1, le=3600, description="interval of the grant access probe")
+    # sign-in: public_url and the first four sso_* are what the tenant stack's workload sets (infra/workload.py)
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/?#]+$",
+        description="the gateway's external origin (redirect URIs derive from it)",
+    )
+    sso_provider: ProviderKind | None = Field(None, description="the stack's identity-provider kind")
+    sso_issuer: str | None = Field(None, pattern=r"^https://[^\s]+$", description="the stack's OIDC issuer")
+    sso_client_id: str | None = Field(None, max_length=255, description="the gateway's client id at the provider")
+    sso_client_secret: SecretStr | None = Field(None, description="the gateway's client secret at the provider")
+    keycloak_url: str | None = Field(None, pattern=r"^https?://[^\s?#]+$", description="Keycloak base URL (admin API)")
+    keycloak_admin_client_id: str | None = Field(None, max_length=255, description="service-account client")
+    keycloak_admin_client_secret: SecretStr | None = Field(None, description="its client secret")
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=1 << 30, description="request body cap (413 past it)")
+    auth_failures_per_subject: int = Field(10, ge=1, le=10_000, description="failed sign-ins per key id per window")
+    auth_failures_per_client: int = Field(50, ge=1, le=100_000, description="failed sign-ins per client address")
+    auth_failure_window_seconds: float = Field(60.0, gt=0, le=86_400, description="the failed sign-in window")
+    sign_in_attempts_per_client: int = Field(
+        120, ge=1, le=100_000, description="browser sign-in starts and callbacks per client address per window"
+    )
     otel_exporter: OtelExporter = OtelExporter.NONE
     otel_endpoint: str | None = Field(None, description="OTLP/HTTP endpoint, e.g. http://collector:4318")
     service_name: str = "enclave-gateway"
@@ -170,6 +212,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"TLS file {path} does not exist")
         if self.otel_exporter is OtelExporter.OTLP and not self.otel_endpoint:
             raise ValueError("otel_exporter=otlp needs otel_endpoint")
+        if self.sso_client_id and self.sso_provider in _ISSUER_REQUIRED and not self.sso_issuer:
+            raise ValueError(f"sso_provider={self.sso_provider} with sso_client_id needs sso_issuer")
+        keycloak = (self.keycloak_url, self.keycloak_admin_client_id, self.keycloak_admin_client_secret)
+        if any(v is not None for v in keycloak) and not all(v is not None for v in keycloak):
+            raise ValueError("keycloak_url, keycloak_admin_client_id and keycloak_admin_client_secret go together")
         return self
 
     def apikey_lifetime(self, days: int | None) -> tuple[timedelta, timedelta]:

@@ -28,6 +28,7 @@ from auth.sso.models import IdentityProviderRow
 from auth.sso.registry import list_providers
 from auth.users import grantable_roles
 from enclave.api.routing import resource_router
+from enclave.cache import RateLimit, retry_after_seconds
 from enclave.db import transaction
 from enclave.web.context import WebTenant, request_context, runtime_of, sign_in_service, web_tenant
 from enclave.web.csrf import CSRF_FIELD, check_csrf
@@ -72,6 +73,24 @@ def _message(tenant: WebTenant, heading: str, message: str, status: int, error: 
     )
 
 
+def _sign_in_throttled(request: Request, tenant: WebTenant) -> Response | None:
+    """Starting and finishing a sign-in are unauthenticated and audit what they refuse, so each client address
+    gets a bounded number of attempts per window (Redis across replicas): nobody floods the audit log through
+    them. Past it: 429 with Retry-After, and nothing audited."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    limit = RateLimit(settings.sign_in_attempts_per_client, settings.auth_failure_window_seconds)
+    client = request.client.host if request.client else "unknown"
+    wait = runtime.cache.take(f"signin:client:{client}", limit)
+    if wait == 0:
+        return None
+    response = _message(
+        tenant, "Too many sign-in attempts", "Too many sign-in attempts from this address; try again later.", 429
+    )
+    response.headers["Retry-After"] = str(retry_after_seconds(wait))
+    return response
+
+
 # -- assets and sign-in --------------------------------------------------------------------------------
 @router.get("/assets/enclave.css")
 def enclave_css() -> Response:
@@ -97,6 +116,8 @@ def sign_in_page(request: Request, next: str | None = None) -> Response:
 @router.get("/auth/login/{provider}")
 def start_sign_in(request: Request, provider: str, next: str | None = None) -> Response:
     tenant = web_tenant(request)
+    if (throttled := _sign_in_throttled(request, tenant)) is not None:
+        return throttled
     service = sign_in_service(request)
     try:
         start = service.begin(
@@ -116,6 +137,8 @@ def finish_sign_in(
     request: Request, state: str | None = None, code: str | None = None, error: str | None = None
 ) -> Response:
     tenant = web_tenant(request)
+    if (throttled := _sign_in_throttled(request, tenant)) is not None:
+        return throttled
     service = sign_in_service(request)
     try:
         result = service.complete(

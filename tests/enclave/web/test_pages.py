@@ -184,3 +184,23 @@ def test_account_needs_a_session(client: TestClient) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/auth/login?next=/account"
     client.cookies.set(SESSION_COOKIE, "forged-token", domain="acme.example.com")
     assert client.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_attempts_are_bounded_per_client_and_audit_nothing_past_it(tmp_path: Path, issuer: str) -> None:
+    """The callback audits every refusal without authentication: a client replaying junk callbacks gets its
+    budget, then 429 with Retry-After, and the audit log stops growing."""
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL, sign_in_attempts_per_client=5
+    )
+    opened = Runtime.open(settings)
+    try:
+        configure(opened, issuer, POLICY)
+        with TestClient(gateway(opened), base_url=PUBLIC_URL) as attacker:
+            answers = [attacker.get("/auth/callback?state=forged&code=junk").status_code for _ in range(12)]
+            refused_start = attacker.get("/auth/login/corp", follow_redirects=False)
+        failures = audit_rows(opened, "auth.login.failed")
+    finally:
+        opened.close()
+    assert answers[:5] == [403] * 5 and answers[5:] == [429] * 7
+    assert refused_start.status_code == 429 and int(refused_start.headers["Retry-After"]) >= 1
+    assert len(failures) == 5

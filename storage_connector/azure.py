@@ -1,0 +1,192 @@
+"""The Azure backend: service SAS bound to a stored access policy (customer IT deletes the policy and every
+outstanding URL stops at once), or user-delegation SAS (signed with a key Azure AD issues to the platform's
+identity; the batch's audit event id rides as the signed correlation id, `scid`, into the customer's
+storage logs). SAS strings come from azure-storage-blob's own generate_blob_sas."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+from azure.storage.blob import BlobServiceClient, UserDelegationKey, generate_blob_sas
+from azure.storage.blob._shared.constants import X_MS_VERSION
+
+from storage_connector.grants import Grant
+from storage_connector.signer import (
+    Operation,
+    ProbeResult,
+    ProbeStatus,
+    SignedUrl,
+    SigningContext,
+    UnsupportedOperationError,
+    UrlRequest,
+)
+
+# Operation -> (HTTP method, SAS permission). With stored-policy SAS the permission lives in the policy: the
+# container carries two, "<policy id>-r" (read) and "<policy id>-w" (create, write), so that a read URL
+# cannot write; the URL carries only its own expiry (Azure refuses a field set in both places).
+PERMISSIONS = {
+    Operation.GET: ("GET", "r"),
+    Operation.PUT: ("PUT", "cw"),
+    Operation.MULTIPART_PART: ("PUT", "w"),  # Put Block
+    Operation.MULTIPART_COMPLETE: ("PUT", "w"),  # Put Block List
+}
+DELEGATION_KEY_LIFETIME = timedelta(hours=6)
+DELEGATION_KEY_MARGIN = timedelta(minutes=70)  # never sign an up-to-1-hour URL with a key about to expire
+
+
+def policy_name(policy_id: str, operation: Operation) -> str:
+    return f"{policy_id}-{'r' if operation is Operation.GET else 'w'}"
+
+
+def block_id(part_number: int) -> str:
+    """Azure needs block ids of equal length within a blob: the part number, zero-padded, base64."""
+    return base64.b64encode(f"{part_number:05d}".encode()).decode()
+
+
+def policy_sas(account: str, key: bytes, container: str, blob: str, policy_id: str, expiry: datetime) -> str:
+    """A blob service SAS bound to a stored access policy: the same token generate_blob_sas writes for
+    (account_key, policy_id, expiry) — proven byte-identical in tests/storage_connector/test_azure_sas.py —
+    without the SDK's per-call set-up (object construction, key decoding), which costs more than the HMAC."""
+    expires = expiry.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fields = ("", "", expires, f"/blob/{account}/{container}/{blob}", policy_id, "", "", X_MS_VERSION, "b")
+    string_to_sign = "\n".join(fields) + "\n" * 7  # snapshot, encryption scope, five response overrides
+    signature = base64.b64encode(hmac.digest(key, string_to_sign.encode(), "sha256")).decode()
+    return f"se={quote(expires)}&sv={X_MS_VERSION}&si={quote(policy_id)}&sr=b&sig={quote(signature)}"
+
+
+def account_url(grant: Grant) -> str:
+    return (grant.endpoint or f"https://{grant.options['account']}.blob.core.windows.net").rstrip("/")
+
+
+class AzureSigner:
+    def __init__(
+        self,
+        grant: Grant,
+        *,
+        account_key: str | None = None,
+        token_credential: Any | None = None,
+        clock: Callable[[], datetime],
+        carry_correlation_id: bool = True,
+        connection_verify: bool | str = True,
+    ) -> None:
+        """`carry_correlation_id=False` only for Azurite 3.37, whose string to sign leaves `scid` out;
+        `connection_verify` a CA bundle path for an emulator's self-signed certificate."""
+        self._grant = grant
+        self._account = str(grant.options["account"])
+        self._policy_id: str | None = grant.options.get("policy_id")
+        self._delegation = grant.options.get("auth") == "user-delegation"
+        if self._delegation and token_credential is None:
+            raise ValueError("user-delegation SAS needs the platform's Azure AD credential")
+        if not self._delegation and not account_key:
+            raise ValueError("stored-policy SAS needs the storage account key (ENCLAVE_STORAGE_AZURE_ACCOUNT_KEY)")
+        self._account_key = account_key
+        self._key = base64.b64decode(account_key) if account_key else b""
+        self._service = BlobServiceClient(
+            account_url(grant), credential=token_credential or account_key, connection_verify=connection_verify
+        )
+        self._clock = clock
+        self._carry_correlation_id = carry_correlation_id
+        self._lock = threading.Lock()
+        self._delegation_key: UserDelegationKey | None = None
+        self._delegation_expiry: datetime | None = None
+
+    def _user_delegation_key(self, needed: timedelta) -> tuple[UserDelegationKey, datetime]:
+        with self._lock:
+            key, expiry = self._delegation_key, self._delegation_expiry
+        now = self._clock()
+        if key is not None and expiry is not None and expiry - now >= needed:
+            return key, expiry
+        expiry = now + DELEGATION_KEY_LIFETIME
+        key = self._service.get_user_delegation_key(now - timedelta(minutes=5), expiry)
+        with self._lock:
+            self._delegation_key, self._delegation_expiry = key, expiry
+        return key, expiry
+
+    def credentials_expire_at(self, now: datetime, lifetime: timedelta) -> datetime | None:
+        if not self._delegation:
+            return None
+        return self._user_delegation_key(lifetime + DELEGATION_KEY_MARGIN)[1]
+
+    def sign(self, requests: Sequence[UrlRequest], context: SigningContext) -> list[SignedUrl]:
+        base = f"{account_url(self._grant)}/{self._grant.bucket}"
+        delegation_key = self._user_delegation_key(context.expires_at - context.now)[0] if self._delegation else None
+        urls: list[SignedUrl] = []
+        for request in requests:
+            entry = PERMISSIONS.get(request.operation)
+            if entry is None:
+                raise UnsupportedOperationError(
+                    f"Azure has no {request.operation.value}: upload blocks with multipart-part and commit them "
+                    "with multipart-complete (Put Block List); uncommitted blocks are discarded after 7 days"
+                )
+            method, permission = entry
+            sas = self._sas(request, permission, context, delegation_key)
+            extra = ""
+            headers: dict[str, str] = {}
+            if request.operation is Operation.MULTIPART_PART:
+                if request.part_number is None:
+                    raise UnsupportedOperationError("multipart-part needs part_number")
+                extra = f"comp=block&blockid={quote(block_id(request.part_number), safe='')}&"
+            elif request.operation is Operation.MULTIPART_COMPLETE:
+                extra = "comp=blocklist&"
+            elif request.operation is Operation.PUT:
+                headers["x-ms-blob-type"] = "BlockBlob"
+                if request.content_type:
+                    headers["x-ms-blob-content-type"] = request.content_type
+                if request.content_md5:
+                    headers["content-md5"] = request.content_md5
+            url = f"{base}/{quote(request.object_name, safe='/~')}?{extra}{sas}"
+            urls.append(SignedUrl(request.operation, request.object_name, method, url, context.expires_at, headers))
+        return urls
+
+    def _sas(
+        self, request: UrlRequest, permission: str, context: SigningContext, delegation_key: UserDelegationKey | None
+    ) -> str:
+        if delegation_key is None:
+            policy = policy_name(str(self._policy_id), request.operation)
+            return policy_sas(
+                self._account, self._key, self._grant.bucket, request.object_name, policy, context.expires_at
+            )
+        correlation = str(uuid.UUID(hex=context.batch_id)) if self._carry_correlation_id else None
+        return generate_blob_sas(
+            self._account,
+            self._grant.bucket,
+            request.object_name,
+            user_delegation_key=delegation_key,
+            permission=permission,
+            expiry=context.expires_at,
+            correlation_id=correlation,
+        )
+
+    def probe(self) -> ProbeResult:
+        """With the platform's own credential: the stored access policy still exists (stored-policy), or a
+        user delegation key is still issued (user-delegation); and listing the prefix is allowed."""
+        container = self._service.get_container_client(self._grant.bucket)
+        try:
+            if self._delegation:
+                self._service.get_user_delegation_key(self._clock(), self._clock() + timedelta(minutes=5))
+            else:
+                identifiers = {
+                    item.id for item in container.get_container_access_policy().get("signed_identifiers", [])
+                }
+                for operation in (Operation.GET, Operation.PUT):
+                    name = policy_name(str(self._policy_id), operation)
+                    if name not in identifiers:
+                        return ProbeResult(ProbeStatus.DENIED, f"stored access policy {name!r} was deleted")
+            next(iter(container.list_blobs(name_starts_with=self._grant.prefix, results_per_page=1, timeout=5)), None)
+        except ClientAuthenticationError as exc:
+            return ProbeResult(ProbeStatus.DENIED, f"authentication refused: {type(exc).__name__}")
+        except HttpResponseError as exc:
+            if exc.status_code in (401, 403, 404):
+                return ProbeResult(ProbeStatus.DENIED, f"HTTP {exc.status_code} {exc.reason or ''}".strip())
+            return ProbeResult(ProbeStatus.ERROR, f"HTTP {exc.status_code}")
+        except AzureError as exc:
+            return ProbeResult(ProbeStatus.ERROR, type(exc).__name__)
+        return ProbeResult(ProbeStatus.OK, "access policy present and listing the prefix succeeded")

@@ -1,0 +1,102 @@
+"""S3 presigned URLs for each operation, in exactly the form botocore's generate_presigned_url writes them
+(virtual-hosted style; path style for buckets with dots and for a custom endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from storage_connector.signer import Operation, SignedUrl, UnsupportedOperationError, UrlRequest
+from storage_connector.sigv4 import AwsCredentials, SigV4Presigner, uri_encode
+
+USER_PARAMETER = "x-enclave-user"  # S3 ignores "x-" parameters but writes them to its server access log
+METHODS = {
+    Operation.GET: "GET",
+    Operation.PUT: "PUT",
+    Operation.MULTIPART_CREATE: "POST",
+    Operation.MULTIPART_PART: "PUT",
+    Operation.MULTIPART_COMPLETE: "POST",
+    Operation.MULTIPART_ABORT: "DELETE",
+}
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    region: str
+    endpoint: str | None = None  # an S3-compatible endpoint (path style), e.g. http://127.0.0.1:5000
+
+    def target(self, object_name: str) -> tuple[str, str, str]:
+        """(scheme://netloc, host to sign, encoded path)."""
+        path = "/" + uri_encode(object_name, keep_slash=True)
+        if self.endpoint is not None:
+            parts = urlsplit(self.endpoint)
+            return f"{parts.scheme}://{parts.netloc}", parts.netloc, f"/{self.bucket}{path}"
+        regional = "s3.amazonaws.com" if self.region == "us-east-1" else f"s3.{self.region}.amazonaws.com"
+        if "." in self.bucket:  # a dotted name does not match the wildcard certificate
+            return f"https://{regional}", regional, f"/{self.bucket}{path}"
+        host = f"{self.bucket}.{regional}"
+        return f"https://{host}", host, path
+
+
+def _request_parts(request: UrlRequest) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The operation's own query parameters (botocore's order) and the headers signed into the URL."""
+    operation = request.operation
+    params: list[tuple[str, str]] = []
+    headers: dict[str, str] = {}
+    if operation in (Operation.PUT, Operation.MULTIPART_CREATE) and request.content_type:
+        headers["content-type"] = request.content_type
+    if operation in (Operation.PUT, Operation.MULTIPART_PART):
+        if request.content_md5:
+            headers["content-md5"] = request.content_md5
+        if request.checksum_sha256:
+            headers["x-amz-checksum-sha256"] = request.checksum_sha256
+    if operation is Operation.MULTIPART_CREATE:
+        params.append(("uploads", ""))
+    elif operation in (Operation.MULTIPART_PART, Operation.MULTIPART_COMPLETE, Operation.MULTIPART_ABORT):
+        if not request.upload_id:
+            raise UnsupportedOperationError(f"{operation.value} needs upload_id")
+        params.append(("uploadId", request.upload_id))
+        if operation is Operation.MULTIPART_PART:
+            if request.part_number is None:
+                raise UnsupportedOperationError("multipart-part needs part_number")
+            params.append(("partNumber", str(request.part_number)))
+    return params, headers
+
+
+def presign(
+    presigner: SigV4Presigner,
+    location: S3Location,
+    credentials: AwsCredentials,
+    requests: Sequence[UrlRequest],
+    *,
+    now: datetime,
+    expires_at: datetime,
+    principal: str | None,
+) -> list[SignedUrl]:
+    expires_seconds = int((expires_at - now).total_seconds())
+    urls: list[SignedUrl] = []
+    for request in requests:
+        base, host, path = location.target(request.object_name)
+        params, headers = _request_parts(request)
+        if principal is not None:
+            params.append((USER_PARAMETER, principal))
+        method = METHODS[request.operation]
+        parts = presigner.presign(
+            credentials=credentials,
+            method=method,
+            host=host,
+            encoded_path=path,
+            params=params,
+            headers=headers,
+            now=now,
+            expires_seconds=expires_seconds,
+        )
+        urls.append(
+            SignedUrl(
+                request.operation, request.object_name, method, f"{base}{path}?{parts.query}", expires_at, headers
+            )
+        )
+    return urls

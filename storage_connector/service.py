@@ -1,0 +1,425 @@
+"""What the API and the CLI call: issue a batch of signed URLs, show status, connect, revoke and restore
+grants. Store-independent: the signer is picked by the grant's backend.
+
+Order of issuance, all or nothing: who may (role) -> which grant (in the principal's tenant only) -> every
+item valid (keys confined to the prefix, TTL in policy) -> grant active (revocation state known) -> sign
+in memory -> audit the batch (one event: count, operations, digest of the keys; never a signature) -> only
+then return the URLs. Every refusal after authentication is audited as `storage.urls.denied`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.events import Actor, AuditEvent, Outcome, format_time, new_event_id, utc_now
+from audit.store.log import AuditLog
+from auth.principal import Principal
+from auth.roles import Permission
+from storage_connector.factory import Signers, SignerUnavailableError
+from storage_connector.grants import (
+    Grant,
+    GrantNotFoundError,
+    GrantSpec,
+    GrantStatus,
+    connect_grant,
+    get_grant,
+    grant_by_id,
+    list_grants,
+    restore_grants,
+    revoke_grants,
+)
+from storage_connector.keys import KeyPolicyError, object_key, relative_key
+from storage_connector.revocation import GrantStates, RevocationStateUnknownError
+from storage_connector.signer import (
+    MAX_PART_NUMBER,
+    Operation,
+    SignedUrl,
+    SigningContext,
+    UnsupportedOperationError,
+    UrlRequest,
+)
+from storage_connector.ttl import TtlPolicy, TtlPolicyError
+from tenancy.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    UnavailableError,
+)
+
+MAX_BATCH = 1000
+UPLOAD_ID = re.compile(r"[\x21-\x7e]{1,1024}")
+CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(;[\x20-\x7e]{0,120})?")
+logger = logging.getLogger(__name__)
+
+
+class Refusal(StrEnum):
+    """Why nothing was issued; the API maps each to an HTTP status."""
+
+    INVALID = "invalid-request"  # 400
+    FORBIDDEN = "forbidden"  # 403: role
+    KEY_REFUSED = "key-refused"  # 403: a key the policy refuses (it could leave the prefix or mislead the store)
+    CONFLICT = "grant-policy"  # 409: valid in itself, but not under this grant (its TTL policy, its store)
+    NOT_FOUND = "grant-not-found"  # 404: also another tenant's grant
+    REVOKED = "grant-revoked"  # 403: revoked in Enclave or by the customer
+    UNAVAILABLE = "unavailable"  # 503: revocation state, audit log or the store's credentials
+
+
+class StorageRefusedError(DomainError):
+    """Nothing was issued; `refusal` says why, `index` names the batch item at fault when one is. Raised as
+    the subclass whose domain kind gives the HTTP status (tenancy/errors.py)."""
+
+    def __new__(cls, refusal: Refusal, message: str, index: int | None = None) -> StorageRefusedError:
+        subclass = _REFUSALS[refusal] if cls is StorageRefusedError else cls
+        return super().__new__(subclass)
+
+    def __init__(self, refusal: Refusal, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.refusal = refusal
+        self.index = index
+
+
+class BatchInvalidError(StorageRefusedError, InvalidRequestError):
+    pass
+
+
+class StorageForbiddenError(StorageRefusedError, ForbiddenError):
+    pass
+
+
+class KeyRefusedError(StorageRefusedError, ForbiddenError):
+    pass
+
+
+class GrantPolicyConflictError(StorageRefusedError, ConflictError):
+    pass
+
+
+class StorageGrantNotFoundError(StorageRefusedError, NotFoundError):
+    pass
+
+
+class GrantRevokedError(StorageRefusedError, ForbiddenError):
+    pass
+
+
+class StorageUnavailableError(StorageRefusedError, UnavailableError):
+    pass
+
+
+_REFUSALS: dict[Refusal, type[StorageRefusedError]] = {
+    Refusal.INVALID: BatchInvalidError,
+    Refusal.FORBIDDEN: StorageForbiddenError,
+    Refusal.KEY_REFUSED: KeyRefusedError,
+    Refusal.CONFLICT: GrantPolicyConflictError,
+    Refusal.NOT_FOUND: StorageGrantNotFoundError,
+    Refusal.REVOKED: GrantRevokedError,
+    Refusal.UNAVAILABLE: StorageUnavailableError,
+}
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    operation: Operation
+    key: str
+    content_type: str | None = None
+    checksum_sha256: str | None = None
+    content_md5: str | None = None
+    upload_id: str | None = None
+    part_number: int | None = None
+
+
+@dataclass(frozen=True)
+class IssuedUrl:
+    key: str  # relative to the grant's prefix, as the caller named it (normalised)
+    signed: SignedUrl
+
+
+@dataclass(frozen=True)
+class IssuedBatch:
+    batch_id: str  # the audit event's id
+    grant: Grant
+    expires_at: datetime
+    urls: list[IssuedUrl]
+
+
+@dataclass(frozen=True)
+class GrantState:
+    grant: Grant
+    status: GrantStatus  # from the revocation state (Redis or database), as issuance sees it
+
+
+def keys_digest(object_names: Sequence[str]) -> str:
+    """SHA-256 over the full object names of a batch, in order, one per line: lets an auditor check which
+    keys a batch covered without the log holding them all."""
+    digest = hashlib.sha256()
+    for name in object_names:
+        digest.update(name.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _base64_of(value: str, size: int, what: str, index: int) -> str:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise StorageRefusedError(Refusal.INVALID, f"item {index}: {what} is not base64", index) from None
+    if len(raw) != size:
+        raise StorageRefusedError(Refusal.INVALID, f"item {index}: {what} must encode {size} bytes", index)
+    return value
+
+
+def _request(prefix: str, index: int, item: BatchItem) -> UrlRequest:
+    def bad(message: str) -> StorageRefusedError:
+        return StorageRefusedError(Refusal.INVALID, f"item {index}: {message}", index)
+
+    try:
+        name = object_key(prefix, item.key)
+    except KeyPolicyError as exc:
+        raise StorageRefusedError(Refusal.KEY_REFUSED, f"item {index}: {exc}", index) from None
+    writes = item.operation in (Operation.PUT, Operation.MULTIPART_CREATE)
+    if item.content_type is not None and (not writes or not CONTENT_TYPE.fullmatch(item.content_type)):
+        raise bad("content_type must be type/subtype and only on put or multipart-create")
+    if item.checksum_sha256 is not None:
+        if item.operation not in (Operation.PUT, Operation.MULTIPART_PART):
+            raise bad("checksum_sha256 is only for put and multipart-part")
+        _base64_of(item.checksum_sha256, 32, "checksum_sha256", index)
+    if item.content_md5 is not None:
+        if item.operation is not Operation.PUT:
+            raise bad("content_md5 is only for put")
+        _base64_of(item.content_md5, 16, "content_md5", index)
+    needs_upload = item.operation in (Operation.MULTIPART_PART, Operation.MULTIPART_COMPLETE, Operation.MULTIPART_ABORT)
+    if needs_upload != (item.upload_id is not None):
+        raise bad(f"upload_id is {'required' if needs_upload else 'not allowed'} for {item.operation.value}")
+    if item.upload_id is not None and not UPLOAD_ID.fullmatch(item.upload_id):
+        raise bad("upload_id must be 1-1024 printable ASCII characters without spaces")
+    is_part = item.operation is Operation.MULTIPART_PART
+    if is_part != (item.part_number is not None):
+        raise bad(f"part_number is {'required' if is_part else 'not allowed'} for {item.operation.value}")
+    if item.part_number is not None and (
+        isinstance(item.part_number, bool) or not 1 <= item.part_number <= MAX_PART_NUMBER
+    ):
+        raise bad(f"part_number must be between 1 and {MAX_PART_NUMBER}")
+    return UrlRequest(
+        item.operation,
+        name,
+        item.content_type,
+        item.checksum_sha256,
+        item.content_md5,
+        item.upload_id,
+        item.part_number,
+    )
+
+
+class StorageService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        audit: AuditLog,
+        append: Callable[[AuditEvent], object],
+        states: GrantStates,
+        signers: Signers,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self._audit = audit
+        self._append = append  # the gateway's group-commit appender; raises when the record is not written
+        self.states = states
+        self.signers = signers
+        self._clock = clock
+        self._grants: dict[tuple[str, str], Grant] = {}  # (tenant, ref) -> grant; status is never read from it
+
+    # -- issuing -------------------------------------------------------------------------------------
+    def _deny(self, tenant: str, actor: Actor, target: str | None, reason: str, **details: str | int | None) -> None:
+        try:
+            self._append(
+                AuditEvent(
+                    tenant=tenant,
+                    actor=actor,
+                    action="storage.urls.denied",
+                    outcome=Outcome.DENIED,
+                    target=target,
+                    reason=reason[:500],
+                    details=dict(details),
+                )
+            )
+        except Exception:  # the refusal stands whether or not it could be recorded
+            logger.exception("could not record a storage refusal")
+
+    def _grant(self, tenant: str, ref: str) -> Grant:
+        cached = self._grants.get((tenant, ref))
+        if cached is not None:
+            return cached
+        with self._sessions() as session:
+            grant = get_grant(session, tenant, ref)
+        self._grants[(tenant, ref)] = grant
+        return grant
+
+    def issue(
+        self,
+        principal: Principal,
+        grant_ref: str,
+        items: Sequence[BatchItem],
+        ttl_seconds: int | None = None,
+        *,
+        actor: Actor | None = None,
+        request_id: str | None = None,
+    ) -> IssuedBatch:
+        actor = actor or principal.actor()
+        tenant = principal.tenant
+        if tenant is None:
+            raise StorageRefusedError(Refusal.FORBIDDEN, "the platform operator does not get signed URLs")
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise StorageRefusedError(Refusal.INVALID, f"a batch has 1 to {MAX_BATCH} items")
+        operations = Counter(item.operation.value for item in items)
+        needed = {Permission.STORAGE_WRITE if op != Operation.GET else Permission.STORAGE_READ for op in operations}
+        missing = sorted(p.value for p in needed if not principal.can(p))
+        if missing:
+            reason = f"role {principal.role} lacks {', '.join(missing)}"
+            self._deny(tenant, actor, f"storage-grant:{grant_ref[:64]}", reason, count=len(items))
+            raise StorageRefusedError(Refusal.FORBIDDEN, reason)
+        try:
+            grant = self._grant(tenant, grant_ref)
+        except GrantNotFoundError as exc:
+            self._deny(tenant, actor, f"storage-grant:{grant_ref[:64]}", str(exc), count=len(items))
+            raise StorageRefusedError(Refusal.NOT_FOUND, str(exc)) from None
+        target = f"storage-grant:{grant.id}"
+        try:
+            requests = [_request(grant.prefix, index, item) for index, item in enumerate(items)]
+            lifetime = grant.ttl.lifetime(ttl_seconds)
+        except StorageRefusedError as exc:
+            self._deny(tenant, actor, target, exc.message, count=len(items))
+            raise
+        except TtlPolicyError as exc:
+            self._deny(tenant, actor, target, str(exc), count=len(items))
+            raise StorageRefusedError(Refusal.CONFLICT, f"{exc} under grant {grant.name}") from None
+        try:
+            status = self.states.status(grant.id)
+        except RevocationStateUnknownError as exc:
+            raise StorageRefusedError(Refusal.UNAVAILABLE, str(exc)) from None
+        if status is not GrantStatus.ACTIVE:
+            reason = f"grant {grant.name} is {status.value}"
+            self._deny(tenant, actor, target, reason, count=len(items))
+            raise StorageRefusedError(Refusal.REVOKED, reason)
+        batch_id = new_event_id()
+        now = self._clock()
+        try:
+            signer = self.signers.for_grant(grant)
+            expires_at = TtlPolicy.expiry(now, lifetime, signer.credentials_expire_at(now, lifetime))
+            if (expires_at - now).total_seconds() < 1:
+                raise StorageRefusedError(Refusal.UNAVAILABLE, "the store's credentials are about to expire")
+            signed = signer.sign(requests, SigningContext(expires_at, now, _principal_label(principal), batch_id))
+        except UnsupportedOperationError as exc:
+            self._deny(tenant, actor, target, str(exc), count=len(items))
+            raise StorageRefusedError(Refusal.CONFLICT, str(exc)) from None
+        except StorageRefusedError:
+            raise
+        except SignerUnavailableError as exc:
+            raise StorageRefusedError(Refusal.UNAVAILABLE, str(exc)) from None
+        except Exception as exc:  # the customer's identity service or the store refused our credentials
+            logger.warning("signing for grant %s failed: %s", grant.id, type(exc).__name__)
+            raise StorageRefusedError(
+                Refusal.UNAVAILABLE, f"could not obtain signing credentials ({type(exc).__name__})"
+            ) from None
+        event = AuditEvent(
+            tenant=tenant,
+            actor=actor,
+            action="storage.urls.issued",
+            target=target,
+            request_id=request_id,
+            details={
+                "grant": grant.id,
+                "count": len(items),
+                "operations": dict(sorted(operations.items())),
+                "keys_sha256": keys_digest([r.object_name for r in requests]),
+                "expires_at": format_time(expires_at),
+                "ttl_seconds": int((expires_at - now).total_seconds()),
+            },
+            time=now,
+            id=batch_id,
+        )
+        try:
+            self._append(event)
+        except Exception as exc:
+            raise StorageRefusedError(
+                Refusal.UNAVAILABLE, f"the audit log cannot be written, so no URL was issued ({type(exc).__name__})"
+            ) from None
+        urls = [IssuedUrl(relative_key(grant.prefix, url.object_name), url) for url in signed]
+        return IssuedBatch(batch_id, grant, expires_at, urls)
+
+    # -- grants ----------------------------------------------------------------------------------------
+    def grant_by_id(self, grant_id: str) -> Grant | None:
+        """Any tenant's grant: only for a URL whose verified signature names it (the local store)."""
+        with self._sessions() as session:
+            return grant_by_id(session, grant_id)
+
+    def status(self, tenant: str) -> list[GrantState]:
+        with self._sessions() as session:
+            grants = list_grants(session, tenant)
+        states: list[GrantState] = []
+        for grant in grants:
+            try:
+                status = self.states.status(grant.id)
+            except RevocationStateUnknownError:
+                status = grant.status
+            states.append(GrantState(grant, status))
+        return states
+
+    def connect(self, actor: Actor, tenant: str, spec: GrantSpec, reason: str | None = None) -> Grant:
+        self.signers.check_backend(spec.backend)
+        with self._sessions() as session, session.begin():
+            grant = connect_grant(session, self._audit, actor, tenant, spec, reason)
+        self.states.publish([grant])
+        return grant
+
+    def deny_grant_request(self, tenant: str, actor: Actor, target: str | None, reason: str) -> None:
+        """Record a refused grant change or status request (role, another tenant's grant)."""
+        try:
+            self._append(
+                AuditEvent(
+                    tenant=tenant,
+                    actor=actor,
+                    action="storage.grant.denied",
+                    outcome=Outcome.DENIED,
+                    target=target,
+                    reason=reason[:500],
+                )
+            )
+        except Exception:
+            logger.exception("could not record a refused grant request")
+
+    def revoke(self, actor: Actor, tenant: str, grant_ref: str | None, reason: str | None) -> tuple[list[Grant], bool]:
+        """(grants revoked, whether every replica was told through Redis)."""
+        try:
+            with self._sessions() as session, session.begin():
+                changed = revoke_grants(session, self._audit, actor, tenant, grant_ref, reason)
+        except GrantNotFoundError as exc:
+            self.deny_grant_request(tenant, actor, f"storage-grant:{(grant_ref or '*')[:64]}", str(exc))
+            raise
+        return changed, self.states.publish(changed)
+
+    def restore(self, actor: Actor, tenant: str, grant_ref: str | None, reason: str | None) -> tuple[list[Grant], bool]:
+        try:
+            with self._sessions() as session, session.begin():
+                changed = restore_grants(session, self._audit, actor, tenant, grant_ref, reason)
+        except GrantNotFoundError as exc:
+            self.deny_grant_request(tenant, actor, f"storage-grant:{(grant_ref or '*')[:64]}", str(exc))
+            raise
+        return changed, self.states.publish(changed)
+
+
+def _principal_label(principal: Principal) -> str:
+    """Who asked, as the store's logs will show it: e-mail for people, the key id for API keys."""
+    return principal.email or f"{principal.kind.value}:{principal.id}"

@@ -1,0 +1,158 @@
+"""A fast AWS Signature Version 4 presigner (query authentication).
+
+botocore's `generate_presigned_url` spends most of its ~140 µs per URL in request serialisation and event
+hooks. This module computes the same signature directly: the signing key is derived once per credentials,
+day, region and service, and each URL costs two SHA-256 passes. tests/storage_connector/test_sigv4.py proves
+byte-identical URLs against botocore on 10,000 random keys and the published `query-*` test vectors.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+
+@dataclass(frozen=True, repr=False)
+class AwsCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+    expires_at: datetime | None = None
+
+    def __repr__(self) -> str:  # never print the secret or the token
+        return f"AwsCredentials(access_key_id={self.access_key_id!r}, expires_at={self.expires_at!r})"
+
+
+UNRESERVED_PATH = re.compile(r"[A-Za-z0-9\-._~/]*")
+
+
+def uri_encode(text: str, *, keep_slash: bool = False) -> str:
+    """RFC 3986 encoding as SigV4 wants it: unreserved characters stay, everything else is %XX (UTF-8)."""
+    if keep_slash:
+        return text if UNRESERVED_PATH.fullmatch(text) else quote(text, safe="/~")
+    return _encode_parameter(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _encode_parameter(text: str) -> str:
+    """Query names and values repeat across a batch (credential, date, user): encode each once."""
+    return quote(text, safe="~")
+
+
+def amz_date(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def canonical_query(encoded: Sequence[tuple[str, str]]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(encoded))
+
+
+def canonical_headers(headers: Mapping[str, str]) -> tuple[str, str]:
+    """(canonical header block, signed header list) for lower-case names; values trimmed, runs of
+    whitespace collapsed to one space."""
+    names = sorted(headers)
+    block = "".join(f"{name}:{' '.join(headers[name].split())}\n" for name in names)
+    return block, ";".join(names)
+
+
+@dataclass(frozen=True)
+class PresignedParts:
+    canonical_request: str
+    string_to_sign: str
+    signature: str
+    query: str  # the URL's query string in the order botocore writes it, signature last
+
+
+class SigV4Presigner:
+    """Presigns requests for one region and service; caches signing keys (one HMAC chain per day)."""
+
+    def __init__(self, region: str, service: str) -> None:
+        self.region = region
+        self.service = service
+        self._signing_keys: dict[tuple[str, str], bytes] = {}
+        self._time: tuple[datetime, tuple[str, str, str]] | None = None
+        self._fixed: dict[tuple[object, ...], tuple[str, str, str, str]] = {}
+
+    def _signing_key(self, secret: str, day: str) -> bytes:
+        cached = self._signing_keys.get((secret, day))
+        if cached is not None:
+            return cached
+        key = hmac.digest(("AWS4" + secret).encode(), day.encode(), "sha256")
+        for part in (self.region, self.service, "aws4_request"):
+            key = hmac.digest(key, part.encode(), "sha256")
+        if len(self._signing_keys) > 64:  # rotated credentials: forget the old keys
+            self._signing_keys.clear()
+        self._signing_keys[(secret, day)] = key
+        return key
+
+    def _time_parts(self, now: datetime) -> tuple[str, str, str]:
+        if self._time is None or self._time[0] != now:
+            stamp = amz_date(now)
+            self._time = (now, (stamp, stamp[:8], f"{stamp[:8]}/{self.region}/{self.service}/aws4_request"))
+        return self._time[1]
+
+    def _fixed_parts(
+        self,
+        credentials: AwsCredentials,
+        stamp: str,
+        scope: str,
+        expires_seconds: int,
+        host: str,
+        header_items: tuple[tuple[str, str], ...],
+        params: Sequence[tuple[str, str]],
+    ) -> tuple[str, str, str, str]:
+        """What every URL of a batch with the same parameters shares: canonical headers, the sorted
+        canonical query and the URL's query string (batches repeat them for thousands of keys)."""
+        header_block, signed_headers = canonical_headers({**dict(header_items), "host": host})
+        auth = [
+            ("X-Amz-Algorithm", ALGORITHM),
+            ("X-Amz-Credential", f"{credentials.access_key_id}/{scope}"),
+            ("X-Amz-Date", stamp),
+            ("X-Amz-Expires", str(expires_seconds)),
+            ("X-Amz-SignedHeaders", signed_headers),
+        ]
+        if credentials.session_token:
+            auth.append(("X-Amz-Security-Token", credentials.session_token))
+        encoded = [(uri_encode(k), uri_encode(v)) for k, v in (*params, *auth)]
+        parts = (header_block, signed_headers, canonical_query(encoded), "&".join(f"{k}={v}" for k, v in encoded))
+        if len(self._fixed) > 256:
+            self._fixed.clear()
+        self._fixed[(credentials, stamp, expires_seconds, host, header_items, tuple(params))] = parts
+        return parts
+
+    def presign(
+        self,
+        *,
+        credentials: AwsCredentials,
+        method: str,
+        host: str,
+        encoded_path: str,
+        params: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        now: datetime,
+        expires_seconds: int,
+        payload_hash: str = UNSIGNED_PAYLOAD,
+    ) -> PresignedParts:
+        """`params` are the request's own query parameters (decoded, in URL order); `headers` the headers
+        the client will send that are signed besides `host` (lower-case names)."""
+        stamp, day, scope = self._time_parts(now)
+        header_items = tuple(sorted(headers.items()))
+        fixed = self._fixed.get((credentials, stamp, expires_seconds, host, header_items, tuple(params)))
+        if fixed is None:
+            fixed = self._fixed_parts(credentials, stamp, scope, expires_seconds, host, header_items, params)
+        header_block, signed_headers, sorted_query, url_query = fixed
+        canonical_request = "\n".join((method, encoded_path, sorted_query, header_block, signed_headers, payload_hash))
+        string_to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
+        key = self._signing_key(credentials.secret_access_key, day)
+        signature = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+        query = f"{url_query}&X-Amz-Signature={signature}"
+        return PresignedParts(canonical_request, string_to_sign, signature, query)
