@@ -14,6 +14,7 @@ from enclave.api.models.api_keys import ApiKeyIn, ApiKeyOut, IssuedApiKeyOut
 from enclave.api.problems import problem_responses
 from enclave.api.routing import resource_router
 from enclave.db import transaction
+from enclave.runtime import Runtime
 
 router = resource_router(prefix="/api-keys", tags=["api-keys"])
 ApiKeysAdmin = Annotated[TenantAccess, Depends(require(Permission.APIKEYS_ADMIN))]
@@ -33,6 +34,12 @@ def get_api_keys(runtime: RuntimeDep, access: ApiKeysAdmin) -> list[ApiKeyOut]:
     responses=problem_responses(400),
 )
 def post_api_key(body: ApiKeyIn, runtime: RuntimeDep, access: ApiKeysAdmin) -> IssuedApiKeyOut:
+    return issue_api_key(runtime, access, body)
+
+
+def issue_api_key(runtime: Runtime, access: TenantAccess, body: ApiKeyIn) -> IssuedApiKeyOut:
+    """The key `body` asks for, created by `access`'s principal (audited); a key created with a key is bound to
+    it: it cannot outlive it and goes when it is revoked. Callers check first who may ask for which role."""
     ttl, max_ttl = runtime.settings.apikey_lifetime(body.ttl_days)
     creator = access.principal
     parent_id = creator.id if creator.kind is ActorKind.API_KEY else None

@@ -9,7 +9,7 @@ from fastapi import Depends, Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.apikeys import KEY_ID_SCHEMA_PATTERN, ApiKeyNotFoundError, create_api_key, revoke_api_key
+from auth.apikeys import KEY_ID_SCHEMA_PATTERN, ApiKeyNotFoundError, revoke_api_key
 from auth.keycloak import KeycloakAdminError
 from auth.models import ApiKey, User
 from auth.roles import Permission
@@ -20,6 +20,7 @@ from enclave.api.models.api_keys import ApiKeyIn, ApiKeyOut, IssuedApiKeyOut
 from enclave.api.models.sessions import RevokedCount
 from enclave.api.models.users import OffboardingOut, RoleIn, UserIn, UserOut
 from enclave.api.problems import problem_responses
+from enclave.api.routes.api_keys import issue_api_key
 from enclave.api.routes.sessions import Access, own_user_id
 from enclave.api.routing import resource_router
 from enclave.db import transaction
@@ -150,20 +151,7 @@ def post_my_key(body: ApiKeyIn, runtime: RuntimeDep, access: Access) -> IssuedAp
     assert role is not None
     if body.role not in grantable_roles(role):
         raise ForbiddenError(f"a {role} cannot create a {body.role} key: it would do more than you may")
-    ttl, max_ttl = runtime.settings.apikey_lifetime(body.ttl_days)
-    with transaction(runtime.sessions) as session:
-        issued = create_api_key(
-            session,
-            runtime.audit,
-            access.actor,
-            tenant_id=access.tenant,
-            role=body.role,
-            name=body.name,
-            ttl=ttl,
-            max_ttl=max_ttl,
-        )
-        out = ApiKeyOut.model_validate(issued.key, from_attributes=True)
-    return IssuedApiKeyOut(**out.model_dump(), secret=issued.secret)
+    return issue_api_key(runtime, access, body)
 
 
 @router.delete(
