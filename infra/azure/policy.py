@@ -290,13 +290,18 @@ def cluster_nodes_private(view: ResourceView, ctx: PolicyContext) -> str | None:
 
 def private_link_restricted(view: ResourceView, ctx: PolicyContext) -> str | None:
     """`visibility.subscriptions` and `autoApproval.subscriptions` take subscription ids, and `*` means every
-    subscription (https://learn.microsoft.com/azure/private-link/private-link-service-overview#control-service-exposure)."""
+    subscription (https://learn.microsoft.com/azure/private-link/private-link-service-overview#control-service-exposure).
+    Visibility is limited to the spec's consumers; auto-approval is never granted, so a connection from even a
+    listed subscription waits for an explicit approval."""
     visible = [str(s) for s in input_at(view.inputs, "visibility.subscriptions") or []]
     approved = [str(s) for s in input_at(view.inputs, "autoApproval.subscriptions") or []]
     if not visible or "*" in visible:
         return "Private Link service is visible to every subscription; list the tenant's consumers in visibility"
-    if "*" in approved or not set(approved) <= set(visible):
-        return "Private Link service auto-approves beyond its consumers; list only visible subscriptions"
+    if approved:
+        return (
+            f"Private Link service auto-approves {approved}; leave autoApproval empty so every private "
+            "connection is approved by hand (docs/tenant-stack.md)"
+        )
     if beyond := sorted(set(visible) - set(ctx.private_link_consumers)):
         return f"Private Link service is visible to {beyond}, not among the spec's private_link_consumers"
     return None

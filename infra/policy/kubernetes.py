@@ -208,7 +208,12 @@ def service_private_link_consumers(view: ResourceView, ctx: PolicyContext) -> st
     annotations = input_at(view.inputs, "metadata.annotations") or {}
     if not isinstance(annotations, Mapping):
         return None
-    for key, what in ((AZURE_PLS_VISIBILITY, "visible to"), (AZURE_PLS_AUTO_APPROVAL, "auto-approves")):
+    if str(annotations.get(AZURE_PLS_AUTO_APPROVAL, "")).split():
+        return (
+            f"the Private Link service auto-approves connections ({AZURE_PLS_AUTO_APPROVAL}); remove it so every "
+            "private connection is approved by hand"
+        )
+    for key, what in ((AZURE_PLS_VISIBILITY, "visible to"),):
         if key not in annotations:
             continue
         listed = str(annotations[key]).split()

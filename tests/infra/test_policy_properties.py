@@ -569,7 +569,19 @@ CASES: dict[str, tuple[str, Edit, Rule, str]] = {
             lambda i: i["metadata"]["annotations"].update({"service.beta.kubernetes.io/azure-pls-auto-approval": "*"}),
         ),
         Rule.NO_CROSS_TENANT_SHARING,
-        "auto-approves every subscription",
+        "auto-approves connections",
+    ),
+    "azure-pls-auto-approving-a-listed-consumer": (  # passed before: auto-approval was only checked against "*"
+        "azure",
+        change(
+            SERVICE,
+            "acme-gateway-lb",
+            lambda i: i["metadata"]["annotations"].update(
+                {"service.beta.kubernetes.io/azure-pls-auto-approval": "5f0b3c1e-8d2a-4e6f-9b7c-1a2b3c4d5e6f"}
+            ),
+        ),
+        Rule.NO_CROSS_TENANT_SHARING,
+        "auto-approves connections",
     ),
 }
 

@@ -336,9 +336,16 @@ def test_allowed_variants_pass() -> None:
         f"{T}network:PrivateLinkService",
         "acme-pls",
         "u",
-        {"visibility": {"subscriptions": [CONSUMER]}, "autoApproval": {"subscriptions": [CONSUMER]}},
+        {"visibility": {"subscriptions": [CONSUMER]}},
     )
     assert rules[Rule.NO_CROSS_TENANT_SHARING][pls.type](pls, CTX) is None
+    auto_approving = ResourceView(
+        f"{T}network:PrivateLinkService",
+        "acme-pls",
+        "u",
+        {"visibility": {"subscriptions": [CONSUMER]}, "autoApproval": {"subscriptions": [CONSUMER]}},
+    )
+    assert "auto-approves" in (rules[Rule.NO_CROSS_TENANT_SHARING][pls.type](auto_approving, CTX) or "")
     in_list = ResourceView(
         f"{T}network:SecurityRule",
         "acme-rule",
