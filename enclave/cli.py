@@ -14,11 +14,11 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from audit.events import Actor, ActorKind
 from audit.store.log import AuditWriteError
 from auth.roles import Role
+from enclave.cli_output import cli_table
 from enclave.settings import Settings, UnknownSettingError
 from enclave.sso_cli import sso_app, users_app
 from enclave.storage_cli import storage_app
@@ -183,7 +183,7 @@ def tenant_list() -> None:
     from auth.tenants import list_tenants
 
     with opened_runtime() as runtime, runtime.sessions() as session:
-        table = Table("id", "name", "host name", "default role", "created (UTC)")
+        table = cli_table("id", "name", "host name", "default role", "created (UTC)")
         for t in list_tenants(session):
             table.add_row(t.id, t.display_name, t.hostname or "", t.default_role, f"{t.created_at:%Y-%m-%d %H:%M}")
     console.print(table)
@@ -248,7 +248,7 @@ def apikey_list(tenant: Annotated[str, typer.Option(help="tenant")]) -> None:
     from auth.apikeys import list_api_keys
 
     with opened_runtime() as runtime, runtime.sessions() as session:
-        table = Table("id", "name", "role", "created by", "expires (UTC)", "state")
+        table = cli_table("id", "name", "role", "created by", "expires (UTC)", "state")
         now = datetime.now(UTC)
         for k in list_api_keys(session, tenant):
             state = "revoked" if k.revoked_at else "expired" if k.expires_at <= now else "active"

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.table import Table
 
 from auth.roles import Role
 from auth.sso.config import ProviderKind
+from enclave.cli_output import cli_table
 
 if TYPE_CHECKING:
     from auth.sessions import SessionStore
@@ -203,7 +203,7 @@ def sso_list(tenant: Annotated[str, typer.Option(help="tenant")]) -> None:
     with opened_runtime() as runtime, runtime.sessions() as session:
         rows = list_providers(session, tenant)
         policy = get_policy(session, tenant)
-    table = Table("name", "kind", "issuer", "client id", "options")
+    table = cli_table("name", "kind", "issuer", "client id", "options")
     for row in rows:
         table.add_row(
             row.name, row.kind, row.issuer or "-", row.client_id, ", ".join(f"{k}={v}" for k, v in row.options.items())
@@ -375,7 +375,7 @@ def users_list(tenant: Annotated[str, typer.Option(help="tenant")]) -> None:
 
     with opened_runtime() as runtime, runtime.sessions() as session:
         users = list_users(session, tenant)
-    table = Table("email", "role", "created", "disabled")
+    table = cli_table("email", "role", "created", "disabled")
     for user in users:
         disabled = user.disabled_at.strftime("%Y-%m-%d %H:%M UTC") if user.disabled_at else "-"
         table.add_row(user.email, user.role, user.created_at.strftime("%Y-%m-%d %H:%M UTC"), disabled)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.table import Table
+
+from enclave.cli_output import cli_table
 
 if TYPE_CHECKING:
     from enclave.runtime import Runtime
@@ -139,7 +140,7 @@ def list_(tenant: Annotated[str, typer.Argument(help="the tenant")]) -> None:
 
     with opened_runtime() as runtime, runtime.sessions() as session:
         grants = list_grants(session, tenant)
-    table = Table("id", "name", "backend", "bucket", "prefix", "region / endpoint", "TTL default/max (s)", "status")
+    table = cli_table("id", "name", "backend", "bucket", "prefix", "region / endpoint", "TTL default/max (s)", "status")
     for g in grants:
         ttl = f"{int(g.ttl.default.total_seconds())}/{int(g.ttl.maximum.total_seconds())}"
         table.add_row(
@@ -155,7 +156,7 @@ def status(tenant: Annotated[str, typer.Argument(help="the tenant")]) -> None:
 
     with opened_runtime() as runtime:
         states = open_storage_service(runtime).status(tenant)
-    table = Table("grant", "backend", "status", "since (UTC)", "by", "reason", "last probe")
+    table = cli_table("grant", "backend", "status", "since (UTC)", "by", "reason", "last probe")
     for state in states:
         g = state.grant
         probe = f"{g.probe_status} {g.probed_at:%H:%M:%S}: {g.probe_detail}" if g.probed_at else "not yet"

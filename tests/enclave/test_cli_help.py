@@ -41,3 +41,19 @@ def test_help_fits_80_columns_with_every_option_whole(path: tuple[str, ...], com
         for option in parameter.opts + parameter.secondary_opts:
             if option.startswith("-"):
                 assert option in text, f"{option} is not shown whole in `{' '.join(path)} --help`"
+
+
+def test_tables_wrap_long_values_instead_of_cutting_them() -> None:
+    from rich.console import Console
+
+    from enclave.cli_output import cli_table
+
+    arn = "arn:aws:iam::123456789012:role/enclave/acme/enclave-access"
+    table = cli_table("grant", "role", "status")
+    table.add_row("default", arn, "active")
+    console = Console(width=40, record=True)
+    console.print(table)
+    text = console.export_text()
+    assert "…" not in text
+    role_column = "".join(line.split("│")[2].strip() for line in text.splitlines() if line.count("│") == 4)
+    assert arn in role_column

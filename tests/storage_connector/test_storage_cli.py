@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from enclave.cli import app
@@ -18,7 +19,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENCLAVE_TENANT", "acme")
     monkeypatch.delenv("ENCLAVE_DATABASE_URL", raising=False)
     monkeypatch.delenv("ENCLAVE_CACHE_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "250")  # wide enough that tables do not wrap
+    # Wide enough that tables do not wrap. The CLI's console reads COLUMNS once, when enclave.cli is first
+    # imported (by whichever test ran first in this worker), so the console itself is replaced.
+    monkeypatch.setattr("enclave.cli.console", Console(width=250))
 
 
 def run(*args: str) -> tuple[int, str, str]:
