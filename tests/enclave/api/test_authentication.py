@@ -217,7 +217,8 @@ def test_failed_authentication_is_rate_limited_and_summarised(limited: tuple[Run
     limited_response = client.get("/api/v1/api-keys", headers=guesses[0])
     assert int(limited_response.headers["retry-after"]) >= 1
     assert _denials(runtime, "acme") == ["wrong secret"] * 3
-    assert len(_denials(runtime, "acme", "auth.failures.throttled")) == 1  # one per key and window
+    # one per key and window: 17 refusals, one record (two if the burst straddled a window boundary)
+    assert 1 <= len(_denials(runtime, "acme", "auth.failures.throttled")) <= 2
     assert client.get("/api/v1/api-keys", headers=bearer(admin)).status_code == 200  # the holder still gets in
 
 
@@ -240,7 +241,7 @@ def test_operator_token_failures_are_audited_and_limited(limited: tuple[Runtime,
     statuses = [client.get("/api/v1/tenants", headers=bearer("op-wrong-" + "z" * i)).status_code for i in range(6)]
     assert statuses == [401] * 3 + [429] * 3
     assert _denials(runtime, "acme", "auth.operator.denied") == ["wrong operator token"] * 3
-    assert len(_denials(runtime, "acme", "auth.failures.throttled")) == 1
+    assert 1 <= len(_denials(runtime, "acme", "auth.failures.throttled")) <= 2  # a window boundary may split it
     assert client.get("/api/v1/tenants", headers=bearer(OPERATOR_TOKEN)).status_code == 200
 
 
