@@ -22,6 +22,7 @@ from enclave.cli_output import cli_table
 from enclave.settings import Settings, UnknownSettingError
 from enclave.sso_cli import sso_app, users_app
 from enclave.storage_cli import storage_app
+from tenancy.errors import DomainError
 
 # rich_markup_mode=None: plain help that wraps at the terminal's width; Rich's help tables cut option names
 # ("--customer-acc…") in an 80-column terminal. Every command group here and in infra/cli.py sets it.
@@ -61,6 +62,8 @@ def load_settings() -> Settings:
 
 @contextmanager
 def opened_runtime():  # type: ignore[no-untyped-def]
+    """The runtime for one command; what goes wrong inside becomes one line and an exit code: a refused
+    request (any DomainError) exits 2, an unwritable audit log or an unreachable database exits 1."""
     from enclave.db import CONNECTION_ERRORS, DatabaseUnavailableError, unavailable
     from enclave.runtime import Runtime
 
@@ -70,6 +73,8 @@ def opened_runtime():  # type: ignore[no-untyped-def]
         fail(str(exc), 1)
     try:
         yield runtime
+    except DomainError as exc:  # a refused request: its message says why, as the API's problem details do
+        fail(str(exc))
     except AuditWriteError:
         fail("the audit log cannot be written, so nothing was changed; check the database", 1)
     except CONNECTION_ERRORS as exc:

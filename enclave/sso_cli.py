@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from auth.roles import Role
 from auth.sso.config import ProviderKind
@@ -26,6 +27,10 @@ keycloak_app = typer.Typer(no_args_is_help=True, help="Keycloak realms Enclave p
 users_app = typer.Typer(no_args_is_help=True, help="Users of a tenant: invite, list, offboard.")
 sso_app.add_typer(keycloak_app, name="keycloak")
 KEYCLOAK_PROVIDER_NAME = "keycloak"
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -150,10 +155,9 @@ def sso_add(
     web_url: Annotated[str | None, typer.Option(help="github: web base (GitHub Enterprise Server)")] = None,
 ) -> None:
     """Add an identity provider to a tenant's sign-in options."""
-    from pydantic import SecretStr, ValidationError
+    from pydantic import SecretStr
 
     from auth.sso.config import ProviderConfig
-    from auth.sso.errors import SsoConfigError
     from auth.sso.registry import add_provider
     from enclave.cli import cli_actor, console, opened_runtime
     from enclave.db import transaction
@@ -184,13 +188,9 @@ def sso_add(
             options={k: v for k, v in options.items() if v not in (None, ())},
         )
     except ValidationError as exc:
-        _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
-    with opened_runtime() as runtime:
-        try:
-            with transaction(runtime.sessions) as session:
-                add_provider(session, runtime.audit, cli_actor(), tenant, config)
-        except SsoConfigError as exc:
-            _fail(str(exc))
+        _fail(_validation_message(exc))
+    with opened_runtime() as runtime, transaction(runtime.sessions) as session:
+        add_provider(session, runtime.audit, cli_actor(), tenant, config)
     console.print(f"added {kind} provider {name!r} to {tenant}")
 
 
@@ -221,17 +221,12 @@ def sso_remove(
     name: Annotated[str, typer.Argument(help="provider name")], tenant: Annotated[str, typer.Option(help="tenant")]
 ) -> None:
     """Remove an identity provider (its users keep their accounts; they sign in another way)."""
-    from auth.sso.errors import SsoConfigError
     from auth.sso.registry import remove_provider
     from enclave.cli import cli_actor, console, opened_runtime
     from enclave.db import transaction
 
-    with opened_runtime() as runtime:
-        try:
-            with transaction(runtime.sessions) as session:
-                remove_provider(session, runtime.audit, cli_actor(), tenant, name)
-        except SsoConfigError as exc:
-            _fail(str(exc))
+    with opened_runtime() as runtime, transaction(runtime.sessions) as session:
+        remove_provider(session, runtime.audit, cli_actor(), tenant, name)
     console.print(f"removed provider {name!r} from {tenant}")
 
 
@@ -246,11 +241,9 @@ def sso_policy(
     absolute_hours: Annotated[int, typer.Option(help="absolute session timeout")] = 12,
 ) -> None:
     """Set the tenant's sign-in policy (replaces the previous one)."""
-    from pydantic import ValidationError
 
     from auth.roles import parse_role
     from auth.sso.config import SignInPolicy
-    from auth.sso.errors import SsoConfigError
     from auth.sso.registry import set_policy
     from enclave.cli import cli_actor, console, opened_runtime
     from enclave.db import transaction
@@ -274,13 +267,9 @@ def sso_policy(
             absolute_timeout_seconds=absolute_hours * 3600,
         )
     except ValidationError as exc:
-        _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
-    with opened_runtime() as runtime:
-        try:
-            with transaction(runtime.sessions) as session:
-                set_policy(session, runtime.audit, cli_actor(), tenant, policy)
-        except SsoConfigError as exc:
-            _fail(str(exc))
+        _fail(_validation_message(exc))
+    with opened_runtime() as runtime, transaction(runtime.sessions) as session:
+        set_policy(session, runtime.audit, cli_actor(), tenant, policy)
     console.print(f"sign-in policy of {tenant} updated")
 
 
@@ -354,16 +343,12 @@ def users_add(
     role: Annotated[Role, typer.Option(help="the user's role")] = Role.VIEWER,
 ) -> None:
     """Invite a user (for invite-only tenants): they sign in with any of the tenant's providers."""
-    from auth.users import UserError, create_user
+    from auth.users import create_user
     from enclave.cli import cli_actor, console, opened_runtime
     from enclave.db import transaction
 
-    with opened_runtime() as runtime:
-        try:
-            with transaction(runtime.sessions) as session:
-                user = create_user(session, runtime.audit, cli_actor(), tenant_id=tenant, email=email, role=role)
-        except UserError as exc:
-            _fail(str(exc))
+    with opened_runtime() as runtime, transaction(runtime.sessions) as session:
+        user = create_user(session, runtime.audit, cli_actor(), tenant_id=tenant, email=email, role=role)
     console.print(f"invited {user.email} to {tenant} as {role}")
 
 
