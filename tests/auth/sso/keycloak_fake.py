@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback_http import serve_on_loopback
 
 ADMIN_CLIENT = ("enclave-admin", "admin-secret-value-123")
 ACCESS_TOKEN = "fake-admin-access-token"
@@ -169,13 +170,6 @@ def _handler(fake: FakeKeycloak) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_keycloak() -> Iterator[FakeKeycloak]:
     fake = FakeKeycloak()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_on_loopback(_handler(fake)) as base:
+        fake.base = base
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

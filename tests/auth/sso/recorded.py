@@ -4,13 +4,14 @@ JWKS and token endpoints), so provider code is exercised over real HTTP. Records
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.support.loopback_http import serve_on_loopback
 
 Response = tuple[int, Any]
 
@@ -62,13 +63,6 @@ def _handler(recording: Recording) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def recorded_server() -> Iterator[Recording]:
     recording = Recording()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recording))
-    recording.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_on_loopback(_handler(recording)) as base:
+        recording.base = base
         yield recording
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
