@@ -26,7 +26,7 @@ from enclave.cache import RateLimit
 from enclave.db import transaction
 from enclave.runtime import Runtime
 from enclave.settings import Settings
-from enclave.sso_cli import session_store
+from enclave.sso_runtime import session_store
 
 logger = logging.getLogger("enclave.gateway")
 DEFAULT_MAX_BODY_BYTES = Settings.model_fields["max_body_bytes"].default

@@ -15,7 +15,7 @@ from auth.tenants import tenant_for_host
 from enclave.api.hosts import request_host
 from enclave.runtime import Runtime
 from enclave.settings import Mode
-from enclave.sso_cli import ensure_declared_provider, session_store
+from enclave.sso_runtime import ensure_declared_provider, session_store
 from tenancy.errors import NotFoundError, UnavailableError
 
 CALLBACK_PATH = "/auth/callback"

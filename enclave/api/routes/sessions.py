@@ -20,7 +20,7 @@ from enclave.api.problems import problem_responses
 from enclave.api.routing import resource_router
 from enclave.db import transaction
 from enclave.logging import request_id_var
-from enclave.sso_cli import session_store
+from enclave.sso_runtime import session_store
 from tenancy.errors import ForbiddenError, NotFoundError
 
 router = resource_router(prefix="/sessions", tags=["sessions"])

@@ -24,7 +24,7 @@ from enclave.api.routes.api_keys import issue_api_key
 from enclave.api.routes.sessions import Access, own_user_id
 from enclave.api.routing import resource_router
 from enclave.db import transaction
-from enclave.sso_cli import keycloak_offboarding, session_store
+from enclave.sso_runtime import keycloak_offboarding, session_store
 from tenancy.errors import ForbiddenError, UnavailableError
 
 router = resource_router(prefix="/users", tags=["users"])

@@ -10,7 +10,7 @@ import pytest
 from auth.sso.registry import list_providers
 from enclave.runtime import Runtime
 from enclave.settings import Settings
-from enclave.sso_cli import declared_provider, ensure_declared_provider
+from enclave.sso_runtime import declared_provider, ensure_declared_provider
 from tests.auth.sso.helpers import audit_rows
 
 TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
