@@ -23,7 +23,10 @@ from auth.sso.config import (
 )
 
 Name = Annotated[str, Field(pattern=rf"^{PROVIDER_NAME_REGEX}$", description="shown on the sign-in page")]
-ClientId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^\S+$")]
+# Printable ASCII without spaces (every provider's client ids are), spelled out: `\S` differs between regex
+# dialects (U+0085 is white space to the server's validator, not to ECMAScript), so a client reading the
+# OpenAPI document would think values valid that the gateway refuses.
+ClientId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[!-~]+$")]
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=1000, description="write-only: never returned")]
 Scope = Annotated[str, Field(pattern=rf"^{SCOPE_REGEX}$")]
 Algorithm = Annotated[str, Field(pattern=rf"^(?:{'|'.join(PUBLIC_KEY_ALGORITHMS)})$")]
