@@ -31,3 +31,5 @@ lock: setup
 	.tools/bin/uv lock --upgrade-package enclave
 	.tools/bin/uv export --frozen --all-extras --all-groups --format requirements-txt \
 	  --no-emit-project --no-header -o requirements.lock
+	echo "checkov==3.3.30" | .tools/bin/uv pip compile --python-version 3.11 --generate-hashes --no-header \
+	  --quiet - -o requirements-checkov.lock

@@ -2,7 +2,9 @@
 # Installs everything Enclave needs on a fresh machine, idempotently:
 #   - uv (pinned, into .tools/) and the locked Python environment (.venv/) from requirements.lock;
 #   - the project itself, editable, so the `enclave` command is on .venv/bin;
-#   - the npm packages of package-lock.json (Azurite, oidc-provider) into node_modules/;
+#   - checkov (the Terraform scanner the BYOB kits are checked with) into its own .tools/checkov/ venv from
+#     requirements-checkov.lock: it pins boto3 exactly, so it cannot share the project's environment;
+#   - the npm packages of package-lock.json (Azurite, oidc-provider, axe-core) into node_modules/;
 #   - Debian's Chromium, for the browser tests of the web pages (when it is missing and we are root).
 # Re-running is cheap: it only reinstalls when requirements.lock or pyproject.toml changed.
 set -euo pipefail
@@ -22,6 +24,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$uv" pip sync --quiet --python .venv/bin/python --require-hashes requirements.lock
   "$uv" pip install --quiet --python .venv/bin/python --no-deps -e .
   echo "$want" > "$stamp"
+fi
+
+checkov_stamp=.tools/checkov/.enclave-installed
+checkov_want=$(sha256sum requirements-checkov.lock | cut -d' ' -f1)
+if [ ! -f "$checkov_stamp" ] || [ "$(cat "$checkov_stamp")" != "$checkov_want" ]; then
+  [ -x .tools/checkov/bin/python ] || "$uv" venv --quiet --python python3.11 .tools/checkov
+  "$uv" pip sync --quiet --python .tools/checkov/bin/python --require-hashes requirements-checkov.lock
+  echo "$checkov_want" > "$checkov_stamp"
 fi
 
 npm_stamp=node_modules/.enclave-installed
