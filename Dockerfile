@@ -33,7 +33,7 @@ COPY enclave /app/enclave
 COPY infra /app/infra
 # The `enclave` console script as pip would write it (the project's build backend is not in the lock, so the
 # sources are used from /app instead of being built into a wheel).
-RUN printf '#!/opt/venv/bin/python\nfrom enclave.cli import main\nmain()\n' > /opt/venv/bin/enclave \
+RUN printf '#!/opt/venv/bin/python\nfrom enclave.cli.main import main\nmain()\n' > /opt/venv/bin/enclave \
     && chmod 0555 /opt/venv/bin/enclave \
     && python -m compileall -q /app /opt/venv \
     && groupadd --system --gid 10001 enclave \

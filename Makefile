@@ -19,6 +19,7 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-cache
 
 bench: setup services
 	.venv/bin/python -m benchmarks.audit

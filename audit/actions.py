@@ -58,6 +58,7 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("auth.user.offboarded", _ACCT, "A user was offboarded: disabled, sessions and API keys ended, IdP told."),
     # single sign-on configuration
     ("sso.provider.added", _API, "An identity provider was added to the tenant's sign-in options."),
+    ("sso.provider.updated", _API, "An identity provider's configuration was changed in place."),
     ("sso.provider.removed", _API, "An identity provider was removed from the tenant's sign-in options."),
     ("sso.policy.updated", _API, "The tenant's sign-in policy (domains, JIT, role mapping, timeouts) changed."),
     ("sso.keycloak.provisioned", _API, "The tenant's Keycloak realm, client and brokered providers were set up."),

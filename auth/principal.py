@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from audit.events import Actor, ActorKind
@@ -17,6 +17,8 @@ class Principal:
     role: Role | None  # None only for the platform operator
     email: str | None = None
     expires_at: datetime | None = None  # when the credential itself ends (an API key's expiry)
+    session: str | None = None  # a browser session's public id (its principal only)
+    csrf_token: str | None = field(default=None, repr=False)  # that session's token for state-changing requests
 
     def can(self, permission: Permission) -> bool:
         return self.role is not None and permission in ROLE_PERMISSIONS[self.role]

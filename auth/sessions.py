@@ -69,7 +69,15 @@ class ActiveSession:
     idle_timeout_seconds: int
 
     def principal(self) -> Principal:
-        return Principal(kind=ActorKind.USER, id=self.user_id, tenant=self.tenant, role=self.role, email=self.email)
+        return Principal(
+            kind=ActorKind.USER,
+            id=self.user_id,
+            tenant=self.tenant,
+            role=self.role,
+            email=self.email,
+            session=self.public_id,
+            csrf_token=self.csrf_token,
+        )
 
     def to_bytes(self) -> bytes:
         return json.dumps(

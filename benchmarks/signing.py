@@ -16,6 +16,7 @@ nothing. Run from the repository root: `.venv/bin/python -m benchmarks.signing`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -182,6 +183,8 @@ def bench_http_batch(batches: int) -> None:
     from enclave.app import create_app
     from enclave.db import transaction
     from enclave.runtime import Runtime
+    from enclave.services import Services
+    from enclave.services.storage import Storage
     from enclave.settings import Settings
     from storage_connector.factory import PlatformCredentials, Signers
     from storage_connector.grants import parse_spec
@@ -238,8 +241,7 @@ def bench_http_batch(batches: int) -> None:
                     ttl=timedelta(days=1),
                     max_ttl=timedelta(days=1),
                 ).secret
-            app = create_app(runtime)
-            app.state.storage = service
+            app = create_app(dataclasses.replace(Services.build(runtime), storage=Storage(service)))
             keys = [f"reports/{i % 37}/file {i:04d} (ü).csv" for i in range(1000)]
             body = {"items": [{"operation": "get", "key": k} for k in keys]}
             headers = {"Authorization": f"Bearer {key}"}
@@ -298,8 +300,8 @@ def bench_revocation(trials: int) -> None:
 
     from audit.events import SYSTEM_ACTOR
     from enclave.runtime import Runtime
+    from enclave.services.storage import open_storage_service
     from enclave.settings import Settings
-    from enclave.storage_cli import open_storage_service
     from storage_connector.grants import parse_spec
 
     redis_url = "redis://127.0.0.1:6379/0"

@@ -24,6 +24,23 @@ from enclave.telemetry import Telemetry, build_telemetry
 SIGNING_KEY_FILE = "audit-signing-key.pem"
 
 
+class NoSigningKeyError(FileNotFoundError):
+    """The embedded default has no audit signing key yet (the gateway makes one at its first start)."""
+
+
+def existing_signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The audit signing key from settings or data_dir, never a new one: NoSigningKeyError when there is none."""
+    if settings.audit_signing_key is not None:
+        return load_private_key(settings.audit_signing_key.get_secret_value())
+    path = Path(settings.data_dir) / SIGNING_KEY_FILE
+    if not path.is_file():
+        raise NoSigningKeyError(
+            f"no audit signing key in {path} yet: the gateway makes one at its first start "
+            "(`enclave serve` or any command that writes), or set ENCLAVE_AUDIT_SIGNING_KEY"
+        )
+    return load_private_key(path.read_text())
+
+
 def load_signing_key(settings: Settings) -> Ed25519PrivateKey:
     """The audit signing key from settings; for the embedded default, one generated on first use and kept
     in data_dir (owner-readable only). Production passes ENCLAVE_AUDIT_SIGNING_KEY from a secret store."""

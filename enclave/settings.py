@@ -14,29 +14,38 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from audit.signing import SigningKeyError, load_private_key
 from auth.sso.config import ProviderKind
 from tenancy.names import check_tenant_name
 
 _ISSUER_REQUIRED = (ProviderKind.OIDC, ProviderKind.KEYCLOAK)
 
 ENV_PREFIX = "ENCLAVE_"
+DATABASE_SCHEMES = ("sqlite://", "mysql+pymysql://")
 CONFIG_FILE_VARIABLE = "ENCLAVE_CONFIG"
 OPERATOR_TOKEN_MIN_LENGTH = 32
 OPERATOR_TOKEN_MIN_BITS = 80  # estimated from the token's own character frequencies
 
 
-class UnknownSettingError(ValueError):
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names each ENCLAVE_* variable at fault (or the file's key)
+    and never repeats a value."""
+
+
+class UnknownSettingError(SettingsError):
     """An `ENCLAVE_*` environment variable that no setting reads: most likely a typo that would otherwise
     silently leave a default (pydantic-settings ignores unknown variables even with extra="forbid")."""
 
@@ -159,6 +168,11 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     tls_cert_file: Path | None = Field(None, description="serve HTTPS with this PEM certificate (chain)")
     tls_key_file: Path | None = Field(None, description="the certificate's PEM private key")
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        (),
+        description="comma-separated CIDRs of the load balancers whose X-Forwarded-For is believed; none by "
+        "default (anyone else could choose the address audit records and per-address limits see)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
@@ -190,6 +204,32 @@ class Settings(BaseSettings):
     def _operator_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             check_operator_token(value.get_secret_value())
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: Any) -> Any:
+        items = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        try:
+            return tuple(ip_network(item, strict=True) for item in items)
+        except (TypeError, ValueError):
+            raise ValueError("give comma-separated network addresses, e.g. 10.0.0.0/16,10.1.0.0/16") from None
+
+    @field_validator("audit_signing_key")
+    @classmethod
+    def _audit_signing_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                load_private_key(value.get_secret_value())
+            except SigningKeyError as exc:
+                raise ValueError(f"{exc} (make one with `enclave audit keygen`)") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(DATABASE_SCHEMES):
+            raise ValueError("unsupported database: use mysql+pymysql://user@host:3306/name or sqlite:///path")
         return value
 
     @field_validator("cache_url")
@@ -226,3 +266,42 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'enclave.db'}"
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    """Where a setting came from: its variable, or its key in the ENCLAVE_CONFIG file."""
+    field = str(location[0]) if location else ""
+    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+    if not field:
+        return "settings"  # a rule across several settings (the message names them)
+    variable = f"{ENV_PREFIX}{field.upper()}"
+    if field in Settings.model_fields and (variable in os.environ or not config_file):
+        return variable
+    return f"{field!r} in {config_file or 'the settings'}"
+
+
+def settings_error_message(error: ValidationError) -> str:
+    """One line naming each variable at fault and why: `ENCLAVE_MODE: Input should be 'dedicated' or 'shared'`
+    (pydantic's field names and the values themselves stay out)."""
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{_variable(tuple(item['loc']))}: {message}")
+    return "; ".join(problems)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment and ENCLAVE_CONFIG, or SettingsError with one clear line."""
+    import tomllib
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(f"invalid settings: {settings_error_message(exc)}") from None
+    except tomllib.TOMLDecodeError as exc:
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        raise SettingsError(f"{CONFIG_FILE_VARIABLE}={config_file} is not valid TOML: {exc}") from None
+    except FileNotFoundError as exc:
+        raise SettingsError(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{CONFIG_FILE_VARIABLE}: cannot read the file ({type(exc).__name__})") from None

@@ -51,6 +51,7 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "auth.apikey.revoked": (99, "Other"),
     "auth.user.offboarded": (5, "Disable"),
     "sso.provider.added": (1, "Create"),
+    "sso.provider.updated": (3, "Update"),
     "sso.provider.removed": (4, "Delete"),
     "sso.policy.updated": (3, "Update"),
     "sso.keycloak.provisioned": (3, "Update"),

@@ -40,6 +40,20 @@ class ProviderKind(StrEnum):
     KEYCLOAK = "keycloak"  # an OIDC issuer whose realm Enclave provisions
 
 
+# How the sign-in page names a provider of each kind ("Sign in with Google"); an OIDC or Keycloak provider goes
+# by the name the tenant gave it.
+KIND_LABELS: dict[ProviderKind, str] = {
+    ProviderKind.GOOGLE: "Google",
+    ProviderKind.GITHUB: "GitHub",
+    ProviderKind.MICROSOFT: "Microsoft",
+}
+
+
+def provider_label(name: str, kind: str) -> str:
+    known = {k.value: k for k in ProviderKind}
+    return KIND_LABELS.get(known[kind], name) if kind in known else name
+
+
 GOOGLE_ISSUER = "https://accounts.google.com"
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 GITHUB_WEB = "https://github.com"

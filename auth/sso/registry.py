@@ -94,6 +94,42 @@ def get_provider(session: Session, tenant_id: str, name: str) -> IdentityProvide
     return session.scalars(query).one_or_none()
 
 
+def replace_provider(
+    session: Session, audit: AuditLog, actor: Actor, tenant_id: str, row: IdentityProviderRow, config: ProviderConfig
+) -> IdentityProviderRow:
+    """Give the provider `row` (of `tenant_id`, named `config.name`) a new configuration in place: it keeps its
+    id, so users keep their links to it. The audit record says what changed, never the client secret."""
+    before = config_of(row)
+    row.kind = config.kind.value
+    row.issuer = config.issuer
+    row.client_id = config.client_id
+    row.client_secret = config.client_secret.get_secret_value() if config.client_secret else None
+    row.options = config.options.model_dump(exclude_defaults=True, mode="json")
+    session.flush()
+    changed = sorted(
+        field
+        for field in ("kind", "issuer", "client_id", "client_secret", "options")
+        if getattr(before, field) != getattr(config, field)
+    )
+    audit.append(
+        session,
+        AuditEvent(
+            tenant=tenant_id,
+            actor=actor,
+            action="sso.provider.updated",
+            target=f"sso-provider:{config.name}",
+            details={
+                "changed": list(changed),
+                "kind": config.kind.value,
+                "issuer": config.issuer,
+                "client_id": config.client_id,
+                "options": _public_options(config),
+            },
+        ),
+    )
+    return row
+
+
 def remove_provider(session: Session, audit: AuditLog, actor: Actor, tenant_id: str, name: str) -> None:
     row = get_provider(session, tenant_id, name)
     if row is None:

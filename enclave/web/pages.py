@@ -10,6 +10,8 @@ from typing import Any
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from enclave.http.deps import HostTenant
+
 HERE = Path(__file__).parent
 TEMPLATES = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -49,3 +51,17 @@ def stylesheet() -> Response:
         media_type="text/css",
         headers={"Cache-Control": "public, max-age=3600", "Content-Security-Policy": "default-src 'none'"},
     )
+
+
+def message_page(tenant: HostTenant, heading: str, message: str, status: int, error: bool = True) -> HTMLResponse:
+    return render(
+        "message.html", status, tenant_name=tenant.display_name, heading=heading, message=message, error=error
+    )
+
+
+def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", secure=True, httponly=True, samesite="lax")
+
+
+def clear_cookie(response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="lax")

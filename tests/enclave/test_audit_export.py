@@ -1,4 +1,4 @@
-"""enclave.audit_export: an export that loses its database mid-stream raises (never ends quietly), logs one
+"""enclave.services.audit_export: an export that loses its database mid-stream raises (never ends quietly), logs one
 structured line, and a JSONL export cut this way has no proof; a log whose oldest records were deleted by
 hand is not exported at all."""
 
@@ -19,11 +19,11 @@ import audit.store.reader
 from audit.events import AuditEvent
 from audit.store.tables import audit_records
 from audit.verify import ProblemKind, verify_export
-from enclave.audit_export import ExportError, ExportFailedError, ExportFormat, prepare_export
-from enclave.cli import cli_actor
+from enclave.cli.common import cli_actor
 from enclave.db import transaction
 from enclave.logging import JsonFormatter
 from enclave.runtime import Runtime
+from enclave.services.audit_export import ExportError, ExportFailedError, ExportFormat, prepare_export
 from tests.conftest import MARIADB, make_settings
 
 
@@ -69,11 +69,14 @@ def test_database_lost_mid_export_raises_and_logs_one_json_line(
             drop_database(mariadb_url)
 
     out = io.BytesIO()
-    with caplog.at_level(logging.ERROR, logger="enclave.audit_export"), pytest.raises(ExportFailedError) as failure:
+    with (
+        caplog.at_level(logging.ERROR, logger="enclave.services.audit_export"),
+        pytest.raises(ExportFailedError) as failure,
+    ):
         prepared.write(out, on_record=on_record)
     assert "broke off after 10 of 42 records" in str(failure.value)
     assert failure.value.__cause__ is not None  # the database error is kept for the caller, not swallowed
-    (logged,) = [record for record in caplog.records if record.name == "enclave.audit_export"]
+    (logged,) = [record for record in caplog.records if record.name == "enclave.services.audit_export"]
     line = orjson.loads(JsonFormatter().format(logged))
     assert line["level"] == "ERROR" and line["tenant"] == "acme"
     assert "audit export failed after 10 of 42 records" in line["message"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from enclave.cli import app
+from enclave.cli.main import app
 
 runner = CliRunner()
 
@@ -26,13 +26,22 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_tenants_and_api_keys(env: dict[str, str]) -> None:
+def test_a_dedicated_gateway_serves_only_its_own_tenant(env: dict[str, str]) -> None:
+    code, _, err = run("tenant", "add", "globex")
+    assert code == 1 and "dedicated to tenant 'acme'" in err and "ENCLAVE_MODE=shared" in err
+
+
+def test_tenants_and_api_keys(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCLAVE_MODE", "shared")
+    monkeypatch.delenv("ENCLAVE_TENANT")
+    code, out, _ = run("tenant", "add", "acme")
+    assert code == 0, out
     code, out, _ = run("tenant", "add", "globex", "--name", "Globex Corp", "--hostname", "globex.example.com")
     assert code == 0, out
     code, out, _ = run("tenant", "list")
     assert "acme" in out and "Globex Corp" in out
     code, _, err = run("tenant", "add", "globex")
-    assert code == 2 and "already exists" in err
+    assert code == 1 and "already exists" in err
     code, _, err = run("tenant", "add", "Not Valid")
     assert code == 2 and "lowercase" in err
 
@@ -46,9 +55,9 @@ def test_tenants_and_api_keys(env: dict[str, str]) -> None:
     code, out, _ = run("apikey", "list", "--tenant", "globex")
     assert "revoked" in out
     code, _, err = run("apikey", "revoke", key_id, "--tenant", "acme")
-    assert code == 2 and "no such API key" in err
+    assert code == 1 and "no such API key" in err
     code, _, err = run("apikey", "create", "--tenant", "nobody", "--role", "admin")
-    assert code == 2 and "no active tenant" in err
+    assert code == 1 and "no tenant 'nobody'" in err
     code, _, _ = run("apikey", "create", "--tenant", "acme", "--role", "superuser")
     assert code == 2
 
@@ -80,11 +89,11 @@ def test_export_verify_and_tamper(env: dict[str, str], tmp_path: Path) -> None:
     code, _, err = run("audit", "export", "--tenant", "acme", "--since", "yesterday", "--out", str(tmp_path / "x"))
     assert code == 2 and "ISO 8601" in err
     code, _, err = run("audit", "verify", str(tmp_path / "missing.jsonl"), "--public-key", str(key))
-    assert code == 2 and "no such file" in err
+    assert code == 1 and "no such file" in err
     bad_key = tmp_path / "bad.pem"
     bad_key.write_text("not a key")
     code, _, err = run("audit", "verify", str(export), "--public-key", str(bad_key))
-    assert code == 2
+    assert code == 1
 
 
 def test_prune_leaves_a_verifiable_log(env: dict[str, str], tmp_path: Path) -> None:
@@ -112,4 +121,4 @@ def test_prune_leaves_a_verifiable_log(env: dict[str, str], tmp_path: Path) -> N
 def test_bad_settings_are_reported_clearly(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENCLAVE_CACHE_URL", "memcached://x")
     code, _, err = run("tenant", "list")
-    assert code == 2 and "cache_url" in err
+    assert code == 1 and "ENCLAVE_CACHE_URL" in err and "cache_url must be" in err

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 import audit.store.reader
-from enclave.cli import app
+from enclave.cli.main import app
 from tests.conftest import MARIADB
 
 runner = CliRunner()

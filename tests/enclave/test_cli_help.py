@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from enclave.cli import app
+from enclave.cli.main import app
 
 WIDTH = 80
 
@@ -46,7 +46,7 @@ def test_help_fits_80_columns_with_every_option_whole(path: tuple[str, ...], com
 def test_tables_wrap_long_values_instead_of_cutting_them() -> None:
     from rich.console import Console
 
-    from enclave.cli_output import cli_table
+    from enclave.cli.common import table as cli_table
 
     arn = "arn:aws:iam::123456789012:role/enclave/acme/enclave-access"
     table = cli_table("grant", "role", "status")

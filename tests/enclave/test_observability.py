@@ -13,12 +13,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from enclave.app import create_app
 from enclave.logging import JsonFormatter, request_id_var
 from enclave.runtime import Runtime
+from enclave.services import Services
 
 
 def test_requests_are_traced_with_their_route(runtime: Runtime) -> None:
     exporter = InMemorySpanExporter()
     runtime.telemetry.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(create_app(Services.build(runtime))) as client:
         assert client.get("/api/v1/audit/public-key").status_code == 200
         client.get("/healthz")  # probes are not traced
     names = [span.name for span in exporter.get_finished_spans()]

@@ -113,11 +113,11 @@ def test_unknown_enclave_variables_are_refused_with_the_nearest_name(monkeypatch
 def test_the_cli_says_which_variable_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from enclave.cli import app
+    from enclave.cli.main import app
 
     monkeypatch.setenv("ENCLAVE_LOGLEVEL", "DEBUG")
     result = CliRunner().invoke(app, ["tenant", "list"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "ENCLAVE_LOGLEVEL" in result.output and "ENCLAVE_LOG_LEVEL" in result.output
 
 

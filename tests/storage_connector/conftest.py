@@ -11,7 +11,7 @@ from auth.roles import Role
 from auth.tenants import create_tenant
 from enclave.db import transaction
 from enclave.runtime import Runtime
-from enclave.storage_cli import open_storage_service
+from enclave.services.storage import open_storage_service
 from storage_connector.grants import Grant, parse_spec
 from storage_connector.service import StorageService
 

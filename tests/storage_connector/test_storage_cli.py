@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from enclave.cli import app
+from enclave.cli.main import app
 
 runner = CliRunner()
 
@@ -21,7 +21,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ENCLAVE_CACHE_URL", raising=False)
     # Wide enough that tables do not wrap. The CLI's console reads COLUMNS once, when enclave.cli is first
     # imported (by whichever test ran first in this worker), so the console itself is replaced.
-    monkeypatch.setattr("enclave.cli.console", Console(width=250))
+    monkeypatch.setattr("enclave.cli.common.console", Console(width=250))
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -32,33 +32,43 @@ def run(*args: str) -> tuple[int, str, str]:
 @pytest.mark.usefixtures("env")
 def test_connect_list_status_revoke_restore() -> None:
     code, out, err = run(
-        "connect", "acme", "--backend", "local", "--bucket", "data", "--prefix", "tenants/acme", "--reason", "first run"
+        "connect",
+        "--tenant",
+        "acme",
+        "--backend",
+        "local",
+        "--bucket",
+        "data",
+        "--prefix",
+        "tenants/acme",
+        "--reason",
+        "first run",
     )
     assert code == 0, err
     assert "connected" in out and "local://data/tenants/acme/" in out
-    code, out, _ = run("list", "acme")
+    code, out, _ = run("list", "--tenant", "acme")
     assert code == 0 and "tenants/acme/" in out and "active" in out
-    code, _, err = run("revoke", "acme")
+    code, _, err = run("revoke", "--tenant", "acme")
     assert code == 2 and "--reason" in err
-    code, out, _ = run("revoke", "acme", "--reason", "incident 7")
+    code, out, _ = run("revoke", "--tenant", "acme", "--reason", "incident 7")
     assert code == 0 and "revoked" in out
-    code, out, _ = run("status", "acme")
+    code, out, _ = run("status", "--tenant", "acme")
     assert "revoked" in out and "incident 7" in out
-    code, out, _ = run("revoke", "acme", "--reason", "again")
+    code, out, _ = run("revoke", "--tenant", "acme", "--reason", "again")
     assert code == 0 and "nothing to do" in out
-    code, out, _ = run("restore", "acme", "--grant", "default", "--reason", "resolved")
+    code, out, _ = run("restore", "--tenant", "acme", "--grant", "default", "--reason", "resolved")
     assert code == 0 and "restored" in out
-    code, out, _ = run("status", "acme")
+    code, out, _ = run("status", "--tenant", "acme")
     assert "active" in out
 
 
 @pytest.mark.usefixtures("env")
 def test_bad_input_is_refused_with_the_reason() -> None:
-    code, _, err = run("connect", "acme", "--backend", "s3", "--bucket", "b-1", "--region", "eu-west-1")
+    code, _, err = run("connect", "--tenant", "acme", "--backend", "s3", "--bucket", "b-1", "--region", "eu-west-1")
     assert code == 2 and "role_arn" in err
-    code, _, err = run("connect", "acme", "--backend", "local", "--bucket", "data", "--prefix", "../up")
+    code, _, err = run("connect", "--tenant", "acme", "--backend", "local", "--bucket", "data", "--prefix", "../up")
     assert code == 2 and "'..'" in err
-    code, _, err = run("connect", "nosuch", "--backend", "local", "--bucket", "data")
-    assert code == 2 and "no such tenant" in err
-    code, _, err = run("revoke", "acme", "--grant", "missing", "--reason", "x")
-    assert code == 2 and "no storage grant" in err
+    code, _, err = run("connect", "--tenant", "nosuch", "--backend", "local", "--bucket", "data")
+    assert code == 1 and "no tenant 'nosuch'" in err
+    code, _, err = run("revoke", "--tenant", "acme", "--grant", "missing", "--reason", "x")
+    assert code == 1 and "no storage grant" in err

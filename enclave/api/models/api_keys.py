@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from auth.apikeys import NAME_SCHEMA_PATTERN
+from auth.apikeys import NAME_SCHEMA_PATTERN, IssuedKey
+from auth.models import ApiKey
 from auth.roles import Role
 
 
 class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=100, pattern=NAME_SCHEMA_PATTERN)
     role: Role
-    ttl_days: int | None = Field(
+    ttl_days: StrictInt | None = Field(
         None,
         ge=1,
         le=3650,
@@ -34,6 +37,14 @@ class ApiKeyOut(BaseModel):
     last_used_at: datetime | None
     parent_id: str | None = Field(description="the key that created this one; revoking it revokes this one")
 
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyOut:
+        return cls.model_validate(key, from_attributes=True)
+
 
 class IssuedApiKeyOut(ApiKeyOut):
     secret: str = Field(description="the key itself: shown once, store it now")
+
+    @classmethod
+    def of_issued(cls, issued: IssuedKey) -> IssuedApiKeyOut:
+        return cls(**ApiKeyOut.of(issued.key).model_dump(), secret=issued.secret)

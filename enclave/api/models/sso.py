@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt
 
 from auth.roles import Role
 from auth.sso.config import (
@@ -155,9 +155,9 @@ class PolicyBody(BaseModel):
     allowed_domains: list[Domain] = Field(
         default_factory=list, max_length=100, description="exact match on a verified email's domain; empty: any"
     )
-    jit: bool = Field(False, description="create users at first sign-in; false: invited users only")
+    jit: StrictBool = Field(False, description="create users at first sign-in; false: invited users only")
     role_mapping: RoleMapping | None = None
-    idle_timeout_seconds: int = Field(
+    idle_timeout_seconds: StrictInt = Field(
         1800, ge=60, le=30 * 86_400, description="past the absolute timeout it is the absolute timeout"
     )
-    absolute_timeout_seconds: int = Field(43_200, ge=300, le=30 * 86_400)
+    absolute_timeout_seconds: StrictInt = Field(43_200, ge=300, le=30 * 86_400)

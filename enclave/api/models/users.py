@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from auth.models import User
 from auth.roles import Role
 from auth.users import EMAIL_REGEX
 
@@ -18,14 +19,22 @@ class UserOut(BaseModel):
     created_at: datetime
     disabled_at: datetime | None
 
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls.model_validate(user, from_attributes=True)
+
 
 class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: str = Field(max_length=320, pattern=f"^{EMAIL_REGEX}$")
     role: Role = Role.VIEWER
     display_name: str | None = Field(None, max_length=200)
 
 
 class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     role: Role
 
 

@@ -9,19 +9,18 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import orjson
-from fastapi import Depends, Query
+from fastapi import Query
 from fastapi.responses import StreamingResponse
 
 from audit.actions import ACTIONS
-from audit.events import AuditEvent, Outcome
-from audit.store.reader import EventFilter, query_events
-from auth.roles import Permission
-from enclave.api.deps import RuntimeDep, TenantAccess, require
+from audit.events import Outcome
+from audit.store.reader import EventFilter
 from enclave.api.models.audit import AuditEventOut, AuditEventPage
 from enclave.api.params import SinceQuery, UntilQuery, parse_instant
-from enclave.api.problems import problem_responses
-from enclave.api.routing import resource_router
-from enclave.audit_export import ExportError, ExportFormat, PreparedExport, prepare_export
+from enclave.http.deps import AccessDep, ServicesDep
+from enclave.http.problems import problem_responses
+from enclave.http.routing import resource_router
+from enclave.services.audit_export import ExportError, ExportFormat, PreparedExport
 from tenancy.errors import InvalidRequestError
 
 logger = logging.getLogger("enclave.gateway")
@@ -38,8 +37,8 @@ STREAM_CHUNK = 64 * 1024
     responses=problem_responses(400),
 )
 def list_events(
-    runtime: RuntimeDep,
-    access: Annotated[TenantAccess, Depends(require(Permission.AUDIT_READ))],
+    services: ServicesDep,
+    access: AccessDep,
     since: SinceQuery = None,
     until: UntilQuery = None,
     actor: Annotated[str | None, Query(max_length=512)] = None,
@@ -53,17 +52,7 @@ def list_events(
     if action is not None and action not in ACTIONS:
         raise InvalidRequestError("unknown action: see audit/actions.py for the catalogue")
     where = EventFilter(parse_instant(since, "since"), parse_instant(until, "until"), actor, action, outcome)
-    runtime.appender.append(
-        AuditEvent(
-            tenant=access.tenant,
-            actor=access.actor,
-            action="audit.queried",
-            request_id=access.request_id,
-            details={"action": action, "actor": actor, "outcome": outcome.value if outcome else None},
-        )
-    )
-    with runtime.sessions() as session:
-        records = query_events(session, access.tenant, where, after_seq=cursor or 0, limit=limit)
+    records = services.audit.query(access, where, after_seq=cursor or 0, limit=limit)
     events = [AuditEventOut(seq=r.seq, hash=r.hash, record=orjson.loads(r.body)) for r in records]
     next_cursor = records[-1].seq if len(records) == limit else None
     return AuditEventPage(events=events, next_cursor=next_cursor)
@@ -142,8 +131,8 @@ _MEDIA = {
     },
 )
 def export(
-    runtime: RuntimeDep,
-    access: Annotated[TenantAccess, Depends(require(Permission.AUDIT_EXPORT))],
+    services: ServicesDep,
+    access: AccessDep,
     format: ExportFormat = ExportFormat.JSONL,
     since: SinceQuery = None,
     until: UntilQuery = None,
@@ -152,20 +141,15 @@ def export(
     if start is not None and end is not None and start >= end:
         raise InvalidRequestError("since must be earlier than until")
     try:
-        prepared = prepare_export(
-            runtime,
-            access.actor,
-            access.tenant,
-            since=start,
-            until=end,
-            export_format=format,
-            request_id=access.request_id,
-        )
+        prepared = services.audit.export(access, since=start, until=end, export_format=format)
     except ExportError as exc:
         raise InvalidRequestError(str(exc)) from None
     filename = f"enclave-audit-{access.tenant}-{prepared.header.exported_at:%Y%m%dT%H%M%SZ}.{_EXTENSION[format]}"
     return StreamingResponse(
         stream_export(prepared),
         media_type=_MEDIA[format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Enclave-Key-Id": runtime.key_id},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Enclave-Key-Id": services.audit.key_id,
+        },
     )

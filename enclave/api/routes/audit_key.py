@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi.responses import PlainTextResponse
 
-from enclave.api.deps import RuntimeDep
-from enclave.api.routing import resource_router
+from enclave.http.deps import ServicesDep
+from enclave.http.routing import resource_router
 
 router = resource_router(prefix="/audit", tags=["audit"])
 
@@ -16,5 +16,5 @@ router = resource_router(prefix="/audit", tags=["audit"])
     summary="Ed25519 public key that verifies exports",
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def public_key(runtime: RuntimeDep) -> PlainTextResponse:
-    return PlainTextResponse(runtime.public_key_pem, headers={"X-Enclave-Key-Id": runtime.key_id})
+def public_key(services: ServicesDep) -> PlainTextResponse:
+    return PlainTextResponse(services.audit.public_key_pem, headers={"X-Enclave-Key-Id": services.audit.key_id})

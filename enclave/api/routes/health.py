@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
-from enclave.api.deps import RuntimeDep
-from enclave.api.routing import resource_router
 from enclave.cache import CacheUnavailableError
 from enclave.db import DatabaseUnavailableError, check_ready
+from enclave.http.deps import ServicesDep
+from enclave.http.routing import resource_router
 
 router = resource_router(tags=["health"])
 
@@ -18,7 +18,8 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The database and the cache answer", responses={503: {"description": "not ready"}})
-def readyz(runtime: RuntimeDep) -> JSONResponse:
+def readyz(services: ServicesDep) -> JSONResponse:
+    runtime = services.runtime
     checks: dict[str, str] = {}
     try:
         check_ready(runtime.engine)

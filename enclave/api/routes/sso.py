@@ -5,22 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Response
+from fastapi import Path, Response
 from pydantic import ValidationError
 
-from auth.roles import Permission
-from auth.sso.config import SignInPolicy
+from auth.sso.config import PROVIDER_NAME_REGEX, SignInPolicy
 from auth.sso.models import IdentityProviderRow
-from auth.sso.registry import add_provider, get_policy, list_providers, remove_provider, set_policy
-from enclave.api.deps import RuntimeDep, TenantAccess, require
 from enclave.api.models.sso import PolicyBody, ProviderIn, ProviderOut, RoleMapping
-from enclave.api.problems import problem_responses
-from enclave.api.routing import resource_router
-from enclave.db import transaction
+from enclave.http.deps import AccessDep, ServicesDep
+from enclave.http.problems import problem_responses
+from enclave.http.routing import resource_router
 from tenancy.errors import InvalidRequestError
 
 router = resource_router(prefix="/sso", tags=["sso"])
-SsoAdmin = Annotated[TenantAccess, Depends(require(Permission.SSO_ADMIN))]
+ProviderName = Annotated[str, Path(pattern=rf"^{PROVIDER_NAME_REGEX}$")]
 
 
 def _invalid(exc: ValidationError) -> InvalidRequestError:
@@ -40,9 +37,8 @@ def _out(row: IdentityProviderRow) -> ProviderOut:
 
 
 @router.get("/providers", response_model=list[ProviderOut], summary="The tenant's identity providers")
-def get_providers(runtime: RuntimeDep, access: SsoAdmin) -> list[ProviderOut]:
-    with runtime.sessions() as session:
-        return [_out(row) for row in list_providers(session, access.tenant)]
+def get_providers(services: ServicesDep, access: AccessDep) -> list[ProviderOut]:
+    return [_out(row) for row in services.sso.providers(access)]
 
 
 @router.post(
@@ -52,13 +48,28 @@ def get_providers(runtime: RuntimeDep, access: SsoAdmin) -> list[ProviderOut]:
     summary="Add an identity provider",
     responses=problem_responses(400, 409),
 )
-def post_provider(body: ProviderIn, runtime: RuntimeDep, access: SsoAdmin) -> ProviderOut:
+def post_provider(body: ProviderIn, services: ServicesDep, access: AccessDep) -> ProviderOut:
     try:
         config = body.config()
     except ValidationError as exc:  # the schema states every rule; this is the backstop
         raise _invalid(exc) from None
-    with transaction(runtime.sessions) as session:
-        return _out(add_provider(session, runtime.audit, access.actor, access.tenant, config))
+    return _out(services.sso.add_provider(access, config))
+
+
+@router.put(
+    "/providers/{name}",
+    response_model=ProviderOut,
+    summary="Edit an identity provider in place (its users keep their links; an omitted secret is kept)",
+    responses=problem_responses(400, 404),
+)
+def put_provider(name: ProviderName, body: ProviderIn, services: ServicesDep, access: AccessDep) -> ProviderOut:
+    if body.name != name:
+        raise InvalidRequestError(f"the body names provider {body.name!r}, the path {name!r}; rename by remove and add")
+    try:
+        config = body.config()
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    return _out(services.sso.replace_provider(access, config))
 
 
 @router.delete(
@@ -67,11 +78,8 @@ def post_provider(body: ProviderIn, runtime: RuntimeDep, access: SsoAdmin) -> Pr
     summary="Remove an identity provider",
     responses=problem_responses(404),
 )
-def delete_provider(
-    name: Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,39}$")], runtime: RuntimeDep, access: SsoAdmin
-) -> Response:
-    with transaction(runtime.sessions) as session:
-        remove_provider(session, runtime.audit, access.actor, access.tenant, name)
+def delete_provider(name: ProviderName, services: ServicesDep, access: AccessDep) -> Response:
+    services.sso.remove_provider(access, name)
     return Response(status_code=204)
 
 
@@ -87,9 +95,8 @@ def _policy_out(policy: SignInPolicy) -> PolicyBody:
 
 
 @router.get("/policy", response_model=PolicyBody, summary="The tenant's sign-in policy")
-def get_sign_in_policy(runtime: RuntimeDep, access: SsoAdmin) -> PolicyBody:
-    with runtime.sessions() as session:
-        return _policy_out(get_policy(session, access.tenant))
+def get_sign_in_policy(services: ServicesDep, access: AccessDep) -> PolicyBody:
+    return _policy_out(services.sso.policy(access))
 
 
 @router.put(
@@ -98,7 +105,7 @@ def get_sign_in_policy(runtime: RuntimeDep, access: SsoAdmin) -> PolicyBody:
     summary="Replace the tenant's sign-in policy",
     responses=problem_responses(400),
 )
-def put_sign_in_policy(body: PolicyBody, runtime: RuntimeDep, access: SsoAdmin) -> PolicyBody:
+def put_sign_in_policy(body: PolicyBody, services: ServicesDep, access: AccessDep) -> PolicyBody:
     mapping = body.role_mapping
     try:
         policy = SignInPolicy(
@@ -111,6 +118,4 @@ def put_sign_in_policy(body: PolicyBody, runtime: RuntimeDep, access: SsoAdmin) 
         )
     except ValidationError as exc:
         raise _invalid(exc) from None
-    with transaction(runtime.sessions) as session:
-        set_policy(session, runtime.audit, access.actor, access.tenant, policy)
-    return _policy_out(policy)
+    return _policy_out(services.sso.set_policy(access, policy))

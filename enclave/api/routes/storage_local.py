@@ -13,10 +13,10 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from audit.events import utc_now
-from enclave.api.problems import problem_responses
-from enclave.api.routes.storage import StorageDep
-from enclave.api.routing import max_body, resource_router
-from enclave.storage_cli import local_store_dir
+from enclave.http.deps import ServicesDep
+from enclave.http.problems import problem_responses
+from enclave.http.routing import max_body, resource_router
+from enclave.services.storage import local_store_dir
 from storage_connector.grants import Backend, GrantStatus
 from storage_connector.local import LocalAccess, LocalSigner, LocalStore
 from storage_connector.revocation import RevocationStateUnknownError
@@ -72,10 +72,10 @@ def _authorise(
 
 @router.get("/{grant_id}/{object_name:path}", summary="Download through a local signed URL", responses=RESPONSES)
 def get_object(
-    grant_id: GrantId, object_name: ObjectName, signed: Signed, request: Request, service: StorageDep
+    grant_id: GrantId, object_name: ObjectName, signed: Signed, request: Request, services: ServicesDep
 ) -> Response:
-    bucket, _ = _authorise(service, request, signed, grant_id, object_name)
-    path = LocalStore(local_store_dir(request.app.state.runtime.settings)).open(bucket, object_name)
+    bucket, _ = _authorise(services.storage.service, request, signed, grant_id, object_name)
+    path = LocalStore(local_store_dir(services.runtime.settings)).open(bucket, object_name)
     if path is None:
         raise NotFoundError("no such object")
     return FileResponse(path, media_type="application/octet-stream")
@@ -86,9 +86,9 @@ def get_object(
 )
 @max_body(MAX_LOCAL_UPLOAD_BODY)
 async def put_object(
-    grant_id: GrantId, object_name: ObjectName, signed: Signed, request: Request, service: StorageDep
+    grant_id: GrantId, object_name: ObjectName, signed: Signed, request: Request, services: ServicesDep
 ) -> Response:
-    bucket, access = _authorise(service, request, signed, grant_id, object_name)
+    bucket, access = _authorise(services.storage.service, request, signed, grant_id, object_name)
     if access.content_type is not None and request.headers.get("content-type") != access.content_type:
         raise ForbiddenError("Content-Type differs from the one the URL was signed for")
     if access.content_md5 is not None and request.headers.get("content-md5") != access.content_md5:
@@ -96,7 +96,7 @@ async def put_object(
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > access.max_bytes:
         raise PayloadTooLargeError(f"upload is larger than the URL allows ({access.max_bytes} bytes)")
-    store = LocalStore(local_store_dir(request.app.state.runtime.settings))
+    store = LocalStore(local_store_dir(services.runtime.settings))
     upload = store.begin_upload(bucket, object_name, access)
     try:
         async for chunk in request.stream():

@@ -9,8 +9,8 @@ import pytest
 
 from auth.sso.registry import list_providers
 from enclave.runtime import Runtime
+from enclave.services.sso import Sso, declared_provider
 from enclave.settings import Settings
-from enclave.sso_runtime import declared_provider, ensure_declared_provider
 from tests.auth.sso.helpers import audit_rows
 
 TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
@@ -38,18 +38,19 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 
 def test_declared_provider_is_added_once_and_replaced_when_it_changes(runtime: Runtime) -> None:
-    ensure_declared_provider(runtime)
-    ensure_declared_provider(runtime)
+    Sso(runtime).ensure_declared_provider()
+    Sso(runtime).ensure_declared_provider()
     with runtime.sessions() as session:
         (row,) = list_providers(session, "acme")
     assert (row.name, row.kind, row.issuer, row.client_id) == ("sso", "oidc", "https://login.acme.test", "gw")
     assert len(audit_rows(runtime, "sso.provider.added")) == 1
     runtime.settings = runtime.settings.model_copy(update={"sso_client_id": "gw2"})
-    ensure_declared_provider(runtime)
+    Sso(runtime).ensure_declared_provider()
     with runtime.sessions() as session:
         (row,) = list_providers(session, "acme")
     assert row.client_id == "gw2"
-    assert len(audit_rows(runtime, "sso.provider.removed")) == 1
+    assert len(audit_rows(runtime, "sso.provider.updated")) == 1
+    assert not audit_rows(runtime, "sso.provider.removed")  # edited in place: users keep their links
 
 
 def test_microsoft_declaration_takes_the_tenant_from_the_issuer(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from auth.tenants import create_tenant
 from enclave.app import create_app
 from enclave.db import transaction
 from enclave.runtime import Runtime
+from enclave.services import Services
 from enclave.settings import Mode
 from tests.conftest import make_settings
 from tests.enclave.api.helpers import OPERATOR_TOKEN
@@ -20,7 +21,7 @@ from tests.enclave.api.helpers import OPERATOR_TOKEN
 
 @pytest.fixture
 def dedicated(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(create_app(Services.build(runtime))) as client:
         yield client
 
 
@@ -38,7 +39,7 @@ def open_shared(database_url: str, data_dir: Path, **overrides: object) -> Runti
 @pytest.fixture
 def shared(database_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, TestClient]]:
     runtime = open_shared(database_url, tmp_path / "data")
-    with TestClient(create_app(runtime), base_url="http://acme.enclave.test") as client:
+    with TestClient(create_app(Services.build(runtime)), base_url="http://acme.enclave.test") as client:
         yield runtime, client
     runtime.close()
 
@@ -46,6 +47,6 @@ def shared(database_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, TestCli
 @pytest.fixture
 def shared_sqlite(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, TestClient]]:
     runtime = open_shared(sqlite_url, tmp_path / "data")
-    with TestClient(create_app(runtime), base_url="http://acme.enclave.test") as client:
+    with TestClient(create_app(Services.build(runtime)), base_url="http://acme.enclave.test") as client:
         yield runtime, client
     runtime.close()

@@ -19,9 +19,9 @@ from sqlalchemy import text
 from audit.signing import load_public_key
 from audit.verify import verify_export
 from auth.roles import Role
-from enclave.audit_export import PreparedExport
 from enclave.db import transaction
 from enclave.runtime import Runtime
+from enclave.services.audit_export import PreparedExport
 from tests.enclave.api.helpers import bearer, issue_key
 
 

@@ -19,6 +19,7 @@ from auth.roles import Role
 from enclave.app import create_app
 from enclave.db import transaction
 from enclave.runtime import Runtime
+from enclave.services import Services
 from tests.conftest import make_settings
 from tests.enclave.api.conftest import open_shared
 from tests.enclave.api.helpers import OPERATOR_TOKEN, bearer, issue_key, key_id
@@ -202,7 +203,7 @@ def limited(tmp_path: Path, sqlite_url: str, request: pytest.FixtureRequest) -> 
         auth_failures_per_client=1000,
         auth_failure_window_seconds=60,
     )
-    with TestClient(create_app(runtime), base_url="http://acme.enclave.test") as client:
+    with TestClient(create_app(Services.build(runtime)), base_url="http://acme.enclave.test") as client:
         yield runtime, client
     runtime.close()
 
@@ -225,7 +226,7 @@ def test_failed_authentication_is_rate_limited_and_summarised(limited: tuple[Run
 def test_failures_are_limited_per_client_address(tmp_path: Path, sqlite_url: str) -> None:
     runtime = open_shared(sqlite_url, tmp_path / "data", auth_failures_per_subject=1000, auth_failures_per_client=5)
     try:
-        with TestClient(create_app(runtime), base_url="http://acme.enclave.test") as client:
+        with TestClient(create_app(Services.build(runtime)), base_url="http://acme.enclave.test") as client:
             guesses = [bearer(f"enc_{uuid.uuid4().hex[:12]}_" + "A" * 43) for _ in range(8)]
             statuses = [client.get("/api/v1/api-keys", headers=guess).status_code for guess in guesses]
             assert statuses == [401] * 5 + [429] * 3
@@ -255,7 +256,7 @@ def test_authentication_needs_a_settings_file_free_runtime(tmp_path: Path, sqlit
     """A dedicated gateway without an operator token refuses any non-key bearer as invalid credentials."""
     runtime = Runtime.open(make_settings(sqlite_url, tmp_path / "d"))
     try:
-        with TestClient(create_app(runtime)) as client:
+        with TestClient(create_app(Services.build(runtime))) as client:
             response = client.get("/api/v1/tenants", headers=bearer("whatever-token"))
         assert response.status_code == 401
         assert _denials(runtime, "acme", "auth.operator.denied") == ["unrecognised bearer token"]

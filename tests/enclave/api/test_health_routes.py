@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from enclave.app import create_app
 from enclave.runtime import Runtime
+from enclave.services import Services
 from tests.conftest import make_settings
 
 
@@ -22,7 +23,7 @@ def test_health_and_readiness(dedicated: TestClient) -> None:
 def test_readiness_fails_when_the_cache_is_unreachable(tmp_path: Path, sqlite_url: str) -> None:
     runtime = Runtime.open(make_settings(sqlite_url, tmp_path / "d", cache_url="redis://127.0.0.1:1/0"))
     try:
-        with TestClient(create_app(runtime)) as client:
+        with TestClient(create_app(Services.build(runtime))) as client:
             response = client.get("/readyz")
         assert response.status_code == 503
         assert response.json()["checks"]["database"] == "ok"
@@ -34,7 +35,7 @@ def test_readiness_fails_when_the_cache_is_unreachable(tmp_path: Path, sqlite_ur
 def test_readiness_with_the_machines_redis(tmp_path: Path, sqlite_url: str) -> None:
     runtime = Runtime.open(make_settings(sqlite_url, tmp_path / "d", cache_url="redis://127.0.0.1:6379/0"))
     try:
-        with TestClient(create_app(runtime)) as client:
+        with TestClient(create_app(Services.build(runtime))) as client:
             assert client.get("/readyz").status_code == 200
     finally:
         runtime.close()

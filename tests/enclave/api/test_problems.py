@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from auth.roles import Role
-from enclave.api.routes import api_keys as api_keys_routes
 from enclave.app import create_app
 from enclave.db import create_db_engine, session_factory
 from enclave.runtime import Runtime
+from enclave.services import Services
+from enclave.services import api_keys as api_keys_service
 from tests.conftest import make_settings
 from tests.enclave.api.helpers import bearer, issue_key
 
@@ -36,7 +37,7 @@ def test_a_500_has_a_request_id_a_problem_body_and_an_access_line(
     def explode(*_args: object) -> None:
         raise RuntimeError("secret-looking detail enc_0123")
 
-    monkeypatch.setattr(api_keys_routes, "list_api_keys", explode)
+    monkeypatch.setattr(api_keys_service, "list_api_keys", explode)
     admin = bearer(issue_key(runtime, "acme", Role.ADMIN))
     with caplog.at_level(logging.INFO, logger="enclave.gateway"):
         response = dedicated.get("/api/v1/api-keys", headers={**admin, "X-Request-ID": "req-500-abcdef"})
@@ -92,7 +93,7 @@ def unreachable(mariadb_url: str, tmp_path: Path) -> Runtime:
 def test_with_the_database_unreachable_every_act_answers_503(unreachable: Runtime) -> None:
     token = "enc_0123456789ab_" + "A" * 43
     try:
-        with TestClient(create_app(unreachable), raise_server_exceptions=False) as client:
+        with TestClient(create_app(Services.build(unreachable)), raise_server_exceptions=False) as client:
             for method, path in (
                 ("GET", "/api/v1/api-keys"),
                 ("POST", "/api/v1/api-keys"),

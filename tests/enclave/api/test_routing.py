@@ -8,9 +8,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from enclave.api.groups import RouterGroup, mount_groups
-from enclave.api.problems import register_problem_handlers
-from enclave.api.routing import MAX_BODY_STATE, max_body, resource_router
+from enclave.http.groups import RouterGroup, mount_groups
+from enclave.http.problems import register_problem_handlers
+from enclave.http.routing import MAX_BODY_STATE, max_body, resource_router
 from tenancy.errors import UnauthenticatedError
 
 

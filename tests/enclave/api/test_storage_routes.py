@@ -17,6 +17,7 @@ from audit.store.tables import audit_records
 from auth.roles import Role
 from enclave.app import create_app
 from enclave.runtime import Runtime
+from enclave.services import Services
 from tests.conftest import make_settings
 from tests.enclave.api.helpers import bearer, issue_key
 
@@ -208,7 +209,7 @@ def test_another_tenants_grant_is_refused_and_audited(shared: tuple[Runtime, Tes
 def test_the_gateway_runs_the_access_probe(sqlite_url: str, tmp_path: Path) -> None:
     runtime = Runtime.open(make_settings(sqlite_url, tmp_path / "data", storage_probe_seconds=1))
     try:
-        with TestClient(create_app(runtime)) as client:
+        with TestClient(create_app(Services.build(runtime))) as client:
             admin, grant = _connect(client, runtime)
             deadline = time.monotonic() + 20
             probed: dict[str, Any] = {}

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from auth.roles import Role
 from enclave.app import create_app
 from enclave.runtime import Runtime
+from enclave.services import Services
 from tests.conftest import make_settings
 from tests.enclave.api.helpers import OPERATOR_TOKEN, bearer, issue_key
 
@@ -47,7 +48,7 @@ def test_tenant_keys_cannot_manage_tenants(shared: tuple[Runtime, TestClient]) -
 def test_dedicated_gateway_refuses_tenant_creation(sqlite_url: str, tmp_path: Path) -> None:
     runtime = Runtime.open(make_settings(sqlite_url, tmp_path / "d", operator_token=OPERATOR_TOKEN))
     try:
-        with TestClient(create_app(runtime)) as client:
+        with TestClient(create_app(Services.build(runtime))) as client:
             response = client.post("/api/v1/tenants", headers=bearer(OPERATOR_TOKEN), json={"id": "other"})
         assert response.status_code == 409 and "dedicated" in response.json()["detail"]
     finally:

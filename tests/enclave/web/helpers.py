@@ -15,6 +15,7 @@ from auth.sso.registry import add_provider, set_policy
 from enclave.app import create_app
 from enclave.db import transaction
 from enclave.runtime import Runtime
+from enclave.services import Services
 
 PUBLIC_URL = "https://acme.example.com"
 CLIENT_ID = "enclave-gateway"
@@ -22,7 +23,7 @@ CLIENT_SECRET = "web-test-client-secret-0123"
 
 
 def gateway(runtime: Runtime) -> FastAPI:
-    return create_app(runtime)
+    return create_app(Services.build(runtime))
 
 
 def configure(runtime: Runtime, issuer: str, policy: SignInPolicy) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
-DEV_PROVIDER = ROOT / "enclave" / "web" / "dev_oidc_provider.mjs"  # also what the demo runs
+DEV_PROVIDER = ROOT / "enclave" / "demo" / "dev_oidc_provider.mjs"  # also what the demo runs
 
 
 @contextmanager

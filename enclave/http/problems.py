@@ -19,8 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from audit.store.log import AuditWriteError
-from enclave.api.models.problems import PROBLEM_MEDIA_TYPE, Problem, problem_response
 from enclave.db import DatabaseUnavailableError
+from enclave.http.problem_models import PROBLEM_MEDIA_TYPE, Problem, problem_response
 from enclave.logging import request_id_var
 from tenancy.errors import DomainError, ErrorKind
 

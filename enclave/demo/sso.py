@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from auth.sessions_authn import LOGIN_COOKIE, SESSION_COOKIE
+from enclave.demo.common import console, run_enclave, step
 
 DEV_PROVIDER = Path(__file__).with_name("dev_oidc_provider.mjs")
 CLIENT_ID = "enclave-demo"
@@ -47,8 +48,6 @@ def _provider_login(authorize_url: str, email: str, callback_prefix: str) -> str
 
 
 def run_sso_demo(client: httpx.Client, env: dict[str, str], tenant: str) -> None:
-    from enclave.demo import _enclave, console, step  # the demo's own helpers (it imports this module)
-
     step("8. Sign in through a local OpenID Provider (node oidc-provider): JIT user, session, offboarding")
     base = env["ENCLAVE_PUBLIC_URL"]
     secret = secrets.token_urlsafe(24)
@@ -72,7 +71,7 @@ def run_sso_demo(client: httpx.Client, env: dict[str, str], tenant: str) -> None
         issuer = line.split(" ", 1)[1].strip()
         console.print(f"OpenID Provider at {issuer} (a real node oidc-provider 8.8.1)")
         with_secret = {**env, "DEMO_OIDC_SECRET": secret}
-        _enclave(
+        run_enclave(
             "sso",
             "add",
             "local",
@@ -88,7 +87,7 @@ def run_sso_demo(client: httpx.Client, env: dict[str, str], tenant: str) -> None
             "DEMO_OIDC_SECRET",
             env=with_secret,
         )
-        _enclave("sso", "policy", "--tenant", tenant, "--domain", "acme.test", "--jit", env=env)
+        run_enclave("sso", "policy", "--tenant", tenant, "--domain", "acme.test", "--jit", env=env)
         console.print("$ enclave sso add local --kind oidc …; enclave sso policy --domain acme.test --jit")
 
         start = client.get("/auth/login/local", params={"next": "/account"}, follow_redirects=False)
@@ -115,7 +114,7 @@ def run_sso_demo(client: httpx.Client, env: dict[str, str], tenant: str) -> None
             f"{client.get('/account', headers=session, follow_redirects=False).status_code}"
         )
 
-        offboarded = _enclave("users", "offboard", USER, "--tenant", tenant, env=env)
+        offboarded = run_enclave("users", "offboard", USER, "--tenant", tenant, env=env)
         console.print(f"$ enclave users offboard {USER} --tenant {tenant}\n{offboarded.stdout.strip()}")
         after = client.get("/api/v1/users/me", headers=session)
         console.print(

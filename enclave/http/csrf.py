@@ -1,7 +1,7 @@
 """Cross-site request forgery protection for cookie-authenticated, state-changing requests: the request's
 Origin (or, when a browser sends none, its Referer's origin) must be the tenant's own, and it must carry the
-session's CSRF token (form field `csrf_token`, or header `X-CSRF-Token` for scripts in the page). SameSite=Lax
-on the cookie is a third layer, not the only one."""
+session's CSRF token (header `X-CSRF-Token` on the API; form field `csrf_token` on the pages' forms, checked by
+the pages' group once the form is read). SameSite=Lax on the cookie is a third layer, not the only one."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ import hmac
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
-from starlette.requests import Request
 
-from auth.sessions_authn import SESSION_COOKIE
-from enclave.web.context import sign_in_service, web_tenant
 from tenancy.errors import ForbiddenError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -45,15 +42,3 @@ def check_csrf(method: str, headers: Headers, expected_origin: str, expected_tok
         return
     check_origin(headers, expected_origin)
     check_token(presented if presented is not None else headers.get(CSRF_HEADER), expected_token)
-
-
-def check_session_request(request: Request) -> None:
-    """The gateway's hook for API requests authenticated by the session cookie: a state-changing one must
-    come from this tenant's origin and carry the session's token in `X-CSRF-Token`."""
-    if request.method.upper() in SAFE_METHODS:
-        return
-    token = request.cookies.get(SESSION_COOKIE)
-    active = sign_in_service(request).store.lookup(token) if token else None
-    if active is None:
-        raise ForbiddenError("the session ended; sign in again")
-    check_csrf(request.method, request.headers, web_tenant(request).base_url, active.csrf_token, None)

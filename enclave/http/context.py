@@ -15,8 +15,8 @@ import uuid
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from enclave.api.problems import problem
-from enclave.api.routing import ROUTE_TEMPLATE_STATE
+from enclave.http.problems import problem
+from enclave.http.routing import ROUTE_TEMPLATE_STATE
 from enclave.logging import request_id_var
 
 logger = logging.getLogger("enclave.gateway")

@@ -48,6 +48,7 @@ def run_storage_demo(
     connected = cli(
         "storage",
         "connect",
+        "--tenant",
         tenant,
         "--backend",
         "local",
@@ -101,11 +102,11 @@ def run_storage_demo(
             console.print(f"{name} gateway: HTTP {refused.status_code} {refused.json()['detail']!r}")
         outstanding = httpx.get(get["url"], timeout=30)
         console.print(f"the URL issued before the revocation: HTTP {outstanding.status_code}")
-        status = cli("storage", "status", tenant, env=env)
+        status = cli("storage", "status", "--tenant", tenant, env=env)
         console.print(status.stdout.rstrip(), markup=False, highlight=False)
 
         step("S4. Customer IT restores (CLI, audited); both gateways issue again")
-        restored = cli("storage", "restore", tenant, "--reason", "volume explained: quarter close", env=env)
+        restored = cli("storage", "restore", "--tenant", tenant, "--reason", "volume explained: quarter close", env=env)
         console.print(restored.stdout.strip(), markup=False)
         for name, gateway in (("first", client), ("second", replica)):
             again = gateway.post("/api/v1/storage/urls", headers=member, json={"items": [items[1]]})

@@ -3,7 +3,7 @@
 Starts the gateway on SQLite, creates API keys, records audit events through the API (including a refused
 request), exports the log over HTTP, verifies the export offline with only the public key, shows that a
 tampered copy fails verification, moves real bytes through signed URLs and revokes and restores access
-(enclave/storage_demo.py), and previews a tenant stack on each cloud offline.
+(enclave/demo/storage.py), and previews a tenant stack on each cloud offline.
 Run it with `make demo` (or `.venv/bin/python -m enclave.demo`).
 """
 
@@ -11,63 +11,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import httpx
-from rich.console import Console
-from rich.rule import Rule
 
-from enclave.storage_demo import run_storage_demo
-from enclave.web.demo import run_sso_demo
+from enclave.demo.common import DEMO_DIR, console, free_port, run_enclave, step, wait_ready
+from enclave.demo.sso import run_sso_demo
+from enclave.demo.storage import run_storage_demo
 
-DEMO_DIR = Path(".enclave/demo")
 TENANT = "acme"
-console = Console(width=None if sys.stdout.isatty() else 120)
-
-
-def _enclave(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
-        [sys.executable, "-m", "enclave.cli", *args], env=env, capture_output=True, text=True, check=False
-    )
-    if check and result.returncode != 0:
-        console.print(result.stdout, result.stderr, markup=False)
-        raise SystemExit(f"`enclave {' '.join(args)}` failed with exit code {result.returncode}")
-    return result
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_ready(client: httpx.Client, gateway: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if gateway.poll() is not None:
-            raise SystemExit("the gateway exited during start-up; see its log above")
-        try:
-            if client.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the gateway did not become ready within 60 s")
-
-
-def step(title: str) -> None:
-    console.print(Rule(f"[bold]{title}"))
 
 
 def main() -> None:
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ENCLAVE_DATA_DIR": str(DEMO_DIR),
@@ -85,7 +44,7 @@ def main() -> None:
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            _wait_ready(client, gateway)
+            wait_ready(client, gateway)
             console.print(f"gateway ready on http://127.0.0.1:{port}  (OpenAPI at /openapi.json)")
             run_api_demo(client, env)
             run_sso_demo(client, env, TENANT)
@@ -95,9 +54,9 @@ def main() -> None:
                 TENANT,
                 console=console,
                 step=step,
-                cli=_enclave,
-                second_port=_free_port(),
-                wait_ready=_wait_ready,
+                cli=run_enclave,
+                second_port=free_port(),
+                wait_ready=wait_ready,
             )
     finally:
         gateway.terminate()
@@ -109,7 +68,7 @@ def main() -> None:
 
 def run_api_demo(client: httpx.Client, env: dict[str, str]) -> None:
     step("2. Customer IT gets an admin API key from the operator (CLI; the secret is shown once)")
-    admin_key = _enclave("apikey", "create", "--tenant", TENANT, "--role", "admin", "--name", "it-admin", env=env)
+    admin_key = run_enclave("apikey", "create", "--tenant", TENANT, "--role", "admin", "--name", "it-admin", env=env)
     admin = {"Authorization": f"Bearer {admin_key.stdout.strip()}"}
     console.print("admin key created (secret not echoed here)")
 
@@ -142,7 +101,7 @@ def run_api_demo(client: httpx.Client, env: dict[str, str]) -> None:
                 handle.write(chunk)
     key_file = DEMO_DIR / "audit-public-key.pem"
     key_file.write_text(client.get("/api/v1/audit/public-key").text)
-    verified = _enclave("audit", "verify", str(export_file), "--public-key", str(key_file), env=env)
+    verified = run_enclave("audit", "verify", str(export_file), "--public-key", str(key_file), env=env)
     console.print(f"$ enclave audit verify {export_file} --public-key {key_file}\n{verified.stdout.strip()}")
 
     step("6. Tamper with one record: verification says exactly what and where")
@@ -151,13 +110,13 @@ def run_api_demo(client: httpx.Client, env: dict[str, str]) -> None:
     target = next(i for i, line in enumerate(lines) if b'"auth.apikey.revoked"' in line)
     lines[target] = lines[target].replace(b'"auth.apikey.revoked"', b'"auth.apikey.created"')
     tampered_file.write_bytes(b"".join(lines))
-    failed = _enclave("audit", "verify", str(tampered_file), "--public-key", str(key_file), env=env, check=False)
+    failed = run_enclave("audit", "verify", str(tampered_file), "--public-key", str(key_file), env=env, check=False)
     console.print(f"exit code {failed.returncode}\n{failed.stderr.strip()}", highlight=False)
 
     step("7. CSV and OCSF exports for the SIEM (CLI, with a progress bar)")
     for fmt in ("csv", "ocsf"):
         out = DEMO_DIR / f"acme-audit.{fmt}"
-        result = _enclave("audit", "export", "--tenant", TENANT, "--format", fmt, "--out", str(out), env=env)
+        result = run_enclave("audit", "export", "--tenant", TENANT, "--format", fmt, "--out", str(out), env=env)
         console.print(result.stdout.strip())
 
 
@@ -171,9 +130,9 @@ def run_stack_demo(env: dict[str, str]) -> None:
         ("initech", "azure", "westeurope", []),
     ]
     for name, cloud, region, extra in tenants:
-        _enclave("stack", "init", name, "--cloud", cloud, "--region", region, "--dir", str(stacks), *extra, env=env)
+        run_enclave("stack", "init", name, "--cloud", cloud, "--region", region, "--dir", str(stacks), *extra, env=env)
         console.print(f"wrote {stacks}/Pulumi.{name}.yaml")
-    result = _enclave("stack", "preview", "--all", "--dir", str(stacks), env=env, check=False)
+    result = run_enclave("stack", "preview", "--all", "--dir", str(stacks), env=env, check=False)
     console.print(result.stdout.rstrip(), markup=False, highlight=False)
     if result.returncode != 0:
         console.print(result.stderr, markup=False)

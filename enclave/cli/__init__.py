@@ -1,0 +1,1 @@
+"""The `enclave` command line (enclave/cli/main.py mounts one module per command group)."""

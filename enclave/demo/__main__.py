@@ -1,0 +1,5 @@
+"""`python -m enclave.demo`."""
+
+from enclave.demo.main import main
+
+main()

@@ -1,0 +1,75 @@
+"""Every long-lived service of a gateway (or of one command), built once from the runtime and closed once,
+and one use case per act. The HTTP API, the web pages and the command line only parse input, call a use case
+with an `Access` (who acts on which tenant) and render what it returns; each use case checks the permission it
+needs, owns its transaction and writes its audit record."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from auth.sessions import SessionStore
+from auth.sso.flow import SignInService
+from enclave.runtime import Runtime
+from enclave.services.access import Access
+from enclave.services.api_keys import ApiKeys
+from enclave.services.audit import AuditLogService
+from enclave.services.authentication import Authentication, build_authentication
+from enclave.services.jobs import background_jobs
+from enclave.services.sso import Sso
+from enclave.services.storage import Storage, open_storage_service
+from enclave.services.tenants import Tenants
+from enclave.services.users import Users
+
+__all__ = ["Access", "Services"]
+
+
+def open_session_store(runtime: Runtime) -> SessionStore:
+    """Sessions on this runtime. The cache holds hot copies only when every replica shares it (Redis); an
+    in-process cache would hide another process's revocation, so then every lookup reads the database."""
+    shared = None if runtime.settings.cache_url.startswith("memory://") else runtime.cache
+    return SessionStore(runtime.sessions, shared)
+
+
+@dataclass(frozen=True)
+class Services:
+    runtime: Runtime
+    session_store: SessionStore
+    authentication: Authentication
+    sign_in: SignInService
+    tenants: Tenants
+    api_keys: ApiKeys
+    users: Users
+    sso: Sso
+    audit: AuditLogService
+    storage: Storage
+
+    @classmethod
+    def build(cls, runtime: Runtime) -> Services:
+        """Everything, wired once. Nothing here starts a thread or a task: `background_jobs` does, for a
+        serving gateway only."""
+        store = open_session_store(runtime)
+        sso = Sso(runtime)
+        return cls(
+            runtime=runtime,
+            session_store=store,
+            authentication=build_authentication(runtime, store),
+            sign_in=SignInService(runtime.sessions, runtime.audit, store),
+            tenants=Tenants(runtime),
+            api_keys=ApiKeys(runtime),
+            users=Users(runtime, store, sso.keycloak_offboarding),
+            sso=sso,
+            audit=AuditLogService(runtime),
+            storage=Storage(open_storage_service(runtime)),
+        )
+
+    @asynccontextmanager
+    async def background_jobs(self) -> AsyncIterator[None]:
+        """The jobs a serving gateway runs (audit checkpoints, the storage access probe), stopped on exit."""
+        async with background_jobs(self.runtime, self.storage.service):
+            yield
+
+    def close(self) -> None:
+        """Close what the services hold (the runtime: database, cache, audit appender, telemetry)."""
+        self.runtime.close()

@@ -1,0 +1,56 @@
+"""The gateway's background jobs, run for as long as it serves: signing audit checkpoints for quiet tenants
+and probing every active storage grant for a revocation in the customer's cloud."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from audit.store.reader import tenants_with_unsigned_records
+from enclave.db import transaction
+from enclave.runtime import Runtime
+from storage_connector.probe import GrantProber
+from storage_connector.service import StorageService
+
+logger = logging.getLogger("enclave.gateway")
+
+
+def sign_due_checkpoints(runtime: Runtime) -> int:
+    """Sign a checkpoint for every tenant whose unsigned records are older than the interval."""
+    signed = 0
+    with runtime.sessions() as session:
+        tenants = tenants_with_unsigned_records(session)
+    for tenant in tenants:
+        with transaction(runtime.sessions) as session:
+            if runtime.audit.checkpoint_if_due(session, tenant) is not None:
+                signed += 1
+    return signed
+
+
+async def _checkpoint_loop(runtime: Runtime) -> None:
+    interval = max(runtime.settings.audit_checkpoint_seconds / 2, 0.5)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(sign_due_checkpoints, runtime)
+        except Exception:
+            logger.exception("periodic audit checkpoint failed; will retry")
+
+
+@asynccontextmanager
+async def background_jobs(runtime: Runtime, storage: StorageService) -> AsyncIterator[None]:
+    """Start every job; stop them all when the gateway stops."""
+    prober = GrantProber(
+        runtime.sessions, runtime.audit, storage.states, storage.signers, runtime.settings.storage_probe_seconds
+    )
+    prober.start()
+    checkpoints = asyncio.create_task(_checkpoint_loop(runtime))
+    try:
+        yield
+    finally:
+        checkpoints.cancel()
+        with suppress(asyncio.CancelledError):
+            await checkpoints
+        await asyncio.to_thread(prober.stop)

@@ -1,0 +1,155 @@
+"""Users of a tenant and their browser sessions: invite, list, change a role, offboard, end sessions — for a
+tenant's `users.admin`, and a signed-in user's own profile and sessions. Role changes and revocations reach
+live sessions on every replica at once (auth/sessions.py)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auth.keycloak import KeycloakAdminError
+from auth.models import User
+from auth.roles import Permission, Role
+from auth.sessions import SessionStore
+from auth.sessions_models import UserSessionRow
+from auth.users import UserNotFoundError, create_user, find_user_by_email, list_users, set_role
+from auth.users_offboarding import IdpOffboarding, OffboardingReport, offboard_user
+from enclave.db import transaction
+from enclave.runtime import Runtime
+from enclave.services.access import Access
+from tenancy.errors import NotFoundError, UnavailableError
+
+IdpOffboardingFor = Callable[[str], IdpOffboarding | None]  # tenant -> the identity provider's offboarding step
+
+
+def _user(session: Session, tenant: str, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.tenant_id != tenant:
+        raise UserNotFoundError(f"no user {user_id!r} in this tenant")
+    return user
+
+
+class Users:
+    def __init__(self, runtime: Runtime, store: SessionStore, idp_offboarding: IdpOffboardingFor) -> None:
+        self._runtime = runtime
+        self._store = store
+        self._idp_offboarding = idp_offboarding
+
+    def list(self, access: Access) -> list[User]:
+        access.require(Permission.USERS_ADMIN)
+        with self._runtime.sessions() as session:
+            return list_users(session, access.tenant)
+
+    def get(self, access: Access, user_id: str) -> User:
+        """A user of the tenant: anyone's for `users.admin`, otherwise only the caller's own."""
+        if access.user_id != user_id:
+            access.require(Permission.USERS_ADMIN)
+        with self._runtime.sessions() as session:
+            return _user(session, access.tenant, user_id)
+
+    def me(self, access: Access) -> User:
+        return self.get(access, access.own_user_id())
+
+    def by_email(self, access: Access, email: str) -> User:
+        access.require(Permission.USERS_ADMIN)
+        with self._runtime.sessions() as session:
+            user = find_user_by_email(session, access.tenant, email)
+        if user is None:
+            raise UserNotFoundError(f"tenant {access.tenant!r} has no user {email}")
+        return user
+
+    def invite(self, access: Access, *, email: str, role: Role, display_name: str | None = None) -> User:
+        """A user who signs in with any of the tenant's providers (invite-only tenants need one)."""
+        access.require(Permission.USERS_ADMIN)
+        with transaction(self._runtime.sessions) as session:
+            return create_user(
+                session,
+                self._runtime.audit,
+                access.actor,
+                tenant_id=access.tenant,
+                email=email,
+                role=role,
+                display_name=display_name,
+            )
+
+    def set_role(self, access: Access, user_id: str, role: Role) -> User:
+        """Change a user's role (audited); their live sessions carry the new role at once."""
+        access.require(Permission.USERS_ADMIN)
+        with transaction(self._runtime.sessions) as session:
+            user = _user(session, access.tenant, user_id)
+            if set_role(session, self._runtime.audit, access.actor, user, role, why="administrator"):
+                self._store.refresh_user(session, access.tenant, user.id)
+            return user
+
+    def offboard(self, access: Access, user_id: str) -> OffboardingReport:
+        """Disable the user, end their sessions and API keys and, for a Keycloak-backed tenant, disable them
+        at Keycloak and end their Keycloak sessions (each step audited). UnavailableError when the Keycloak
+        step fails after Enclave access is already gone: running it again finishes it."""
+        access.require(Permission.USERS_ADMIN)
+        email = self.get(access, user_id).email
+        try:
+            idp = self._idp_offboarding(access.tenant)
+        except ValueError as exc:
+            raise UnavailableError(str(exc)) from None
+        try:
+            return offboard_user(
+                self._runtime.sessions,
+                self._runtime.audit,
+                access.actor,
+                self._store,
+                tenant_id=access.tenant,
+                email=email,
+                idp=idp,
+            )
+        except KeycloakAdminError as exc:
+            raise UnavailableError(
+                f"Enclave access is removed, but {exc}; offboard them again to finish at Keycloak"
+            ) from None
+
+    # -- sessions ----------------------------------------------------------------------------------------
+    def sessions(self, access: Access, user_id: str | None = None) -> builtins.list[UserSessionRow]:
+        """Live sessions: the caller's own, or (for `users.admin`) any user's of the tenant."""
+        if user_id is None:
+            user_id = access.own_user_id()
+        elif user_id != access.user_id:
+            access.require(Permission.USERS_ADMIN)
+        with self._runtime.sessions() as session:
+            return self._store.list_for_user(session, access.tenant, user_id)
+
+    def end_session(self, access: Access, public_id: str) -> None:
+        """End one session: the caller's own, or any of the tenant's for `users.admin` (another user's session
+        is as good as absent to anyone else)."""
+        with transaction(self._runtime.sessions) as session:
+            row = session.scalars(select(UserSessionRow).where(UserSessionRow.public_id == public_id)).one_or_none()
+            mine = row is not None and access.user_id is not None and row.user_id == access.user_id
+            if row is None or row.tenant_id != access.tenant or not (mine or access.can(Permission.USERS_ADMIN)):
+                raise NotFoundError(f"no session {public_id!r}")
+            self._store.revoke(
+                session,
+                self._runtime.audit,
+                access.actor,
+                tenant_id=access.tenant,
+                public_id=public_id,
+                reason="revoked by its user" if mine else "revoked by an administrator",
+            )
+
+    def end_all_sessions(self, access: Access, user_id: str | None = None) -> int:
+        """End every session of the caller (sign out everywhere) or, for `users.admin`, of a user."""
+        own = user_id is None or user_id == access.user_id
+        if user_id is None:
+            user_id = access.own_user_id()
+        if not own:
+            access.require(Permission.USERS_ADMIN)
+        with transaction(self._runtime.sessions) as session:
+            _user(session, access.tenant, user_id)
+            return self._store.revoke_all(
+                session,
+                self._runtime.audit,
+                access.actor,
+                tenant_id=access.tenant,
+                user_id=user_id,
+                reason="sign out everywhere" if own else "revoked by an administrator",
+            )
