@@ -49,6 +49,11 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
         _AUTH,
         "Failed sign-ins for one key or token passed the rate limit; further ones in the window get 429, unrecorded.",
     ),
+    (
+        "audit.refusals.summarised",
+        _AUTH,
+        "Refusals past a tenant's per-window limit were counted instead of recorded: how many, which, from where.",
+    ),
     # accounts, roles, keys
     ("auth.user.created", _ACCT, "A user was created (first sign-in or by an administrator)."),
     ("auth.user.disabled", _ACCT, "A user was disabled (offboarding)."),

@@ -48,6 +48,14 @@ class Cache(Protocol):
         be (nothing is taken then). `cost=0` only asks whether one token is available."""
         ...
 
+    def increment(self, key: str, field: str, ttl_seconds: int) -> int:
+        """Add one to the counter `field` of the counters `key` (which live `ttl_seconds`); its new value."""
+        ...
+
+    def counters(self, key: str) -> dict[str, int]:
+        """Every counter of `key` (empty when there are none)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -67,6 +75,7 @@ class MemoryCache:
     def __init__(self) -> None:
         self._items: dict[str, tuple[float, bytes]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, monotonic time)
+        self._counters: dict[str, tuple[float, dict[str, int]]] = {}  # key -> (expiry, counters)
         self._lock = threading.Lock()
 
     def ping(self) -> None:
@@ -102,9 +111,25 @@ class MemoryCache:
             self._buckets[key] = (left, now)
             return wait
 
+    def increment(self, key: str, field: str, ttl_seconds: int) -> int:
+        now = time.monotonic()
+        with self._lock:
+            expiry, counters = self._counters.get(key, (0.0, {}))
+            if expiry < now:
+                counters = {}
+            counters[field] = counters.get(field, 0) + 1
+            self._counters[key] = (now + ttl_seconds, counters)
+            return counters[field]
+
+    def counters(self, key: str) -> dict[str, int]:
+        with self._lock:
+            expiry, counters = self._counters.get(key, (0.0, {}))
+            return dict(counters) if expiry >= time.monotonic() else {}
+
     def close(self) -> None:
         self._items.clear()
         self._buckets.clear()
+        self._counters.clear()
 
 
 # The same rule as `_take`, run atomically in Redis with Redis's own clock (replicas' clocks may differ).
@@ -163,6 +188,24 @@ class RedisCache:
         except redis.RedisError as exc:
             raise _unavailable(exc) from None
         return float(wait.decode() if isinstance(wait, bytes) else wait)
+
+    def increment(self, key: str, field: str, ttl_seconds: int) -> int:
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                pipe.hincrby(key, field, 1)
+                pipe.expire(key, ttl_seconds)
+                value, _ = pipe.execute()
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from None
+        return int(value)
+
+    def counters(self, key: str) -> dict[str, int]:
+        try:
+            found = self._client.hgetall(key)
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from None
+        assert isinstance(found, dict)
+        return {(name.decode() if isinstance(name, bytes) else name): int(value) for name, value in found.items()}
 
     def close(self) -> None:
         self._client.close()

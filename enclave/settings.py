@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     auth_failures_per_subject: int = Field(10, ge=1, le=10_000, description="failed sign-ins per key id per window")
     auth_failures_per_client: int = Field(50, ge=1, le=100_000, description="failed sign-ins per client address")
     auth_failure_window_seconds: float = Field(60.0, gt=0, le=86_400, description="the failed sign-in window")
+    refusals_per_tenant: int = Field(
+        100, ge=1, le=1_000_000, description="refusals a tenant's log records one by one per window; past it, counted"
+    )
+    refusal_window_seconds: float = Field(60.0, gt=0, le=86_400, description="the refusal window (one summary each)")
     sign_in_attempts_per_client: int = Field(
         120, ge=1, le=100_000, description="browser sign-in starts and callbacks per client address per window"
     )

@@ -44,6 +44,7 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "auth.apikey.used.denied": (1, "Logon"),
     "auth.operator.denied": (1, "Logon"),
     "auth.failures.throttled": (1, "Logon"),
+    "audit.refusals.summarised": (1, "Logon"),
     "auth.user.created": (1, "Create"),
     "auth.user.disabled": (5, "Disable"),
     "auth.user.role.changed": (7, "Attach Policy"),

@@ -97,9 +97,10 @@ def get_provider(session: Session, tenant_id: str, name: str) -> IdentityProvide
 def replace_provider(
     session: Session, audit: AuditLog, actor: Actor, tenant_id: str, row: IdentityProviderRow, config: ProviderConfig
 ) -> IdentityProviderRow:
-    """Give the provider `row` (of `tenant_id`, named `config.name`) a new configuration in place: it keeps its
-    id, so users keep their links to it. The audit record says what changed, never the client secret."""
+    """Give the provider `row` of `tenant_id` a new configuration (its name included) in place: it keeps its id,
+    so users keep their links to it. The audit record says what changed, never the client secret."""
     before = config_of(row)
+    row.name = config.name
     row.kind = config.kind.value
     row.issuer = config.issuer
     row.client_id = config.client_id
@@ -108,7 +109,7 @@ def replace_provider(
     session.flush()
     changed = sorted(
         field
-        for field in ("kind", "issuer", "client_id", "client_secret", "options")
+        for field in ("name", "kind", "issuer", "client_id", "client_secret", "options")
         if getattr(before, field) != getattr(config, field)
     )
     audit.append(
@@ -117,9 +118,10 @@ def replace_provider(
             tenant=tenant_id,
             actor=actor,
             action="sso.provider.updated",
-            target=f"sso-provider:{config.name}",
+            target=f"sso-provider:{before.name}",
             details={
                 "changed": list(changed),
+                "name": config.name,
                 "kind": config.kind.value,
                 "issuer": config.issuer,
                 "client_id": config.client_id,

@@ -87,8 +87,9 @@ def opened_services() -> Iterator[Services]:
         runtime = Runtime.open(settings())
     except DatabaseUnavailableError as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot open the gateway's data directory or files: {exc.strerror or type(exc).__name__}")
+    except OSError as exc:  # ENCLAVE_DATA_DIR (or a file in it) cannot be used
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(f"cannot use{where} (ENCLAVE_DATA_DIR): {exc.strerror or type(exc).__name__}")
     services = Services.build(runtime)
     try:
         yield services

@@ -161,15 +161,16 @@ def sso_update(
     authority: AuthorityOption = None,
     api_url: ApiUrlOption = None,
     web_url: WebUrlOption = None,
+    rename: Annotated[str | None, typer.Option(metavar="NEW_NAME", help="give the provider a new name")] = None,
 ) -> None:
     """Edit a provider in place with a whole new configuration (users keep their links; without
     --client-secret-env the stored secret is kept)."""
     options = _options(
         hosted_domain, directory, allowed_tenant_id, required_org, required_team, scope, authority, api_url, web_url
     )
-    config = _provider_config(name, kind, client_id, client_secret_env, issuer, options)
+    config = _provider_config(rename or name, kind, client_id, client_secret_env, issuer, options)
     with opened_services() as services:
-        services.sso.replace_provider(operator_access(services, tenant), config)
+        services.sso.replace_provider(operator_access(services, tenant), name, config)
     console.print(f"updated {kind} provider {name!r} of {tenant}")
 
 

@@ -20,7 +20,7 @@ from enclave.cli.common import (
 )
 
 storage_app = typer.Typer(help="Storage grants on customer buckets: connect, revoke, restore.", **TYPER_OPTIONS)
-ReasonOption = Annotated[str, typer.Option(metavar="TEXT", help="why (recorded in the audit log)")]
+ReasonOption = Annotated[str, typer.Option(metavar="REASON", help="why (recorded in the audit log)")]
 GrantOption = Annotated[
     str | None, typer.Option(metavar="GRANT", help="one grant (id or name); default: all of the tenant's")
 ]
@@ -51,7 +51,7 @@ def connect(
     ] = None,
     ttl_default: Annotated[int, typer.Option(metavar="SECONDS", help="default URL lifetime")] = 900,
     ttl_max: Annotated[int, typer.Option(metavar="SECONDS", help="longest URL lifetime (at most 3600)")] = 3600,
-    reason: Annotated[str | None, typer.Option(metavar="TEXT", help="why (recorded in the audit log)")] = None,
+    reason: Annotated[str | None, typer.Option(metavar="REASON", help="why (recorded in the audit log)")] = None,
 ) -> None:
     """Register a customer's bucket access grant for a tenant (audited)."""
     from storage_connector.grants import GrantError, parse_spec

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from auth.sessions import SessionStore
 from auth.sso.flow import SignInService
+from enclave.cache import RateLimit
 from enclave.runtime import Runtime
 from enclave.services.access import Access
 from enclave.services.api_keys import ApiKeys
 from enclave.services.audit import AuditLogService
 from enclave.services.authentication import Authentication, build_authentication
 from enclave.services.jobs import background_jobs
+from enclave.services.refusals import RefusalRecorder
 from enclave.services.sso import Sso
 from enclave.services.storage import Storage, open_storage_service
 from enclave.services.tenants import Tenants
@@ -36,6 +38,7 @@ def open_session_store(runtime: Runtime) -> SessionStore:
 class Services:
     runtime: Runtime
     session_store: SessionStore
+    refusals: RefusalRecorder
     authentication: Authentication
     sign_in: SignInService
     tenants: Tenants
@@ -51,23 +54,28 @@ class Services:
         serving gateway only."""
         store = open_session_store(runtime)
         sso = Sso(runtime)
+        settings = runtime.settings
+        refusals = RefusalRecorder(
+            runtime.cache, runtime.appender, RateLimit(settings.refusals_per_tenant, settings.refusal_window_seconds)
+        )
         return cls(
             runtime=runtime,
             session_store=store,
-            authentication=build_authentication(runtime, store),
+            refusals=refusals,
+            authentication=build_authentication(runtime, store, refusals),
             sign_in=SignInService(runtime.sessions, runtime.audit, store),
             tenants=Tenants(runtime),
             api_keys=ApiKeys(runtime),
             users=Users(runtime, store, sso.keycloak_offboarding),
             sso=sso,
             audit=AuditLogService(runtime),
-            storage=Storage(open_storage_service(runtime)),
+            storage=Storage(open_storage_service(runtime, refusals)),
         )
 
     @asynccontextmanager
     async def background_jobs(self) -> AsyncIterator[None]:
         """The jobs a serving gateway runs (audit checkpoints, the storage access probe), stopped on exit."""
-        async with background_jobs(self.runtime, self.storage.service):
+        async with background_jobs(self.runtime, self.storage.service, self.refusals):
             yield
 
     def close(self) -> None:

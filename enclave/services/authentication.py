@@ -13,6 +13,7 @@ from auth.sessions_authn import SessionAuthenticator
 from enclave.cache import RateLimit
 from enclave.runtime import Runtime
 from enclave.services.failed_auth import FailedAuthLimiter
+from enclave.services.refusals import RefusalRecorder
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Authentication:
     limiter: FailedAuthLimiter
 
 
-def build_authentication(runtime: Runtime, store: SessionStore) -> Authentication:
+def build_authentication(runtime: Runtime, store: SessionStore, refusals: RefusalRecorder) -> Authentication:
     settings = runtime.settings
     operator_token = settings.operator_token.get_secret_value() if settings.operator_token else None
     window = settings.auth_failure_window_seconds
@@ -36,6 +37,7 @@ def build_authentication(runtime: Runtime, store: SessionStore) -> Authenticatio
         limiter=FailedAuthLimiter(
             runtime.cache,
             runtime.appender,
+            refusals,
             per_subject=RateLimit(settings.auth_failures_per_subject, window),
             per_client=RateLimit(settings.auth_failures_per_client, window),
         ),

@@ -2,7 +2,8 @@
 
 Every refusal takes a token from two buckets in the cache (Redis across replicas): one for what was
 presented (`apikey:<id>`, `operator`) and one for the client address. While both have tokens, the refusal
-is audited as itself (in the key's tenant) and answered 401. Past either limit it is answered 429 with
+is audited as itself (in the key's tenant, within that tenant's refusal budget: enclave/services/refusals.py)
+and answered 401. Past either limit it is answered 429 with
 `Retry-After`, and only one summarising `auth.failures.throttled` record is written per subject and
 window. A client address with no tokens left is refused before any credential is looked at."""
 
@@ -18,6 +19,7 @@ from audit.events import AuditEvent, Outcome
 from audit.store.group_commit import GroupCommitAppender
 from auth.authn import AuthenticationError
 from enclave.cache import Cache, RateLimit, retry_after_seconds
+from enclave.services.refusals import RefusalRecorder
 from tenancy.errors import RateLimitedError
 
 logger = logging.getLogger("enclave.gateway")
@@ -29,6 +31,7 @@ RATE_LIMITED_MESSAGE = "too many failed authentication attempts; try again later
 class FailedAuthLimiter:
     cache: Cache
     appender: GroupCommitAppender
+    refusals: RefusalRecorder  # bounds what one tenant's log records of them
     per_subject: RateLimit
     per_client: RateLimit
 
@@ -50,7 +53,7 @@ class FailedAuthLimiter:
         if wait == 0:
             event = refused.audit_event(ip=ip, request_id=request_id, tenant=tenant)
             if event is not None:
-                self.appender.append(event)  # no record, no answer: AuditWriteError becomes 503
+                self.refusals.record(event)  # no record, no answer: AuditWriteError becomes 503
             else:
                 logger.warning("authentication refused; no tenant to audit it in")
             raise refused

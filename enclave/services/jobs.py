@@ -1,5 +1,6 @@
-"""The gateway's background jobs, run for as long as it serves: signing audit checkpoints for quiet tenants
-and probing every active storage grant for a revocation in the customer's cloud."""
+"""The gateway's background jobs, run for as long as it serves: signing audit checkpoints for quiet tenants,
+summarising the refusals past each tenant's limit, and probing every active storage grant for a revocation
+in the customer's cloud."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contextlib import asynccontextmanager, suppress
 from audit.store.reader import tenants_with_unsigned_records
 from enclave.db import transaction
 from enclave.runtime import Runtime
+from enclave.services.refusals import RefusalRecorder
 from storage_connector.probe import GrantProber
 from storage_connector.service import StorageService
 
@@ -39,18 +41,29 @@ async def _checkpoint_loop(runtime: Runtime) -> None:
             logger.exception("periodic audit checkpoint failed; will retry")
 
 
+async def _refusal_summaries_loop(refusals: RefusalRecorder) -> None:
+    interval = max(refusals.window_seconds / 4, 0.5)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(refusals.summarise_closed_windows)
+        except Exception:
+            logger.exception("writing refusal summaries failed; will retry")
+
+
 @asynccontextmanager
-async def background_jobs(runtime: Runtime, storage: StorageService) -> AsyncIterator[None]:
+async def background_jobs(runtime: Runtime, storage: StorageService, refusals: RefusalRecorder) -> AsyncIterator[None]:
     """Start every job; stop them all when the gateway stops."""
     prober = GrantProber(
         runtime.sessions, runtime.audit, storage.states, storage.signers, runtime.settings.storage_probe_seconds
     )
     prober.start()
-    checkpoints = asyncio.create_task(_checkpoint_loop(runtime))
+    tasks = [asyncio.create_task(_checkpoint_loop(runtime)), asyncio.create_task(_refusal_summaries_loop(refusals))]
     try:
         yield
     finally:
-        checkpoints.cancel()
-        with suppress(asyncio.CancelledError):
-            await checkpoints
+        for task in tasks:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         await asyncio.to_thread(prober.stop)

@@ -10,7 +10,7 @@ from audit.events import SYSTEM_ACTOR, AuditEvent
 from auth.keycloak import AdminConnection, KeycloakSpec, admin_client, disable_and_logout, provision
 from auth.roles import Permission
 from auth.sso.config import GUID, ProviderConfig, ProviderKind, SignInPolicy
-from auth.sso.errors import ProviderNotFoundError
+from auth.sso.errors import ProviderConflictError, ProviderNotFoundError
 from auth.sso.models import IdentityProviderRow
 from auth.sso.registry import (
     add_provider,
@@ -48,14 +48,17 @@ class Sso:
         with transaction(self._runtime.sessions) as session:
             return add_provider(session, self._runtime.audit, access.actor, access.tenant, config)
 
-    def replace_provider(self, access: Access, config: ProviderConfig) -> IdentityProviderRow:
-        """Edit a provider in place: the one named `config.name` takes the new configuration (its users keep
-        their links: the provider keeps its id). The client secret is kept when `config` gives none."""
+    def replace_provider(self, access: Access, name: str, config: ProviderConfig) -> IdentityProviderRow:
+        """Edit the provider `name` in place: it takes the new configuration, `config.name` included (a rename;
+        ConflictError when another provider has that name). It keeps its id, so its users keep their links.
+        The client secret is kept when `config` gives none and the kind stays the same."""
         access.require(Permission.SSO_ADMIN)
         with transaction(self._runtime.sessions) as session:
-            row = get_provider(session, access.tenant, config.name)
+            row = get_provider(session, access.tenant, name)
             if row is None:
-                raise ProviderNotFoundError(f"tenant {access.tenant!r} has no provider named {config.name!r}")
+                raise ProviderNotFoundError(f"tenant {access.tenant!r} has no provider named {name!r}")
+            if config.name != name and get_provider(session, access.tenant, config.name) is not None:
+                raise ProviderConflictError(f"tenant {access.tenant!r} already has a provider named {config.name!r}")
             if config.client_secret is None and row.client_secret is not None and config.kind.value == row.kind:
                 config = config.model_copy(update={"client_secret": SecretStr(row.client_secret)})
             return replace_provider(session, self._runtime.audit, access.actor, access.tenant, row, config)

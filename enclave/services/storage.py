@@ -9,9 +9,11 @@ import binascii
 from collections.abc import Sequence
 from pathlib import Path
 
+from audit.events import AuditEvent, Outcome
 from auth.roles import Permission
 from enclave.runtime import Runtime
 from enclave.services.access import Access
+from enclave.services.refusals import RefusalRecorder
 from enclave.settings import Settings
 from storage_connector.factory import PlatformCredentials, Signers
 from storage_connector.grants import Grant, GrantSpec
@@ -55,11 +57,19 @@ def local_store_dir(settings: Settings) -> Path:
     return settings.storage_local_dir or Path(settings.data_dir) / "objects"
 
 
-def open_storage_service(runtime: Runtime) -> StorageService:
+def open_storage_service(runtime: Runtime, refusals: RefusalRecorder | None = None) -> StorageService:
+    """The connector on this runtime; with `refusals`, its refusal records stay within the tenant's budget."""
+
+    def append(event: AuditEvent) -> None:
+        if refusals is not None and event.outcome is Outcome.DENIED:
+            refusals.record(event)
+        else:
+            runtime.appender.append(event)
+
     return StorageService(
         runtime.sessions,
         runtime.audit,
-        runtime.appender.append,
+        append,
         open_grant_states(runtime.sessions, runtime.settings.cache_url),
         Signers(platform_credentials(runtime.settings)),
     )

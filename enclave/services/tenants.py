@@ -6,11 +6,12 @@ from __future__ import annotations
 from audit.events import Actor
 from auth.models import Tenant
 from auth.roles import Role
-from auth.tenants import create_tenant, get_tenant, list_tenants
+from auth.tenants import TenantError, create_tenant, get_tenant, list_tenants
 from enclave.db import transaction
 from enclave.runtime import Runtime
 from enclave.settings import Mode
 from tenancy.errors import ConflictError, NotFoundError
+from tenancy.names import TENANT_NAME_RULE, is_tenant_name
 
 
 class Tenants:
@@ -26,6 +27,8 @@ class Tenants:
         hostname: str | None = None,
         default_role: Role = Role.VIEWER,
     ) -> Tenant:
+        if not is_tenant_name(tenant_id):
+            raise TenantError(f"invalid tenant id: {TENANT_NAME_RULE}")
         if self._runtime.settings.mode is Mode.DEDICATED and tenant_id != self._runtime.settings.tenant:
             raise ConflictError(
                 f"this gateway is dedicated to tenant {self._runtime.settings.tenant!r}; "

@@ -57,3 +57,15 @@ def test_tables_wrap_long_values_instead_of_cutting_them() -> None:
     assert "…" not in text
     role_column = "".join(line.split("│")[2].strip() for line in text.splitlines() if line.count("│") == 4)
     assert arn in role_column
+
+
+@pytest.mark.parametrize(("path", "command"), ALL, ids=[" ".join(p) or "enclave" for p, _ in ALL])
+def test_help_shows_real_placeholders(path: tuple[str, ...], command: Any) -> None:
+    """An option's value is shown as what it is (`--tenant TENANT`, `--role <viewer|member|...>`), never as a
+    Python type (`<list[str]>`) or click's generic TEXT / INTEGER."""
+    text = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "120"}).output
+    assert "<list[" not in text and "range>" not in text, text
+    for parameter in command.params:
+        if parameter.param_type_name == "option" and not parameter.is_flag and parameter.opts[0] != "--help":
+            shown = next(line for line in text.splitlines() if parameter.opts[0] in line)
+            assert not any(generic in shown.split() for generic in ("TEXT", "INTEGER", "FLOAT", "PATH")), shown

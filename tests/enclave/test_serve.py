@@ -68,3 +68,41 @@ def test_serves_https_with_the_configured_certificate(tmp_path: Path) -> None:
         except httpx.HTTPError:
             plain = None
         assert plain is None or plain.status_code >= 400  # no plaintext path
+
+
+def _refused_addresses(data_dir: Path) -> list[str | None]:
+    """The client addresses on the tenant's `auth.apikey.used.denied` records."""
+    import orjson
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{data_dir / 'enclave.db'}")
+    try:
+        with engine.connect() as connection:
+            bodies = connection.execute(text("SELECT body FROM audit_records ORDER BY seq")).scalars().all()
+    finally:
+        engine.dispose()
+    records = [orjson.loads(body) for body in bodies]
+    return [r["actor"].get("ip") for r in records if r["action"] == "auth.apikey.used.denied"]
+
+
+def _refused_request(port: int, forwarded_for: str) -> None:
+    response = httpx.get(
+        f"http://127.0.0.1:{port}/api/v1/api-keys",
+        headers={"Authorization": "Bearer enc_0123456789ab_" + "A" * 43, "X-Forwarded-For": forwarded_for},
+        timeout=10,
+    )
+    assert response.status_code == 401
+
+
+def test_forwarded_addresses_are_ignored_unless_a_trusted_proxy_sends_them(tmp_path: Path) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a client could then choose the address audit
+    records and per-address limits see. Without ENCLAVE_TRUSTED_PROXIES the peer's own address counts."""
+    with gateway(tmp_path) as port:
+        _refused_request(port, "203.0.113.9")
+    assert _refused_addresses(tmp_path / "data") == ["127.0.0.1"]
+
+
+def test_a_configured_proxy_range_is_believed(tmp_path: Path) -> None:
+    with gateway(tmp_path, ENCLAVE_TRUSTED_PROXIES="127.0.0.0/8") as port:
+        _refused_request(port, "203.0.113.9")
+    assert _refused_addresses(tmp_path / "data") == ["203.0.113.9"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from auth.apikeys import NAME_SCHEMA_PATTERN, IssuedKey
 from auth.models import ApiKey
 from auth.roles import Role
+from enclave.api.models.json_types import JSON_INTEGER
 
 
 class ApiKeyIn(BaseModel):
@@ -16,10 +18,8 @@ class ApiKeyIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=NAME_SCHEMA_PATTERN)
     role: Role
-    ttl_days: StrictInt | None = Field(
+    ttl_days: Annotated[int, Field(ge=1, le=3650), JSON_INTEGER] | None = Field(
         None,
-        ge=1,
-        le=3650,
         description="lifetime in days (default: the gateway's apikey_default_ttl_days, shortened to fit). At most "
         "the gateway's apikey_max_ttl_days (the maximum here) and, when a key creates the key, that key's "
         "remaining lifetime: 400 otherwise.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from auth.roles import Role
 from auth.sso.config import (
@@ -21,6 +21,7 @@ from auth.sso.config import (
     SCOPE_REGEX,
     ProviderConfig,
 )
+from enclave.api.models.json_types import JSON_INTEGER, JsonBool
 
 Name = Annotated[str, Field(pattern=rf"^{PROVIDER_NAME_REGEX}$", description="shown on the sign-in page")]
 # Printable ASCII without spaces (every provider's client ids are), spelled out: `\S` differs between regex
@@ -155,9 +156,9 @@ class PolicyBody(BaseModel):
     allowed_domains: list[Domain] = Field(
         default_factory=list, max_length=100, description="exact match on a verified email's domain; empty: any"
     )
-    jit: StrictBool = Field(False, description="create users at first sign-in; false: invited users only")
+    jit: JsonBool = Field(False, description="create users at first sign-in; false: invited users only")
     role_mapping: RoleMapping | None = None
-    idle_timeout_seconds: StrictInt = Field(
-        1800, ge=60, le=30 * 86_400, description="past the absolute timeout it is the absolute timeout"
+    idle_timeout_seconds: Annotated[int, Field(ge=60, le=30 * 86_400), JSON_INTEGER] = Field(
+        1800, description="past the absolute timeout it is the absolute timeout"
     )
-    absolute_timeout_seconds: StrictInt = Field(43_200, ge=300, le=30 * 86_400)
+    absolute_timeout_seconds: Annotated[int, Field(ge=300, le=30 * 86_400), JSON_INTEGER] = 43_200

@@ -60,16 +60,16 @@ def post_provider(body: ProviderIn, services: ServicesDep, access: AccessDep) ->
     "/providers/{name}",
     response_model=ProviderOut,
     summary="Edit an identity provider in place (its users keep their links; an omitted secret is kept)",
-    responses=problem_responses(400, 404),
+    description="The provider named in the path takes the body's configuration; a different `name` in the body "
+    "renames it (409 when another provider has that name).",
+    responses=problem_responses(400, 404, 409),
 )
 def put_provider(name: ProviderName, body: ProviderIn, services: ServicesDep, access: AccessDep) -> ProviderOut:
-    if body.name != name:
-        raise InvalidRequestError(f"the body names provider {body.name!r}, the path {name!r}; rename by remove and add")
     try:
         config = body.config()
     except ValidationError as exc:
         raise _invalid(exc) from None
-    return _out(services.sso.replace_provider(access, config))
+    return _out(services.sso.replace_provider(access, name, config))
 
 
 @router.delete(
