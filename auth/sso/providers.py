@@ -27,7 +27,14 @@ from auth.sso.config import (
     check_endpoint_url,
 )
 from auth.sso.errors import LoginRefusedError, ProviderUnavailableError
-from auth.sso.http import TIMEOUT, OAuth2Client, get_json, get_json_object, tls_context
+from auth.sso.http import (
+    OAUTH_TIMEOUT,
+    OAUTH_TRANSPORT_ERRORS,
+    OAuth2Client,
+    get_json,
+    get_json_object,
+    tls_context,
+)
 from auth.sso.idtoken import Expected, validate_id_token
 from auth.sso.jwks import JwksCache
 
@@ -74,7 +81,7 @@ def exchange_code(provider: IdentityProvider, *, code: str, code_verifier: str, 
         token_endpoint_auth_method="client_secret_basic" if secret else "none",
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
-        timeout=TIMEOUT,
+        timeout=OAUTH_TIMEOUT,
         verify=tls_context(),
     )
     try:
@@ -88,7 +95,7 @@ def exchange_code(provider: IdentityProvider, *, code: str, code_verifier: str, 
     except OAuthError as exc:
         error = str(exc.error)[:60] if exc.error else "error"
         raise LoginRefusedError("code_rejected", f"the provider refused the authorization code ({error})") from None
-    except httpx.HTTPError as exc:
+    except OAUTH_TRANSPORT_ERRORS as exc:
         raise ProviderUnavailableError(f"token endpoint unreachable ({type(exc).__name__})") from None
     except ValueError:
         raise ProviderUnavailableError("token endpoint answered an unreadable response") from None
