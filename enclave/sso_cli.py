@@ -92,7 +92,8 @@ def sso_add(
     except ValidationError as exc:
         _fail(_validation_message(exc))
     with opened_runtime() as runtime, transaction(runtime.sessions) as session:
-        add_provider(session, runtime.audit, cli_actor(), tenant, config)
+        allow_insecure = runtime.settings.sso_allow_insecure_loopback_issuers
+        add_provider(session, runtime.audit, cli_actor(), tenant, config, allow_insecure_loopback=allow_insecure)
     console.print(f"added {kind} provider {name!r} to {tenant}")
 
 
@@ -147,7 +148,7 @@ def sso_policy(
     from auth.roles import parse_role
     from auth.sso.config import SignInPolicy
     from auth.sso.registry import set_policy
-    from enclave.cli import cli_actor, console, opened_runtime
+    from enclave.cli import cli_actor, console, errors, opened_runtime
     from enclave.db import transaction
 
     mapping: dict[str, Role] = {}
@@ -171,8 +172,10 @@ def sso_policy(
     except ValidationError as exc:
         _fail(_validation_message(exc))
     with opened_runtime() as runtime, transaction(runtime.sessions) as session:
-        set_policy(session, runtime.audit, cli_actor(), tenant, policy)
+        warnings = set_policy(session, runtime.audit, cli_actor(), tenant, policy)
     console.print(f"sign-in policy of {tenant} updated")
+    for warning in warnings:
+        errors.print(f"warning: {warning}", soft_wrap=True)
 
 
 @keycloak_app.command("provision")
@@ -219,7 +222,8 @@ def keycloak_provision(
             if get_provider(session, tenant, KEYCLOAK_PROVIDER_NAME) is not None:
                 remove_provider(session, runtime.audit, cli_actor(), tenant, KEYCLOAK_PROVIDER_NAME)
                 session.flush()
-            add_provider(session, runtime.audit, cli_actor(), tenant, config)
+            allow_insecure = runtime.settings.sso_allow_insecure_loopback_issuers
+            add_provider(session, runtime.audit, cli_actor(), tenant, config, allow_insecure_loopback=allow_insecure)
             runtime.audit.append(
                 session,
                 AuditEvent(

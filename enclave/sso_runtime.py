@@ -10,6 +10,7 @@ from auth.sso.config import ProviderKind
 
 if TYPE_CHECKING:
     from auth.sessions import SessionStore
+    from auth.sso.clients import ProviderClients
     from auth.sso.config import ProviderConfig
     from auth.users_offboarding import IdpOffboarding
     from enclave.runtime import Runtime
@@ -18,13 +19,23 @@ if TYPE_CHECKING:
 KEYCLOAK_PROVIDER_NAME = "keycloak"
 
 
-def session_store(runtime: Runtime) -> SessionStore:
-    """Sessions on this runtime. The cache holds hot copies only when every replica shares it (Redis); an
-    in-process cache would hide another process's revocation, so then every lookup reads the database."""
+def provider_clients(runtime: Runtime) -> ProviderClients:
+    """Clients for the tenants' identity providers (plain-http loopback ones only where the settings allow)."""
+    from auth.sso.clients import ProviderClients
+
+    return ProviderClients(allow_insecure_loopback=runtime.settings.sso_allow_insecure_loopback_issuers)
+
+
+def session_store(runtime: Runtime, clients: ProviderClients | None = None) -> SessionStore:
+    """Sessions on this runtime, re-validated with their identity providers when due. The cache holds hot
+    copies only when every replica shares it (Redis); an in-process cache would hide another process's
+    revocation, so then every lookup reads the database."""
     from auth.sessions import SessionStore
+    from auth.sso.revalidation import SessionRevalidator
 
     shared = None if runtime.settings.cache_url.startswith("memory://") else runtime.cache
-    return SessionStore(runtime.sessions, shared)
+    revalidator = SessionRevalidator(runtime.sessions, runtime.audit, clients or provider_clients(runtime))
+    return SessionStore(runtime.sessions, shared, revalidator)
 
 
 def keycloak_offboarding(runtime: Runtime, tenant: str) -> IdpOffboarding | None:
@@ -108,4 +119,11 @@ def ensure_declared_provider(runtime: Runtime) -> None:
         if existing is not None:
             remove_provider(session, runtime.audit, SYSTEM_ACTOR, tenant, config.name)
             session.flush()
-        add_provider(session, runtime.audit, SYSTEM_ACTOR, tenant, config)
+        add_provider(
+            session,
+            runtime.audit,
+            SYSTEM_ACTOR,
+            tenant,
+            config,
+            allow_insecure_loopback=runtime.settings.sso_allow_insecure_loopback_issuers,
+        )

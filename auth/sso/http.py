@@ -29,6 +29,7 @@ __all__ = [
     "OAuth2Client",
     "get_json",
     "get_json_object",
+    "json_from",
     "new_http_client",
     "tls_context",
 ]

@@ -19,6 +19,7 @@ from enclave.api.deps import authenticate_request, require_operator, tenant_prin
 from enclave.api.problems import problem_responses
 from enclave.api.routes import api_keys, audit, audit_key, health, sessions, sso, storage, storage_local, tenants, users
 from enclave.api.routing import GatewayRoute
+from enclave.web import backchannel
 from enclave.web import routes as pages
 
 API_PREFIX = "/api/v1"
@@ -38,6 +39,7 @@ class RouterGroup:
 GROUPS: tuple[RouterGroup, ...] = (
     RouterGroup("probes", "", (health.router,)),
     RouterGroup("pages", "", (pages.router,)),  # sign-in and account pages: each reads its session cookie
+    RouterGroup("backchannel", "", (backchannel.router,)),  # the identity provider's signed logout tokens
     RouterGroup("public", API_PREFIX, (audit_key.router,)),
     RouterGroup("objects", "", (storage_local.router,)),  # the local store: each URL's signature authorises it
     RouterGroup(

@@ -15,7 +15,7 @@ from auth.tenants import tenant_for_host
 from enclave.api.hosts import request_host
 from enclave.runtime import Runtime
 from enclave.settings import Mode
-from enclave.sso_runtime import ensure_declared_provider, session_store
+from enclave.sso_runtime import ensure_declared_provider, provider_clients, session_store
 from tenancy.errors import NotFoundError, UnavailableError
 
 CALLBACK_PATH = "/auth/callback"
@@ -67,7 +67,8 @@ def sign_in_service(request: Request) -> SignInService:
         if service is None:
             runtime = runtime_of(request)
             ensure_declared_provider(runtime)
-            service = SignInService(runtime.sessions, runtime.audit, session_store(runtime))
+            clients = provider_clients(runtime)
+            service = SignInService(runtime.sessions, runtime.audit, session_store(runtime, clients), clients)
             state.sign_in = service
     return service
 

@@ -99,18 +99,19 @@ def enclave_css() -> Response:
 
 @router.get("/auth/login")
 def sign_in_page(request: Request, next: str | None = None) -> Response:
+    """The tenant's providers, always (a refused `next` is reported above them, never as "no provider")."""
     tenant = web_tenant(request)
     sign_in_service(request)  # registers a stack-declared provider on first use
-    try:
-        target = safe_next_path(next)
-    except LoginRefusedError as exc:
-        return render(
-            "signin.html", 400, tenant_name=tenant.display_name, providers=[], next_path="/", message=str(exc)
-        )
     with runtime_of(request).sessions() as session:
         rows = list_providers(session, tenant.id)
     providers = [{"name": r.name, "label": PROVIDER_LABELS.get(r.name, r.name)} for r in rows]
-    return render("signin.html", tenant_name=tenant.display_name, providers=providers, next_path=target, message=None)
+    try:
+        target, message, status = safe_next_path(next), None, 200
+    except LoginRefusedError as exc:
+        target, message, status = "/", str(exc), 400
+    return render(
+        "signin.html", status, tenant_name=tenant.display_name, providers=providers, next_path=target, message=message
+    )
 
 
 @router.get("/auth/login/{provider}")
@@ -134,7 +135,11 @@ def start_sign_in(request: Request, provider: str, next: str | None = None) -> R
 
 @router.get("/auth/callback")
 def finish_sign_in(
-    request: Request, state: str | None = None, code: str | None = None, error: str | None = None
+    request: Request,
+    state: str | None = None,
+    code: str | None = None,
+    error: str | None = None,
+    iss: str | None = None,  # RFC 9207: the issuer the response comes from
 ) -> Response:
     tenant = web_tenant(request)
     if (throttled := _sign_in_throttled(request, tenant)) is not None:
@@ -148,6 +153,7 @@ def finish_sign_in(
             error=error,
             browser_binding=request.cookies.get(LOGIN_COOKIE),
             redirect_uri=tenant.redirect_uri,
+            iss=iss,
             context=request_context(request),
             replaces=request.cookies.get(SESSION_COOKIE),
         )

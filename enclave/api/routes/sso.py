@@ -58,7 +58,11 @@ def post_provider(body: ProviderIn, runtime: RuntimeDep, access: SsoAdmin) -> Pr
     except ValidationError as exc:  # the schema states every rule; this is the backstop
         raise _invalid(exc) from None
     with transaction(runtime.sessions) as session:
-        return _out(add_provider(session, runtime.audit, access.actor, access.tenant, config))
+        allow_insecure = runtime.settings.sso_allow_insecure_loopback_issuers
+        row = add_provider(
+            session, runtime.audit, access.actor, access.tenant, config, allow_insecure_loopback=allow_insecure
+        )
+        return _out(row)
 
 
 @router.delete(

@@ -29,9 +29,9 @@ from tests.auth.sso.helpers import (
     configure,
     login_at_real_provider,
     oidc_config,
+    opened,
     service,
 )
-from tests.conftest import make_settings
 from tests.support.oidc.nodeproc import real_provider
 
 GROUPS = {"root@acme.test": ["enclave-admins"], "sec@acme.test": ["it-security", "staff"]}
@@ -46,11 +46,8 @@ def issuer() -> Iterator[str]:
 
 
 def _open(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(database_url, tmp_path / "data"))
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with opened(database_url, tmp_path / "data") as runtime:
+        yield runtime
 
 
 @pytest.fixture
@@ -74,6 +71,7 @@ def login(svc: SignInService, email: str, next_path: str = "/home", replaces: st
         error=back.error,
         browser_binding=start.browser_binding,
         redirect_uri=REDIRECT_URI,
+        iss=back.iss,
         replaces=replaces,
     )
 
@@ -210,6 +208,7 @@ def test_provider_error_is_refused_and_audited(issuer: str, runtime: Runtime) ->
             error="access_denied",
             browser_binding=start.browser_binding,
             redirect_uri=REDIRECT_URI,
+            iss=issuer,  # oidc-provider names itself in error responses too (RFC 9207)
         )
 
 
@@ -249,12 +248,8 @@ def test_sign_out_stands_when_the_provider_is_unreachable(issuer: str, runtime: 
     def unreachable(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("provider down", request=request)
 
-    restarted = SignInService(  # a fresh replica: nothing cached, and the provider is down
-        runtime.sessions,
-        runtime.audit,
-        service(runtime).store,
-        http=httpx.Client(transport=httpx.MockTransport(unreachable)),
-    )
+    # a fresh replica: nothing cached, and the provider is down
+    restarted = service(runtime, http=httpx.Client(transport=httpx.MockTransport(unreachable)))
     assert restarted.logout(result.session_token, post_logout_redirect_uri=None) is None
     assert restarted.store.lookup(result.session_token) is None
     assert len(audit_rows(runtime, "auth.logout")) == 1

@@ -12,9 +12,8 @@ import pytest
 from auth.sso.config import ProviderConfig
 from auth.sso.errors import LoginRefusedError
 from enclave.runtime import Runtime
-from tests.auth.sso.helpers import CLIENT_ID, CLIENT_SECRET, audit_rows, configure, service, sign_in
+from tests.auth.sso.helpers import CLIENT_ID, CLIENT_SECRET, audit_rows, configure, opened, service, sign_in
 from tests.auth.sso.recorded import Recording, recorded_server
-from tests.conftest import make_settings
 
 USER = {"login": "octocat", "id": 583231, "node_id": "MDQ6VXNlcjU4MzIzMQ==", "type": "User", "name": "The Octocat"}
 EMAILS = [
@@ -40,11 +39,8 @@ def github() -> Iterator[Recording]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data"))
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with opened(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data") as runtime:
+        yield runtime
 
 
 def github_config(base: str, **options: Any) -> ProviderConfig:

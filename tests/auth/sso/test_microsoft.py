@@ -26,10 +26,10 @@ from tests.auth.sso.helpers import (
     TENANT,
     configure,
     follow_to_callback,
+    opened,
     service,
 )
 from tests.auth.sso.recorded import Recording, recorded_server
-from tests.conftest import make_settings
 
 ACME_TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 OTHER_TID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -62,11 +62,8 @@ def microsoft() -> Iterator[Recording]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data"))
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with opened(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data") as runtime:
+        yield runtime
 
 
 def microsoft_config(base: str, allowed: tuple[str, ...] = (ACME_TID,)) -> ProviderConfig:

@@ -13,8 +13,16 @@ import pytest
 
 from auth.sso.errors import LoginRefusedError
 from enclave.runtime import Runtime
-from tests.auth.sso.helpers import CLIENT_ID, CLIENT_SECRET, audit_rows, configure, oidc_config, service, sign_in
-from tests.conftest import make_settings
+from tests.auth.sso.helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    audit_rows,
+    configure,
+    oidc_config,
+    opened,
+    service,
+    sign_in,
+)
 from tests.support.oidc.nodeproc import faulty_provider
 
 REFUSED = {
@@ -56,11 +64,8 @@ def fault(issuer: str, mode: str) -> str:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data"))
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with opened(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data") as runtime:
+        yield runtime
 
 
 @pytest.mark.parametrize(("mode", "reason"), sorted(REFUSED.items()))

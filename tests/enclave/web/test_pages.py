@@ -18,6 +18,7 @@ from tests.conftest import make_settings
 from tests.enclave.web.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
+    DEV_SSO,
     PUBLIC_URL,
     configure,
     csrf_token,
@@ -39,7 +40,9 @@ def issuer() -> Iterator[str]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL))
+    opened = Runtime.open(
+        make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL, **DEV_SSO)
+    )
     try:
         yield opened
     finally:
@@ -190,7 +193,11 @@ def test_sign_in_attempts_are_bounded_per_client_and_audit_nothing_past_it(tmp_p
     """The callback audits every refusal without authentication: a client replaying junk callbacks gets its
     budget, then 429 with Retry-After, and the audit log stops growing."""
     settings = make_settings(
-        f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL, sign_in_attempts_per_client=5
+        f"sqlite:///{tmp_path / 'e.db'}",
+        tmp_path / "data",
+        public_url=PUBLIC_URL,
+        sign_in_attempts_per_client=5,
+        **DEV_SSO,
     )
     opened = Runtime.open(settings)
     try:
