@@ -3,9 +3,9 @@ emails.
 
 An identity is linked three ways: when a JIT user is created at first sign-in, when an invited user who has
 never signed in first signs in with an email their provider speaks for (`auth.users.sign_in_user`), and by
-customer IT explicitly (`link_identity`: the remedy the refusal names when an account the user already
-has is not the one they signed in with). Every link and unlink is audited; unlinking ends the sessions the user
-opened through that provider."""
+customer IT explicitly (`link_identity`: the remedy a refused sign-in names when the account is not the one
+the user already signs in with). Every link and unlink is audited; unlinking ends the sessions opened with
+that account."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.events import Actor, AuditEvent, utc_now
 from audit.store.log import AuditLog
 from auth.models import User
 from auth.sessions import SessionStore
+from auth.sessions_models import UserSessionRow
 from auth.sso.config import GUID, ProviderKind
 from auth.sso.models import IdentityProviderRow, UserIdentityRow
 from auth.sso.registry import get_provider
@@ -179,17 +180,20 @@ def unlink_identity(
     subject: str,
 ) -> int:
     """The provider account no longer signs in as this user (audited as `auth.user.identity.unlinked`); the
-    sessions the user opened through that provider end with it. The number of sessions ended."""
+    sessions the user opened with it end. The number of sessions ended."""
     with sessions() as db, db.begin():
         user = _user(db, tenant_id, user_id)
         row = _provider(db, tenant_id, provider)
         link = find_link(db, row.id, subject)
         if link is None or link.user_id != user.id:
             raise IdentityNotFoundError(f"{provider} subject {subject!r} is not linked to {user.email}")
-        db.delete(link)
-        ended = store.revoke_all(
-            db, audit, actor, tenant_id=tenant_id, user_id=user.id, reason="identity unlinked", provider_id=row.id
+        opened_through = select(UserSessionRow).where(
+            UserSessionRow.user_id == user.id,
+            UserSessionRow.provider_id == row.id,
+            or_(UserSessionRow.identity_id == link.id, UserSessionRow.identity_id.is_(None)),  # None: older rows
         )
+        db.delete(link)
+        ended = store.revoke_rows(db, audit, actor, list(db.scalars(opened_through)), reason="identity unlinked")
         audit.append(
             db,
             AuditEvent(

@@ -333,6 +333,10 @@ class SessionStore:
                 return active
         return self._lookup_database(key, moment)
 
+    def forget_hot_copy(self, key: str) -> None:
+        """The next lookup on any replica reads the session from the database."""
+        self._put(key, _RELOAD, TOUCH_RESOLUTION)  # replaces the hot copy; gone, the database is read anyway
+
     def reload(self, key: str, moment: datetime) -> ActiveSession | None:
         """The session as the database has it now (after a re-validation changed it), hot copy replaced."""
         return self._lookup_database(key, moment)
@@ -425,25 +429,14 @@ class SessionStore:
         )
 
     def revoke_all(
-        self,
-        db: Session,
-        audit: AuditLog,
-        actor: Actor,
-        *,
-        tenant_id: str,
-        user_id: str,
-        reason: str,
-        provider_id: str | None = None,
+        self, db: Session, audit: AuditLog, actor: Actor, *, tenant_id: str, user_id: str, reason: str
     ) -> int:
-        """End every session of a user ("sign out everywhere", offboarding), or only those opened through one
-        provider (an identity unlinked); the count ended."""
+        """End every session of a user ("sign out everywhere", offboarding); the count ended."""
         query = select(UserSessionRow).where(
             UserSessionRow.tenant_id == tenant_id,
             UserSessionRow.user_id == user_id,
             UserSessionRow.revoked_at.is_(None),
         )
-        if provider_id is not None:
-            query = query.where(UserSessionRow.provider_id == provider_id)
         return self.revoke_rows(db, audit, actor, list(db.scalars(query)), reason=reason)
 
     def revoke_rows(

@@ -72,6 +72,7 @@ class SessionRevalidator:
             return self._accept(store, key, due, answer, moment)
         except ProviderUnavailableError as exc:
             logger.warning("session re-validation could not ask the provider", extra={"reason": str(exc)[:200]})
+            self._overdue(store, key, moment)
             return None  # refused until the provider answers; asked again after RETRY_AFTER
         except LoginRefusedError as refused:
             self._refuse(store, key, refused)
@@ -92,6 +93,13 @@ class SessionRevalidator:
                 .values(revalidating_until=moment + RETRY_AFTER)
             )
         return cast(CursorResult[Any], result).rowcount == 1
+
+    def _overdue(self, store: SessionStore, key: str, moment: datetime) -> None:
+        """The provider could not be asked: the session is past its grace everywhere until it can be."""
+        row = UserSessionRow
+        with self._sessions() as db, db.begin():
+            db.execute(update(row).where(row.id == key).values(revalidate_at=moment - GRACE))
+        store.forget_hot_copy(key)
 
     def _due(self, key: str) -> _Due:
         with self._sessions() as db:

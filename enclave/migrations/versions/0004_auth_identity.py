@@ -61,14 +61,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+, MySQL): a batch would rebuild `users`, which the
+    # foreign keys pointing at it forbid on SQLite
     op.drop_index(op.f("ix_sso_seen_logout_tokens_expires_at"), table_name="sso_seen_logout_tokens")
     op.drop_table("sso_seen_logout_tokens")
-    with op.batch_alter_table("sso_policies") as batch:
-        batch.drop_column("revalidate_seconds")
-    with op.batch_alter_table("user_sessions") as batch:
-        batch.drop_index("ix_user_sessions_provider_id_idp_session_id")
-        for column in ("revalidating_until", "revalidate_at", "idp_token", "nonce_hash", "idp_session_id"):
-            batch.drop_column(column)
-        batch.drop_column("identity_id")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("first_sign_in_at")
+    op.drop_column("sso_policies", "revalidate_seconds")
+    op.drop_index("ix_user_sessions_provider_id_idp_session_id", table_name="user_sessions")
+    for column in ("revalidating_until", "revalidate_at", "idp_token", "nonce_hash", "idp_session_id", "identity_id"):
+        op.drop_column("user_sessions", column)
+    op.drop_column("users", "first_sign_in_at")

@@ -46,8 +46,13 @@ REFUSED = {
     "userinfo_sub": "userinfo_sub_mismatch",
     "discovery_issuer": "discovery_issuer_mismatch",
     "email_unverified": "email_not_verified",
+    # RFC 9207: checked before the code is sent anywhere (see the token-request count below)
+    "iss_missing": "response_issuer_missing",
+    "iss_wrong": "response_issuer_mismatch",
+    "iss_unadvertised_wrong": "response_issuer_mismatch",
 }
-ACCEPTED = ["valid", "rotation", "unparseable_key", "azp_multi_ok"]
+REFUSED_BEFORE_THE_CODE_EXCHANGE = ("iss_missing", "iss_wrong", "iss_unadvertised_wrong")
+ACCEPTED = ["valid", "rotation", "unparseable_key", "azp_multi_ok", "iss_advertised"]
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +91,8 @@ def test_invalid_case_is_refused_with_an_audited_reason(
     assert record["reason"] == reason
     assert record["details"]["message"] == str(refused.value)
     assert audit_rows(runtime, "auth.login.succeeded") == []
+    if mode in REFUSED_BEFORE_THE_CODE_EXCHANGE:
+        assert httpx.get(f"{issuer}/_stats").json()["token_requests"] == 0  # the code went nowhere
 
 
 @pytest.mark.parametrize("mode", ACCEPTED)

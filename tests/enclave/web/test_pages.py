@@ -63,7 +63,10 @@ def test_sign_in_page_lists_providers_with_a_strict_csp(client: TestClient) -> N
     csp = page.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src" not in csp and "form-action 'self'" in csp
     assert "<script" not in page.text and "http" not in page.text.split("<body>", 1)[1].split("</body>")[0]
-    assert client.get("/auth/login?next=//evil.example").status_code == 400
+    refused = client.get("/auth/login?next=//evil.example")
+    assert refused.status_code == 400
+    assert 'href="/auth/login/corp"' in refused.text  # the providers are still offered, never "none configured"
+    assert "No sign-in provider" not in refused.text and "relative path" in refused.text
 
 
 def test_full_sign_in_sets_a_host_session_cookie_and_shows_the_account(client: TestClient, runtime: Runtime) -> None:
