@@ -131,13 +131,7 @@ def check_claims(claims: dict[str, Any], expected: Expected, now: float) -> None
     azp = claims.get("azp")
     if (len(audiences) > 1 or azp is not None) and azp != expected.client_id:
         raise LoginRefusedError("azp_mismatch", "the ID token was issued to another party (azp)")
-    if now > number_claim(claims, "exp") + LEEWAY_SECONDS:
-        raise LoginRefusedError("expired", "the ID token has expired")
-    issued = number_claim(claims, "iat")
-    if issued > now + LEEWAY_SECONDS:
-        raise LoginRefusedError("iat_in_future", "the ID token claims to be issued in the future")
-    if issued < now - MAX_TOKEN_AGE_SECONDS:
-        raise LoginRefusedError("iat_too_old", "the ID token was issued too long ago for this sign-in")
+    check_times(claims, now, "ID token", exp_required=True)
     if "nbf" in claims and number_claim(claims, "nbf") > now + LEEWAY_SECONDS:
         raise LoginRefusedError("not_yet_valid", "the ID token is not valid yet (nbf)")
     _check_nonce(claims.get("nonce"), expected)
@@ -146,6 +140,19 @@ def check_claims(claims: dict[str, Any], expected: Expected, now: float) -> None
     subject = claims.get("sub")
     if not isinstance(subject, str) or not 0 < len(subject) <= 255:
         raise LoginRefusedError("sub_invalid", "the ID token has no valid subject (sub)")
+
+
+def check_times(claims: dict[str, Any], now: float, what: str, *, exp_required: bool) -> float:
+    """`exp` not passed (when required or present), `iat` neither in the future nor older than ten minutes,
+    each with the leeway; the token's `iat`."""
+    if (exp_required or "exp" in claims) and now > number_claim(claims, "exp") + LEEWAY_SECONDS:
+        raise LoginRefusedError("expired", f"the {what} has expired")
+    issued = number_claim(claims, "iat")
+    if issued > now + LEEWAY_SECONDS:
+        raise LoginRefusedError("iat_in_future", f"the {what} claims to be issued in the future")
+    if issued < now - MAX_TOKEN_AGE_SECONDS:
+        raise LoginRefusedError("iat_too_old", f"the {what} was issued too long ago")
+    return issued
 
 
 def _check_nonce(nonce: Any, expected: Expected) -> None:

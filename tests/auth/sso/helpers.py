@@ -133,3 +133,26 @@ def login_at_real_provider(url: str, email: str, browser: httpx.Client | None = 
             if url.startswith(REDIRECT_URI):
                 return callback_of(url)
     raise AssertionError("the provider never redirected to the callback")
+
+
+def login_as(
+    svc: SignInService,
+    subject: str,
+    *,
+    next_path: str = "/",
+    replaces: str | None = None,
+    browser: httpx.Client | None = None,
+) -> LoginResult:
+    """A whole sign-in with the tenant's `corp` provider (a real node oidc-provider) as `subject`."""
+    start = svc.begin(TENANT, "corp", redirect_uri=REDIRECT_URI, next_path=next_path)
+    back = login_at_real_provider(start.redirect_url, subject, browser)
+    return svc.complete(
+        TENANT,
+        state=back.state,
+        code=back.code,
+        error=back.error,
+        browser_binding=start.browser_binding,
+        redirect_uri=REDIRECT_URI,
+        iss=back.iss,
+        replaces=replaces,
+    )

@@ -48,7 +48,7 @@ from tests.auth.sso.helpers import (
     TENANT,
     audit_rows,
     configure,
-    login_at_real_provider,
+    login_as,
     oidc_config,
     opened,
     service,
@@ -280,17 +280,7 @@ def test_signing_out_at_the_provider_ends_the_gateway_session(tmp_path: Path) ->
         try:
             svc = service(runtime)
             with httpx.Client() as browser:  # keeps the provider's session cookie
-                start = svc.begin(TENANT, "corp", redirect_uri=REDIRECT_URI, next_path="/")
-                back = login_at_real_provider(start.redirect_url, "alice@acme.test", browser)
-                result = svc.complete(
-                    TENANT,
-                    state=back.state,
-                    code=back.code,
-                    error=None,
-                    browser_binding=start.browser_binding,
-                    redirect_uri=REDIRECT_URI,
-                    iss=back.iss,
-                )
+                result = login_as(svc, "alice@acme.test", browser=browser)
                 assert svc.store.lookup(result.session_token) is not None
                 confirm = browser.get(f"{issuer}/session/end")  # the user signs out at the provider
                 xsrf = re.search(r'name="xsrf" value="([^"]+)"', confirm.text)

@@ -29,7 +29,6 @@ from auth.models import ApiKey, Tenant, User
 from auth.roles import Role
 from auth.sso.config import ProviderConfig, SignInPolicy
 from auth.sso.errors import LoginRefusedError
-from auth.sso.flow import LoginResult, SignInService
 from auth.sso.models import UserIdentityRow
 from auth.sso.providers import identity_from_claims
 from auth.sso.registry import add_provider, get_provider
@@ -43,7 +42,7 @@ from tests.auth.sso.helpers import (
     TENANT,
     audit_rows,
     configure,
-    login_at_real_provider,
+    login_as,
     oidc_config,
     opened,
     service,
@@ -77,20 +76,6 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
         yield runtime
 
 
-def login(svc: SignInService, subject: str) -> LoginResult:
-    start = svc.begin(TENANT, "corp", redirect_uri=REDIRECT_URI, next_path="/")
-    back = login_at_real_provider(start.redirect_url, subject)
-    return svc.complete(
-        TENANT,
-        state=back.state,
-        code=back.code,
-        error=back.error,
-        browser_binding=start.browser_binding,
-        redirect_uri=REDIRECT_URI,
-        iss=back.iss,
-    )
-
-
 def invite(runtime: Runtime, email: str, role: Role = Role.MEMBER) -> User:
     with transaction(runtime.sessions) as session:
         return create_user(session, runtime.audit, SYSTEM_ACTOR, tenant_id=TENANT, email=email, role=role)
@@ -110,7 +95,7 @@ def links(runtime: Runtime) -> list[tuple[str, str]]:
 def test_another_subject_with_the_same_verified_email_does_not_become_the_user(issuer: str, runtime: Runtime) -> None:
     configure(runtime, oidc_config(issuer), JIT)
     svc = service(runtime)
-    alice = login(svc, "alice")
+    alice = login_as(svc, "alice")
     with transaction(runtime.sessions) as session:  # alice is an admin with an API key
         user = session.get(User, alice.user.id)
         assert user is not None
@@ -121,7 +106,7 @@ def test_another_subject_with_the_same_verified_email_does_not_become_the_user(i
             session, runtime.audit, owner, tenant_id=TENANT, role=Role.ADMIN, name="ci", ttl=day, max_ttl=day
         )
     with pytest.raises(LoginRefusedError) as refused:
-        login(svc, "alice-github-lookalike")
+        login_as(svc, "alice-github-lookalike")
     assert refused.value.reason == "identity_not_linked"
     assert str(refused.value) == (
         "alice@acme.test already signs in with another account; ask your administrator to link this corp "
@@ -135,21 +120,21 @@ def test_another_subject_with_the_same_verified_email_does_not_become_the_user(i
     assert len(audit_rows(runtime, "auth.login.succeeded")) == 1  # no session was opened
     with runtime.sessions() as session:  # the key did not change hands
         assert [k.created_by for k in session.scalars(select(ApiKey))] == [alice.user.id]
-    assert login(svc, "alice").user.id == alice.user.id  # the real alice still signs in
+    assert login_as(svc, "alice").user.id == alice.user.id  # the real alice still signs in
 
 
 def test_an_invitation_is_claimed_once_by_the_first_account_that_signs_in(issuer: str, runtime: Runtime) -> None:
     configure(runtime, oidc_config(issuer), INVITE_ONLY)
     invited = invite(runtime, "bob@acme.test", Role.MEMBER)
     svc = service(runtime)
-    first = login(svc, "bob-laptop")
+    first = login_as(svc, "bob-laptop")
     assert first.user.id == invited.id and first.user.role == Role.MEMBER.value
     ((_, body),) = audit_rows(runtime, "auth.user.identity.linked")
     assert json.loads(body)["details"] == {"provider": "corp", "subject": "bob-laptop", "via": "invitation"}
     with pytest.raises(LoginRefusedError) as refused:
-        login(svc, "bob-other")
+        login_as(svc, "bob-other")
     assert refused.value.reason == "identity_not_linked"
-    assert login(svc, "bob-laptop").user.id == invited.id
+    assert login_as(svc, "bob-laptop").user.id == invited.id
     with runtime.sessions() as session:
         bob = find_user_by_email(session, TENANT, "bob@acme.test")
         assert bob is not None and bob.first_sign_in_at is not None
@@ -165,9 +150,9 @@ def test_an_account_customer_it_linked_signs_in_and_only_it(issuer: str, runtime
     assert (linked.provider, linked.subject) == ("corp", "carol-corp")
     svc = service(runtime)
     with pytest.raises(LoginRefusedError) as refused:  # the invitation is no longer open to an email match
-        login(svc, "carol-other")
+        login_as(svc, "carol-other")
     assert refused.value.reason == "identity_not_linked"
-    assert login(svc, "carol-corp").user.id == carol.id
+    assert login_as(svc, "carol-corp").user.id == carol.id
     details = [json.loads(b)["details"] for _, b in audit_rows(runtime, "auth.user.identity.linked")]
     assert details == [{"provider": "corp", "subject": "carol-corp", "via": "administrator"}]
 
@@ -175,12 +160,12 @@ def test_an_account_customer_it_linked_signs_in_and_only_it(issuer: str, runtime
 def test_unlinking_ends_the_accounts_sessions_and_its_way_in(issuer: str, runtime: Runtime) -> None:
     configure(runtime, oidc_config(issuer), JIT)
     svc = service(runtime)
-    alice = login(svc, "alice")
+    alice = login_as(svc, "alice")
     link_identity(
         runtime.sessions, runtime.audit, SYSTEM_ACTOR, tenant_id=TENANT, user_id=alice.user.id, provider="corp",
         subject="alice-github-lookalike",
     )  # fmt: skip
-    other = login(svc, "alice-github-lookalike")
+    other = login_as(svc, "alice-github-lookalike")
     assert other.user.id == alice.user.id
     listed = list_identities(runtime.sessions, tenant_id=TENANT, user_id=alice.user.id)
     assert [(i.provider, i.subject) for i in listed] == [("corp", "alice"), ("corp", "alice-github-lookalike")]
@@ -192,7 +177,7 @@ def test_unlinking_ends_the_accounts_sessions_and_its_way_in(issuer: str, runtim
     assert svc.store.lookup(other.session_token) is None
     assert svc.store.lookup(alice.session_token) is not None  # the session of her other account stays
     with pytest.raises(LoginRefusedError) as refused:
-        login(svc, "alice-github-lookalike")
+        login_as(svc, "alice-github-lookalike")
     assert refused.value.reason == "identity_not_linked"
     ((_, body),) = audit_rows(runtime, "auth.user.identity.unlinked")
     assert json.loads(body)["details"] == {"provider": "corp", "subject": "alice-github-lookalike", "sessions_ended": 1}
@@ -201,13 +186,13 @@ def test_unlinking_ends_the_accounts_sessions_and_its_way_in(issuer: str, runtim
 def test_a_recycled_address_does_not_revive_an_offboarded_user(issuer: str, runtime: Runtime) -> None:
     configure(runtime, oidc_config(issuer), JIT)
     svc = service(runtime)
-    dave = login(svc, "dave")
+    dave = login_as(svc, "dave")
     with transaction(runtime.sessions) as session:
         user = session.get(User, dave.user.id)
         assert user is not None
         user.disabled_at = utc_now()
     with pytest.raises(LoginRefusedError) as refused:
-        login(svc, "dave-new")  # the address now belongs to someone else at the provider
+        login_as(svc, "dave-new")  # the address now belongs to someone else at the provider
     assert refused.value.reason == "user_disabled"
     assert links(runtime) == [("dave@acme.test", "dave")]
 

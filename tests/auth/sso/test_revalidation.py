@@ -19,7 +19,7 @@ from auth.roles import Role
 from auth.sessions import SessionStore, token_hash
 from auth.sessions_models import UserSessionRow
 from auth.sso.config import SignInPolicy
-from auth.sso.flow import LoginResult, SignInService
+from auth.sso.flow import LoginResult
 from auth.sso.revalidation import GRACE
 from enclave.db import transaction
 from enclave.runtime import Runtime
@@ -27,10 +27,9 @@ from tests.auth.sso.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT_URI,
-    TENANT,
     audit_rows,
     configure,
-    login_at_real_provider,
+    login_as,
     oidc_config,
     opened,
     service,
@@ -71,20 +70,6 @@ def account(issuer: str, login: str, **change: object) -> None:
     httpx.post(f"{issuer}/_admin/account", json={"login": login, **change}).raise_for_status()
 
 
-def login(svc: SignInService, subject: str) -> LoginResult:
-    start = svc.begin(TENANT, "corp", redirect_uri=REDIRECT_URI, next_path="/")
-    back = login_at_real_provider(start.redirect_url, subject)
-    return svc.complete(
-        TENANT,
-        state=back.state,
-        code=back.code,
-        error=back.error,
-        browser_binding=start.browser_binding,
-        redirect_uri=REDIRECT_URI,
-        iss=back.iss,
-    )
-
-
 def due(result: LoginResult) -> datetime:
     assert result.session.revalidate_at is not None
     return result.session.revalidate_at + timedelta(seconds=1)
@@ -100,7 +85,7 @@ def row(runtime: Runtime, result: LoginResult) -> UserSessionRow:
 def test_a_user_disabled_at_the_provider_loses_the_session_within_the_interval(issuer: str, runtime: Runtime) -> None:
     account(issuer, "ann@acme.test", groups=["staff"], disabled=False)
     svc = service(runtime)
-    result = login(svc, "ann@acme.test")
+    result = login_as(svc, "ann@acme.test")
     assert result.session.revalidate_at == result.session.created_at + timedelta(seconds=INTERVAL)
     assert row(runtime, result).idp_token  # the refresh token re-validation asks with
     just_before = result.session.created_at + timedelta(seconds=INTERVAL - 1)
@@ -123,7 +108,7 @@ def test_a_user_disabled_at_the_provider_loses_the_session_within_the_interval(i
 def test_a_live_user_is_revalidated_and_a_group_change_reaches_the_session(issuer: str, runtime: Runtime) -> None:
     account(issuer, "bob@acme.test", groups=["admins"], disabled=False)
     svc = service(runtime)
-    result = login(svc, "bob@acme.test")
+    result = login_as(svc, "bob@acme.test")
     assert result.session.role is Role.ADMIN
     first_token = row(runtime, result).idp_token
     account(issuer, "bob@acme.test", groups=["staff"])  # out of the admins group at the provider
@@ -145,7 +130,7 @@ def test_a_provider_that_cannot_be_asked_leaves_the_session_refused_not_ended(
         with managed_provider(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI], refresh_tokens=True) as short_lived:
             with_groups(runtime, short_lived)
             svc = service(runtime)
-            result = login(svc, "cat@acme.test")
+            result = login_as(svc, "cat@acme.test")
             svc.store.lookup(result.session_token)  # discovery and keys are cached; the provider then stops
         moment = due(result)
         assert svc.store.lookup(result.session_token, moment) is None
@@ -158,7 +143,7 @@ def test_a_provider_that_cannot_be_asked_leaves_the_session_refused_not_ended(
 
 def test_while_one_request_asks_the_provider_others_get_a_short_grace(issuer: str, runtime: Runtime) -> None:
     svc = service(runtime)
-    result = login(svc, "dan@acme.test")
+    result = login_as(svc, "dan@acme.test")
     moment = due(result)
     with transaction(runtime.sessions) as session:  # another replica holds the lease (a slow provider)
         session.execute(
@@ -173,7 +158,7 @@ def test_while_one_request_asks_the_provider_others_get_a_short_grace(issuer: st
 
 
 def test_without_a_revalidator_a_due_session_is_refused(issuer: str, runtime: Runtime) -> None:
-    result = login(service(runtime), "eve@acme.test")
+    result = login_as(service(runtime), "eve@acme.test")
     bare = SessionStore(runtime.sessions)  # nothing here can ask the provider
     assert bare.lookup(result.session_token) is not None
     assert bare.lookup(result.session_token, due(result)) is None
@@ -186,7 +171,7 @@ def test_without_a_refresh_token_the_session_lasts_the_interval(tmp_path: Path) 
     ):
         with_groups(runtime, no_refresh)
         svc = service(runtime)
-        result = login(svc, "fay@acme.test")
+        result = login_as(svc, "fay@acme.test")
         assert result.session.revalidate_at is None
         assert result.session.expires_at == result.session.created_at + timedelta(seconds=INTERVAL)
         assert row(runtime, result).idp_token is None
@@ -200,7 +185,7 @@ def test_no_credential_reaches_a_log_or_the_audit_log(
 ) -> None:
     account(issuer, "gil@acme.test", disabled=False)
     svc = service(runtime)
-    result = login(svc, "gil@acme.test")
+    result = login_as(svc, "gil@acme.test")
     refresh = row(runtime, result).idp_token
     assert refresh
     account(issuer, "gil@acme.test", disabled=True)

@@ -17,7 +17,6 @@ from auth.models import User
 from auth.roles import Role
 from auth.sso.config import ProviderConfig, SignInPolicy, role_claim_warnings
 from auth.sso.errors import LoginRefusedError, SsoConfigError
-from auth.sso.flow import LoginResult, SignInService
 from auth.sso.models import SignInPolicyRow
 from auth.sso.registry import get_policy
 from auth.users import policy_role, set_role
@@ -30,7 +29,7 @@ from tests.auth.sso.helpers import (
     TENANT,
     audit_rows,
     configure,
-    login_at_real_provider,
+    login_as,
     oidc_config,
     opened,
     service,
@@ -68,32 +67,18 @@ def set_groups(issuer: str, login: str, groups: list[str]) -> None:
     httpx.post(f"{issuer}/_admin/account", json={"login": login, "groups": groups}).raise_for_status()
 
 
-def login(svc: SignInService, subject: str) -> LoginResult:
-    start = svc.begin(TENANT, "corp", redirect_uri=REDIRECT_URI, next_path="/")
-    back = login_at_real_provider(start.redirect_url, subject)
-    return svc.complete(
-        TENANT,
-        state=back.state,
-        code=back.code,
-        error=back.error,
-        browser_binding=start.browser_binding,
-        redirect_uri=REDIRECT_URI,
-        iss=back.iss,
-    )
-
-
 def test_leaving_the_mapped_group_takes_the_role_away_everywhere(issuer: str, runtime: Runtime) -> None:
     set_groups(issuer, "root@acme.test", ["admins", "staff"])
     svc = service(runtime)
-    laptop = login(svc, "root@acme.test")
+    laptop = login_as(svc, "root@acme.test")
     assert laptop.user.role == Role.ADMIN.value
     set_groups(issuer, "root@acme.test", ["staff"])  # IT removes root from the admins group
-    phone = login(svc, "root@acme.test")
+    phone = login_as(svc, "root@acme.test")
     assert phone.user.role == Role.MEMBER.value
     older = svc.store.lookup(laptop.session_token)  # the session opened as admin sees it at once
     assert older is not None and older.role is Role.MEMBER
     set_groups(issuer, "root@acme.test", [])  # and out of every mapped group: the default role
-    assert login(svc, "root@acme.test").user.role == Role.VIEWER.value
+    assert login_as(svc, "root@acme.test").user.role == Role.VIEWER.value
     changes = [json.loads(b)["details"] for _, b in audit_rows(runtime, "auth.user.role.changed")]
     assert changes == [
         {"from": "admin", "to": "member", "why": "claim groups maps to member"},
@@ -106,13 +91,13 @@ def test_an_administrators_role_change_yields_to_the_claim_at_the_next_sign_in(i
     """With a role claim the provider is the source of truth: a role set by hand lasts until the next sign-in."""
     set_groups(issuer, "ann@acme.test", ["staff"])
     svc = service(runtime)
-    ann = login(svc, "ann@acme.test")
+    ann = login_as(svc, "ann@acme.test")
     assert ann.user.role == Role.MEMBER.value
     with transaction(runtime.sessions) as session:
         user = session.get(User, ann.user.id)
         assert user is not None
         set_role(session, runtime.audit, SYSTEM_ACTOR, user, Role.ADMIN, why="administrator")
-    assert login(svc, "ann@acme.test").user.role == Role.MEMBER.value
+    assert login_as(svc, "ann@acme.test").user.role == Role.MEMBER.value
 
 
 def test_a_stored_policy_mapping_a_user_controlled_claim_stops_sign_in(issuer: str, runtime: Runtime) -> None:
@@ -124,7 +109,7 @@ def test_a_stored_policy_mapping_a_user_controlled_claim_stops_sign_in(issuer: s
     with runtime.sessions() as session, pytest.raises(SsoConfigError, match="must be set again"):
         get_policy(session, TENANT)
     with pytest.raises(LoginRefusedError) as refused:
-        login(service(runtime), "root@acme.test")
+        login_as(service(runtime), "root@acme.test")
     assert refused.value.reason == "policy_invalid"
 
 
