@@ -21,7 +21,7 @@ from audit.store.tables import audit_records
 from auth.sessions import SessionStore
 from auth.sso.clients import ProviderClients
 from auth.sso.config import ProviderConfig, SignInPolicy
-from auth.sso.flow import LoginResult, SignInService
+from auth.sso.flow import LoginResult, LoginStart, SignInService
 from auth.sso.registry import add_provider, set_policy
 from auth.sso.revalidation import SessionRevalidator
 from enclave.db import transaction
@@ -94,10 +94,8 @@ def follow_to_callback(url: str, client: httpx.Client | None = None) -> Callback
     raise AssertionError("the provider never redirected to the callback")
 
 
-def sign_in(svc: SignInService, provider: str = "corp", login_hint: str | None = None) -> LoginResult:
-    start = svc.begin(TENANT, provider, redirect_uri=REDIRECT_URI, next_path="/home")
-    url = start.redirect_url + (f"&login_hint={login_hint}" if login_hint else "")
-    back = follow_to_callback(url)
+def finish(svc: SignInService, start: LoginStart, back: Callback, replaces: str | None = None) -> LoginResult:
+    """Complete the sign-in `start` began with the callback parameters the provider sent back."""
     return svc.complete(
         TENANT,
         state=back.state,
@@ -106,7 +104,14 @@ def sign_in(svc: SignInService, provider: str = "corp", login_hint: str | None =
         browser_binding=start.browser_binding,
         redirect_uri=REDIRECT_URI,
         iss=back.iss,
+        replaces=replaces,
     )
+
+
+def sign_in(svc: SignInService, provider: str = "corp", login_hint: str | None = None) -> LoginResult:
+    start = svc.begin(TENANT, provider, redirect_uri=REDIRECT_URI, next_path="/home")
+    url = start.redirect_url + (f"&login_hint={login_hint}" if login_hint else "")
+    return finish(svc, start, follow_to_callback(url))
 
 
 def audit_rows(runtime: Runtime, action: str) -> list[tuple[str, bytes]]:
@@ -145,14 +150,4 @@ def login_as(
 ) -> LoginResult:
     """A whole sign-in with the tenant's `corp` provider (a real node oidc-provider) as `subject`."""
     start = svc.begin(TENANT, "corp", redirect_uri=REDIRECT_URI, next_path=next_path)
-    back = login_at_real_provider(start.redirect_url, subject, browser)
-    return svc.complete(
-        TENANT,
-        state=back.state,
-        code=back.code,
-        error=back.error,
-        browser_binding=start.browser_binding,
-        redirect_uri=REDIRECT_URI,
-        iss=back.iss,
-        replaces=replaces,
-    )
+    return finish(svc, start, login_at_real_provider(start.redirect_url, subject, browser), replaces)

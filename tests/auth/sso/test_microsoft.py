@@ -25,6 +25,7 @@ from tests.auth.sso.helpers import (
     REDIRECT_URI,
     TENANT,
     configure,
+    finish,
     follow_to_callback,
     opened,
     service,
@@ -106,15 +107,7 @@ def ms_sign_in(svc: SignInService, recording: Recording, **overrides: Any) -> Lo
         "POST", TOKEN_PATH, 200, {"token_type": "Bearer", "access_token": "eyJ0eXAi.x.y", "id_token": id_token}
     )
     recording.answer("GET", "/oidc/userinfo", 200, {"sub": claims.get("sub"), "email": claims.get("email")})
-    back = follow_to_callback(start.redirect_url)
-    return svc.complete(
-        TENANT,
-        state=back.state,
-        code=back.code,
-        error=back.error,
-        browser_binding=start.browser_binding,
-        redirect_uri=REDIRECT_URI,
-    )
+    return finish(svc, start, follow_to_callback(start.redirect_url))
 
 
 def test_identity_is_tid_and_oid(microsoft: Recording, runtime: Runtime) -> None:
