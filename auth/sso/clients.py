@@ -22,7 +22,7 @@ from auth.sso.registry import config_of
 
 class ProviderClients:
     def __init__(self, http: httpx.Client | None = None, *, allow_insecure_loopback: bool = False) -> None:
-        self._http = http or new_http_client()
+        self._http = http  # made on first use: a store built per request never opens a connection pool
         self.allow_insecure_loopback = allow_insecure_loopback
         self._providers: dict[str, tuple[str, IdentityProvider]] = {}
         self._lock = threading.Lock()
@@ -41,6 +41,8 @@ class ProviderClients:
         with self._lock:
             known = self._providers.get(row.id)
             if known is None or known[0] != fingerprint:
+                if self._http is None:
+                    self._http = new_http_client()
                 provider = build_provider(
                     row.id, config, self._http, allow_insecure_loopback=self.allow_insecure_loopback
                 )
