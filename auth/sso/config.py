@@ -20,10 +20,11 @@ GUID_REGEX = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SCOPE_REGEX = r"[\x21\x23-\x5b\x5d-\x7e]{1,100}"
 # https anywhere; plain http only on loopback (local providers in tests and the demo); no query, fragment or
 # credentials
-ENDPOINT_URL_REGEX = (
-    r"(?:https://[A-Za-z0-9.-]{1,253}|http://(?:127\.0\.0\.1|localhost))(?::[0-9]{1,5})?"
-    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,400})?"
-)
+_URL_PATH = r"(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,400})?"
+ENDPOINT_URL_REGEX = r"(?:https://[A-Za-z0-9.-]{1,253}|http://(?:127\.0\.0\.1|localhost))" + _URL_PATH
+# what a production gateway accepts (plain-http loopback providers are for development only, see
+# check_transport): the HTTP API's published schema states this one
+HTTPS_ENDPOINT_URL_REGEX = r"https://[A-Za-z0-9.-]{1,253}" + _URL_PATH
 PROVIDER_NAME = re.compile(PROVIDER_NAME_REGEX)
 DOMAIN = re.compile(DOMAIN_REGEX)
 GUID = re.compile(GUID_REGEX)

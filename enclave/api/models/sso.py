@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from auth.roles import Role
 from auth.sso.config import (
     DOMAIN_REGEX,
-    ENDPOINT_URL_REGEX,
     GUID_REGEX,
+    HTTPS_ENDPOINT_URL_REGEX,
     PROVIDER_NAME_REGEX,
     PUBLIC_KEY_ALGORITHMS,
+    ROLE_CLAIM_REGEX,
     SCOPE_REGEX,
     ProviderConfig,
 )
@@ -30,7 +31,7 @@ ClientId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[!-~]+$
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=1000, description="write-only: never returned")]
 Scope = Annotated[str, Field(pattern=rf"^{SCOPE_REGEX}$")]
 Algorithm = Annotated[str, Field(pattern=rf"^(?:{'|'.join(PUBLIC_KEY_ALGORITHMS)})$")]
-Endpoint = Annotated[str, Field(pattern=rf"^{ENDPOINT_URL_REGEX}$", max_length=500)]
+Endpoint = Annotated[str, Field(pattern=rf"^{HTTPS_ENDPOINT_URL_REGEX}$", max_length=500)]
 Guid = Annotated[str, Field(pattern=rf"^{GUID_REGEX}$")]
 Domain = Annotated[str, Field(pattern=rf"^{DOMAIN_REGEX}$", max_length=253)]
 
@@ -143,7 +144,11 @@ class ProviderOut(BaseModel):
 class RoleMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    claim: str = Field(min_length=1, max_length=100, description="the claim whose values map, e.g. groups")
+    claim: str = Field(
+        pattern=rf"^{ROLE_CLAIM_REGEX}$",
+        description="the claim whose values map, e.g. groups, roles, realm_access.roles; never one the user "
+        "controls (name, email, preferred_username, nickname, given_name, family_name, login, ...: refused)",
+    )
     roles: dict[Annotated[str, Field(max_length=200)], Role] = Field(
         max_length=100, description="claim value -> role; the most privileged match wins"
     )
