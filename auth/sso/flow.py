@@ -306,10 +306,10 @@ class SignInService:
             provider_row = db.get(IdentityProviderRow, provider_id) if provider_id else None
         if provider_row is None:
             return None
-        provider = self.provider(provider_row)
         try:
+            provider = self.provider(provider_row)
             end_session = provider.endpoints().end_session
-        except LoginRefusedError:  # the provider is unreachable: the local sign-out stands on its own
+        except LoginRefusedError:  # the provider is unreachable or no longer allowed: the sign-out stands alone
             return None
         if end_session is None:
             return None
