@@ -37,7 +37,11 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("auth.login.succeeded", _AUTH, "A user signed in through the tenant's identity provider."),
     ("auth.login.failed", _AUTH, "A sign-in attempt was refused (bad state, nonce, token or unknown user)."),
     ("auth.logout", _AUTH, "A user signed out; the session was ended."),
-    ("auth.session.revoked", _AUTH, "A session was ended by an administrator or by offboarding."),
+    (
+        "auth.session.revoked",
+        _AUTH,
+        "A session was ended by an administrator, by offboarding or by the identity provider (logout, re-validation).",
+    ),
     ("auth.apikey.used.denied", _AUTH, "A request with an unknown, expired or revoked API key was refused."),
     (
         "auth.operator.denied",
@@ -58,6 +62,8 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("auth.user.created", _ACCT, "A user was created (first sign-in or by an administrator)."),
     ("auth.user.disabled", _ACCT, "A user was disabled (offboarding)."),
     ("auth.user.role.changed", _ACCT, "A user's role was changed."),
+    ("auth.user.identity.linked", _ACCT, "A provider account (provider, subject) was linked to a user."),
+    ("auth.user.identity.unlinked", _ACCT, "A provider account was unlinked from a user; its sessions ended."),
     ("auth.apikey.created", _ACCT, "An API key was created; its secret was shown once."),
     ("auth.apikey.revoked", _ACCT, "An API key was revoked."),
     ("auth.user.offboarded", _ACCT, "A user was offboarded: disabled, sessions and API keys ended, IdP told."),

@@ -17,7 +17,7 @@ from typing import Any, Literal, Self
 
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auth.sso.config import GUID, check_endpoint_url
 
@@ -104,6 +104,14 @@ class GatewayClient(_Model):
     redirect_uris: tuple[str, ...] = Field(min_length=1)
     post_logout_redirect_uris: tuple[str, ...] = ()
     web_origins: tuple[str, ...] = ()
+    # https://<gateway host>/auth/backchannel-logout: Keycloak ends the gateway's sessions when the user's
+    # Keycloak session ends (logout, an administrator, a disabled user)
+    backchannel_logout_url: str | None = None
+
+    @field_validator("backchannel_logout_url")
+    @classmethod
+    def _backchannel(cls, value: str | None) -> str | None:
+        return None if value is None else check_endpoint_url(value, "backchannel_logout_url")
 
 
 class KeycloakSpec(_Model):
@@ -178,9 +186,19 @@ def client_representation(spec: KeycloakSpec) -> dict[str, Any]:
         "serviceAccountsEnabled": False,
         "redirectUris": list(client.redirect_uris),
         "webOrigins": list(client.web_origins),
+        "frontchannelLogout": False,
         "attributes": {
             "pkce.code.challenge.method": "S256",
             "post.logout.redirect.uris": "##".join(client.post_logout_redirect_uris),
+            **(
+                {
+                    "backchannel.logout.url": client.backchannel_logout_url,
+                    "backchannel.logout.session.required": "true",
+                    "backchannel.logout.revoke.offline.tokens": "true",
+                }
+                if client.backchannel_logout_url
+                else {}
+            ),
         },
     }
 

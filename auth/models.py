@@ -43,6 +43,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # None for an invited user who has never signed in: only such a user may be claimed by email
+    first_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ApiKey(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from audit.store.types import UtcDateTime
@@ -14,7 +14,10 @@ from auth.models import Base
 
 class UserSessionRow(Base):
     __tablename__ = "user_sessions"
-    __table_args__ = (Index("ix_user_sessions_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_user_sessions_user_id_created_at", "user_id", "created_at"),
+        Index("ix_user_sessions_provider_id_idp_session_id", "provider_id", "idp_session_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the token
     public_id: Mapped[str] = mapped_column(String(16), unique=True)  # names a session in lists and URLs
@@ -30,3 +33,14 @@ class UserSessionRow(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_reason: Mapped[str | None] = mapped_column(String(100))
+    # signed in through a provider: which identity, the provider's session id (`sid`, named by back-channel
+    # logout), the hash of the login's nonce (a refreshed ID token may repeat it), and the credential
+    # re-validation asks the provider with (a refresh token, GitHub's access token). That credential is never
+    # logged, audited or returned, and is cleared when the session ends; production should keep the database
+    # encrypted at rest (docs/sso.md).
+    identity_id: Mapped[str | None] = mapped_column(String(32))
+    idp_session_id: Mapped[str | None] = mapped_column(String(255))
+    nonce_hash: Mapped[str | None] = mapped_column(String(64))
+    idp_token: Mapped[str | None] = mapped_column(Text)
+    revalidate_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the provider is asked again then
+    revalidating_until: Mapped[datetime | None] = mapped_column(UtcDateTime())  # one replica is asking it

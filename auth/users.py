@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from audit.events import Actor, ActorKind, AuditEvent, utc_now
 from audit.store.log import AuditLog
+from auth.identities import add_link, find_link, has_links
 from auth.models import Tenant, User
 from auth.roles import ROLE_PERMISSIONS, Role
 from auth.sso.config import SignInPolicy
 from auth.sso.errors import LoginRefusedError
-from auth.sso.models import UserIdentityRow
+from auth.sso.models import IdentityProviderRow, UserIdentityRow
 from auth.sso.providers import VerifiedIdentity
 from tenancy.errors import ConflictError, InvalidRequestError, NotFoundError
 
@@ -28,6 +29,7 @@ EMAIL_REGEX = (
 EMAIL = re.compile(EMAIL_REGEX)
 # When several mapped claim values apply, the most privileged role wins, in this order.
 ROLE_PRECEDENCE = (Role.ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR, Role.MEMBER, Role.VIEWER)
+MAX_CLAIM_VALUES = 500  # a user in more groups than this is read from the first 500
 
 
 class UserError(InvalidRequestError):
@@ -56,10 +58,6 @@ def find_user_by_email(session: Session, tenant_id: str, email: str) -> User | N
 
 def list_users(session: Session, tenant_id: str) -> list[User]:
     return list(session.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.email)))
-
-
-def _user_actor(user: User) -> Actor:
-    return Actor(ActorKind.USER, user.id, email=user.email)
 
 
 def create_user(
@@ -125,17 +123,42 @@ def grantable_roles(role: Role) -> list[Role]:
     return [r for r in Role if ROLE_PERMISSIONS[r] <= ROLE_PERMISSIONS[role]]
 
 
-def mapped_role(policy: SignInPolicy, claims: dict[str, Any]) -> Role | None:
-    """The role the policy's claim mapping gives these claims (the most privileged match), if any."""
-    if policy.role_claim is None:
+def claim_values(claims: dict[str, Any], claim: str) -> list[str] | None:
+    """The string values of a claim (one string or a list of them), None when the token does not carry it. A
+    dotted name reaches into objects when no claim has that exact name (Keycloak's `realm_access.roles`)."""
+    value = claims.get(claim)
+    if value is None and "." in claim:
+        value = claims
+        for part in claim.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value[:MAX_CLAIM_VALUES] if isinstance(v, str)]
+    return None
+
+
+def policy_role(policy: SignInPolicy, claims: dict[str, Any], default: Role) -> tuple[Role, str] | None:
+    """The role the policy's claim mapping gives these claims and why; None when the policy maps no claim (the
+    user's role is then the administrators' to set). The most privileged mapped value wins; no mapped value,
+    or no claim at all, is the default role: a group the user left takes its role with it."""
+    claim = policy.role_claim
+    if claim is None:
         return None
-    values = claims.get(policy.role_claim)
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, list):
-        return None
-    granted = {policy.role_map[v] for v in values if isinstance(v, str) and v in policy.role_map}
-    return next((role for role in ROLE_PRECEDENCE if role in granted), None)
+    values = claim_values(claims, claim)
+    if values is None:
+        return default, f"claim {claim} absent: the default role"
+    granted = {policy.role_map[v] for v in values if v in policy.role_map}
+    role = next((r for r in ROLE_PRECEDENCE if r in granted), None)
+    if role is None:
+        return default, f"claim {claim} maps to no role: the default role"
+    return role, f"claim {claim} maps to {role.value}"
+
+
+def _check_domain(email: str, policy: SignInPolicy) -> None:
+    domain = email.rsplit("@", 1)[-1].lower()
+    if policy.allowed_domains and domain not in policy.allowed_domains:
+        raise LoginRefusedError("domain_not_allowed", f"accounts from {domain} may not sign in to this tenant")
 
 
 def _check_email(identity: VerifiedIdentity, policy: SignInPolicy) -> str:
@@ -145,56 +168,114 @@ def _check_email(identity: VerifiedIdentity, policy: SignInPolicy) -> str:
         email = normalise_email(identity.email)
     except UserError:
         raise LoginRefusedError("email_invalid", "the provider's email address is not valid") from None
-    domain = email.rsplit("@", 1)[1]
-    if policy.allowed_domains and domain not in policy.allowed_domains:
-        raise LoginRefusedError("domain_not_allowed", f"accounts from {domain} may not sign in to this tenant")
+    _check_domain(email, policy)
     return email
 
 
-def sign_in_user(
-    session: Session, audit: AuditLog, tenant: Tenant, identity: VerifiedIdentity, policy: SignInPolicy
-) -> User:
-    """The user this verified identity signs in as, under the tenant's policy: an existing link, an invited
-    user with the same verified email (linked now), or a new user (JIT). LoginRefusedError otherwise."""
-    email = _check_email(identity, policy)
-    query = select(UserIdentityRow).where(
-        UserIdentityRow.provider_id == identity.provider_id, UserIdentityRow.subject == identity.subject
-    )
-    link = session.scalars(query).one_or_none()
-    user = session.get(User, link.user_id) if link is not None else find_user_by_email(session, tenant.id, email)
-    if user is not None and user.tenant_id != tenant.id:
-        raise LoginRefusedError("unknown_user", "this account belongs to another tenant")
-    role = mapped_role(policy, identity.claims)
-    if user is None:
+def check_allowed_domain(identity: VerifiedIdentity, policy: SignInPolicy) -> None:
+    """During a session: a verified email the provider now reports must still be in an allowed domain (a
+    provider that reports none, as some refreshes do, leaves the sign-in's check standing)."""
+    if identity.email is not None and identity.email_verified:
+        _check_domain(identity.email, policy)
+
+
+def _link_remedy(provider: IdentityProviderRow, identity: VerifiedIdentity, email: str) -> str:
+    return f"ask your administrator to link this {provider.name} account (subject {identity.subject[:100]}) to {email}"
+
+
+def _claim_or_create(
+    session: Session,
+    audit: AuditLog,
+    tenant: Tenant,
+    provider: IdentityProviderRow,
+    identity: VerifiedIdentity,
+    policy: SignInPolicy,
+    email: str,
+) -> tuple[User, UserIdentityRow]:
+    """The user a not-yet-linked identity becomes: an invitation it may claim, or a new user (JIT)."""
+    system = Actor(ActorKind.SYSTEM, f"sso:{provider.name}")
+    existing = find_user_by_email(session, tenant.id, email)
+    if existing is None:
         if not policy.jit:
             raise LoginRefusedError("not_invited", "this tenant signs in invited users only")
+        computed = policy_role(policy, identity.claims, Role(tenant.default_role))
         user = create_user(
             session,
             audit,
-            Actor(ActorKind.SYSTEM, f"sso:{identity.provider_id}"),
+            system,
             tenant_id=tenant.id,
             email=email,
-            role=role or Role(tenant.default_role),
+            role=computed[0] if computed else Role(tenant.default_role),
             display_name=identity.name,
             via="jit",
         )
+        return user, add_link(session, audit, system, user, provider, identity.subject, "jit")
+    if existing.disabled_at is not None:
+        raise LoginRefusedError("user_disabled", "this user has been disabled")
+    if existing.first_sign_in_at is not None or has_links(session, existing.id):
+        raise LoginRefusedError(
+            "identity_not_linked",
+            f"{email} already signs in with another account; {_link_remedy(provider, identity, email)}",
+        )
+    if not identity.email_authoritative:
+        raise LoginRefusedError(
+            "email_not_authoritative",
+            f"{provider.name} verified {email} once but does not speak for its domain, so it cannot claim the "
+            f"invitation; {_link_remedy(provider, identity, email)}",
+        )
+    return existing, add_link(session, audit, system, existing, provider, identity.subject, "invitation")
+
+
+def sign_in_user(
+    session: Session,
+    audit: AuditLog,
+    tenant: Tenant,
+    provider: IdentityProviderRow,
+    identity: VerifiedIdentity,
+    policy: SignInPolicy,
+) -> tuple[User, UserIdentityRow]:
+    """The user this verified identity signs in as, under the tenant's policy, and the identity's link.
+
+    Identity is `(provider, subject)`: a linked identity signs in as its user. An identity not linked yet may
+    claim an invited user with the same email only while that user has never signed in and has no identity,
+    and only with an email its provider speaks for; otherwise it may become a new user (JIT) only when no
+    user has that email. Everything else is refused with the remedy: an administrator links the account
+    (`auth.identities.link_identity`). LoginRefusedError for every refusal."""
+    email = _check_email(identity, policy)
+    link = find_link(session, provider.id, identity.subject)
+    if link is None:
+        user, link = _claim_or_create(session, audit, tenant, provider, identity, policy, email)
+    else:
+        found = session.get(User, link.user_id)
+        if found is None or found.tenant_id != tenant.id:
+            raise LoginRefusedError("unknown_user", "this account belongs to another tenant")
+        user = found
     if user.disabled_at is not None:
         raise LoginRefusedError("user_disabled", "this user has been disabled")
-    if role is not None:
-        set_role(session, audit, _user_actor(user), user, role, why=f"claim {policy.role_claim}")
+    apply_role_claim(session, audit, Actor(ActorKind.SYSTEM, f"sso:{provider.name}"), tenant, user, identity, policy)
     now = utc_now()
-    if link is None:
-        link = UserIdentityRow(
-            id=secrets.token_hex(16),
-            tenant_id=tenant.id,
-            user_id=user.id,
-            provider_id=identity.provider_id,
-            subject=identity.subject,
-            created_at=now,
-        )
-        session.add(link)
     link.last_login_at = now
+    if user.first_sign_in_at is None:
+        user.first_sign_in_at = now
     if identity.name and not user.display_name:
         user.display_name = identity.name
     session.flush()
-    return user
+    return user, link
+
+
+def apply_role_claim(
+    session: Session,
+    audit: AuditLog,
+    actor: Actor,
+    tenant: Tenant,
+    user: User,
+    identity: VerifiedIdentity,
+    policy: SignInPolicy,
+) -> bool:
+    """With a role claim configured, the user's role is what the claim maps to now (audited as a role change
+    with the reason); whether it changed. The caller refreshes the user's live sessions."""
+    computed = policy_role(policy, identity.claims, Role(tenant.default_role))
+    if computed is None:
+        return False
+    role, why = computed
+    return set_role(session, audit, actor, user, role, why=why)

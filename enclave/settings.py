@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     sso_issuer: str | None = Field(None, pattern=r"^https://[^\s]+$", description="the stack's OIDC issuer")
     sso_client_id: str | None = Field(None, max_length=255, description="the gateway's client id at the provider")
     sso_client_secret: SecretStr | None = Field(None, description="the gateway's client secret at the provider")
+    sso_allow_insecure_loopback_issuers: bool = Field(
+        False, description="development only: allow identity providers at plain-http loopback URLs"
+    )
     keycloak_url: str | None = Field(None, pattern=r"^https?://[^\s?#]+$", description="Keycloak base URL (admin API)")
     keycloak_admin_client_id: str | None = Field(None, max_length=255, description="service-account client")
     keycloak_admin_client_secret: SecretStr | None = Field(None, description="its client secret")

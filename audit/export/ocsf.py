@@ -48,6 +48,8 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "auth.user.created": (1, "Create"),
     "auth.user.disabled": (5, "Disable"),
     "auth.user.role.changed": (7, "Attach Policy"),
+    "auth.user.identity.linked": (99, "Other"),
+    "auth.user.identity.unlinked": (99, "Other"),
     "auth.apikey.created": (99, "Other"),
     "auth.apikey.revoked": (99, "Other"),
     "auth.user.offboarded": (5, "Disable"),

@@ -5,6 +5,7 @@ A provider's client secret is held as a `SecretStr`: it never appears in a repr,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, Self
 
@@ -19,10 +20,11 @@ GUID_REGEX = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SCOPE_REGEX = r"[\x21\x23-\x5b\x5d-\x7e]{1,100}"
 # https anywhere; plain http only on loopback (local providers in tests and the demo); no query, fragment or
 # credentials
-ENDPOINT_URL_REGEX = (
-    r"(?:https://[A-Za-z0-9.-]{1,253}|http://(?:127\.0\.0\.1|localhost))(?::[0-9]{1,5})?"
-    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,400})?"
-)
+_URL_PATH = r"(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,400})?"
+ENDPOINT_URL_REGEX = r"(?:https://[A-Za-z0-9.-]{1,253}|http://(?:127\.0\.0\.1|localhost))" + _URL_PATH
+# what a production gateway accepts (plain-http loopback providers are for development only, see
+# check_transport): the HTTP API's published schema states this one
+HTTPS_ENDPOINT_URL_REGEX = r"https://[A-Za-z0-9.-]{1,253}" + _URL_PATH
 PROVIDER_NAME = re.compile(PROVIDER_NAME_REGEX)
 DOMAIN = re.compile(DOMAIN_REGEX)
 GUID = re.compile(GUID_REGEX)
@@ -60,12 +62,27 @@ GITHUB_WEB = "https://github.com"
 GITHUB_API = "https://api.github.com"
 
 
+INSECURE_LOOPBACK_SETTING = "ENCLAVE_SSO_ALLOW_INSECURE_LOOPBACK_ISSUERS"
+
+
 def check_endpoint_url(url: str, what: str) -> str:
     """`url` without a trailing slash, or ValueError: https, or http on loopback only; no query, fragment or
-    credentials."""
+    credentials. Whether a loopback http URL may be used at all is a separate, deployment-wide decision
+    (`check_transport`)."""
     if not re.fullmatch(ENDPOINT_URL_REGEX, url):
         raise ValueError(f"{what} must be an https URL without query, fragment or credentials (http only on loopback)")
     return url.rstrip("/")
+
+
+def check_transport(url: str, what: str, *, allow_insecure_loopback: bool) -> None:
+    """ValueError for a plain-http (loopback) URL unless the deployment allows them: they exist for local
+    development providers, and a production gateway must never talk to a provider, or follow a discovery
+    document, over plain HTTP (nor be pointed at its own loopback services through one)."""
+    if url.startswith("http://") and not allow_insecure_loopback:
+        raise ValueError(
+            f"{what} {url} uses plain HTTP: loopback http:// identity providers are for development only "
+            f"(set {INSECURE_LOOPBACK_SETTING}=true on a development gateway)"
+        )
 
 
 class _Model(BaseModel):
@@ -188,6 +205,18 @@ class ProviderConfig(_Model):
     def algorithms(self) -> tuple[str, ...]:
         return self.options.algorithms or PUBLIC_KEY_ALGORITHMS
 
+    def check_transport(self, *, allow_insecure_loopback: bool) -> None:
+        """ValueError when the configuration names a plain-http URL the deployment does not allow."""
+        named = (
+            ("issuer", self.issuer),
+            ("authority", self.options.authority),
+            ("api_url", self.options.api_url),
+            ("web_url", self.options.web_url),
+        )
+        for what, url in named:
+            if url is not None:
+                check_transport(url, what, allow_insecure_loopback=allow_insecure_loopback)
+
     @property
     def discovery_issuer(self) -> str:
         """The issuer whose discovery document we read (Microsoft's may hold a `{tenantid}` template)."""
@@ -200,15 +229,65 @@ class ProviderConfig(_Model):
         return self.issuer
 
 
+# Claims whose value the end user (or anyone who can open an account) chooses, or that identify rather than
+# authorise: never a source of roles. OpenID Connect Core 1.0 §5.1 standard claims (profile data the user edits
+# at most providers) and the token's own registered claims; Microsoft's `upn` / `unique_name` / verified emails
+# (https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference); GitHub's user profile
+# fields (https://docs.github.com/en/rest/users/users#get-the-authenticated-user), which the account owner edits.
+USER_CONTROLLED_CLAIMS = frozenset(
+    {
+        # OIDC Core §5.1
+        "sub", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile",
+        "picture", "website", "email", "email_verified", "gender", "birthdate", "zoneinfo", "locale",
+        "phone_number", "phone_number_verified", "address", "updated_at",
+        # the token itself (OIDC Core §2, RFC 7519 §4.1)
+        "iss", "aud", "exp", "iat", "nbf", "jti", "nonce", "azp", "auth_time", "at_hash", "c_hash", "sid", "acr",
+        "amr",
+        # Microsoft Entra
+        "upn", "unique_name", "verified_primary_email", "verified_secondary_email", "login_hint",
+        # GitHub's user object
+        "login", "id", "company", "blog", "location", "bio", "twitter_username",
+    }
+)  # fmt: skip
+ROLE_CLAIM_REGEX = r"[A-Za-z0-9_.:/-]{1,100}"
+MIN_REVALIDATE_SECONDS = 60
+DEFAULT_REVALIDATE_SECONDS = 3600
+
+
+def check_role_claim(claim: str) -> str:
+    """`claim` if a role may be read from it, else ValueError saying why not."""
+    if not re.fullmatch(ROLE_CLAIM_REGEX, claim):
+        raise ValueError(f"role_claim {claim!r} must be 1-100 letters, digits or _ . : / -")
+    first = claim.split(".", 1)[0].lower()
+    if claim.lower() in USER_CONTROLLED_CLAIMS or first in USER_CONTROLLED_CLAIMS:
+        raise ValueError(
+            f"role_claim {claim!r} is not one the identity provider's administrator controls (the user can set or "
+            "choose it, or it identifies rather than authorises): map roles from groups, roles, Entra app roles "
+            "or another claim only your IdP administrators assign (see docs/sso.md)"
+        )
+    return claim
+
+
 class SignInPolicy(_Model):
-    """Who may sign in to a tenant and with which role. The default is closed: invite-only."""
+    """Who may sign in to a tenant and with which role. The default is closed: invite-only.
+
+    With a role claim the identity provider is the source of truth for roles: the role is recomputed at every
+    sign-in and re-validation (a user whose claim no longer maps gets the tenant's default role).
+    `revalidate_seconds` bounds how long a session goes without the provider confirming the user again
+    (refresh token, GitHub API) or, where the provider gives no means to, how long a session lasts."""
 
     allowed_domains: tuple[str, ...] = ()  # exact match on a verified email's domain; empty = any domain
     jit: bool = False  # create unknown users on first sign-in (with the tenant's default role)
-    role_claim: str | None = None  # e.g. "groups"
+    role_claim: str | None = None  # e.g. "groups", "roles", "realm_access.roles"
     role_map: dict[str, Role] = Field(default_factory=dict)  # claim value -> role
     idle_timeout_seconds: int = Field(30 * 60, ge=60, le=30 * 86_400)
     absolute_timeout_seconds: int = Field(12 * 3600, ge=300, le=30 * 86_400)
+    revalidate_seconds: int = Field(DEFAULT_REVALIDATE_SECONDS, ge=MIN_REVALIDATE_SECONDS, le=86_400)
+
+    @field_validator("role_claim")
+    @classmethod
+    def _role_claim(cls, value: str | None) -> str | None:
+        return None if value is None else check_role_claim(value)
 
     @field_validator("allowed_domains")
     @classmethod
@@ -233,3 +312,38 @@ class SignInPolicy(_Model):
         if self.role_map and not self.role_claim:
             raise ValueError("role_map needs role_claim (the claim whose values it maps)")
         return self
+
+
+def role_claim_warnings(policy: SignInPolicy, providers: Iterable[ProviderConfig]) -> list[str]:
+    """What may keep the policy's role claim from reaching Enclave through each provider: a kind whose tokens
+    never carry such claims, or a scope that releases the claim but is not requested. Warnings, not errors:
+    several providers release group claims without a scope, as their administrators configure them."""
+    claim = policy.role_claim
+    if claim is None:
+        return []
+    name = claim.split(".", 1)[0]
+    warnings: list[str] = []
+    for config in providers:
+        where = f"provider {config.name!r} ({config.kind})"
+        if config.kind is ProviderKind.GITHUB:
+            warnings.append(
+                f"{where}: GitHub returns no claims Enclave maps to roles (team membership needs its API); "
+                "its users get the tenant's default role"
+            )
+        elif config.kind is ProviderKind.GOOGLE:
+            warnings.append(
+                f"{where}: Google ID tokens carry no group or role claims (Workspace groups need the Directory "
+                "API); its users get the tenant's default role"
+            )
+        elif config.kind is ProviderKind.MICROSOFT:
+            if name not in ("roles", "groups", "wids"):
+                warnings.append(
+                    f"{where}: Entra ID tokens carry `roles` (app roles) and, when the app registration's token "
+                    f"configuration adds them, `groups`; {claim!r} arrives only as an optional claim you add"
+                )
+        elif name in ("groups", "roles") and name not in config.options.scopes:
+            warnings.append(
+                f"{where}: the {name!r} scope is not requested (add it with --scope {name}) unless the provider "
+                f"releases {name!r} without it; users without the claim get the tenant's default role"
+            )
+    return warnings

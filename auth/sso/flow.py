@@ -3,35 +3,36 @@ bound to the browser that started it.
 
 `begin` stores a login attempt (keyed by the hash of `state`, holding the nonce, the PKCE verifier, the
 provider and a hash of a browser-binding secret the caller sets as a cookie) and returns the provider URL.
-`complete` consumes the attempt exactly once, checks the browser binding, exchanges the code, validates the
-identity, applies the tenant's sign-in policy and opens a session. Every outcome is audited: success in
-the same transaction as the session, a refusal (with its reason) in a transaction of its own."""
+`complete` consumes the attempt exactly once, checks the browser binding, takes the provider from the attempt
+(never from the response), checks that the response names that provider as its issuer (RFC 9207) before the
+code is sent anywhere, exchanges the code, validates the identity, applies the tenant's sign-in policy and
+opens a session. Every outcome is audited: success in the same transaction as the session, a refusal (with
+its reason) in a transaction of its own."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
-import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
-import httpx
 from sqlalchemy import CursorResult, delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.events import Actor, ActorKind, AuditEvent, Outcome, utc_now
 from audit.store.log import AuditLog
 from auth.models import Tenant, User
-from auth.sessions import ActiveSession, SessionStore
-from auth.sso.errors import LoginRefusedError
-from auth.sso.http import OAuth2Client, new_http_client, tls_context
+from auth.sessions import ActiveSession, ProviderSignIn, SessionStore
+from auth.sso.clients import ProviderClients
+from auth.sso.errors import LoginRefusedError, SsoConfigError
+from auth.sso.http import OAuth2Client, tls_context
+from auth.sso.idtoken import nonce_hash
 from auth.sso.models import IdentityProviderRow, LoginAttemptRow
-from auth.sso.providers import IdentityProvider, VerifiedIdentity, build_provider, exchange_code
-from auth.sso.registry import config_of, get_policy, get_provider
+from auth.sso.providers import IdentityProvider, VerifiedIdentity, exchange_code
+from auth.sso.registry import get_policy, get_provider
 from auth.users import sign_in_user
 
 LOGIN_TTL = timedelta(minutes=10)
@@ -86,27 +87,16 @@ class SignInService:
         sessions: sessionmaker[Session],
         audit: AuditLog,
         store: SessionStore,
-        http: httpx.Client | None = None,
+        clients: ProviderClients | None = None,
     ) -> None:
         self._sessions = sessions
         self._audit = audit
         self.store = store
-        self._http = http or new_http_client()
-        self._providers: dict[str, tuple[str, IdentityProvider]] = {}
-        self._lock = threading.Lock()
+        self.clients = clients or ProviderClients()
 
     def provider(self, row: IdentityProviderRow) -> IdentityProvider:
-        """The provider client for a configuration row, reused (with its discovery and JWKS caches) while the
-        configuration stays the same."""
-        fingerprint = _sha256(
-            json.dumps([row.kind, row.issuer, row.client_id, row.client_secret, row.options], sort_keys=True)
-        )
-        with self._lock:
-            known = self._providers.get(row.id)
-            if known is None or known[0] != fingerprint:
-                known = (fingerprint, build_provider(row.id, config_of(row), self._http))
-                self._providers[row.id] = known
-            return known[1]
+        """The provider client for a configuration row (see ProviderClients)."""
+        return self.clients.get(row)
 
     # -- begin -----------------------------------------------------------------------------------------
     def begin(
@@ -170,26 +160,35 @@ class SignInService:
         error: str | None,
         browser_binding: str | None,
         redirect_uri: str,
+        iss: str | None = None,
         context: RequestContext = RequestContext(),
         replaces: str | None = None,
     ) -> LoginResult:
+        """Finish the sign-in the callback's parameters (`state`, `code`, `error`, RFC 9207's `iss`) answer."""
         identity: VerifiedIdentity | None = None
         provider_id: str | None = None
         try:
             attempt = self._consume(tenant_id, state, browser_binding)
             provider_id = attempt.provider_id
-            if error:
-                raise LoginRefusedError("provider_error", f"the provider ended the sign-in ({error[:60]})")
-            if not code:
-                raise LoginRefusedError("code_missing", "the provider returned no authorization code")
             with self._sessions() as db:
                 row = db.get(IdentityProviderRow, attempt.provider_id)
             if row is None or row.tenant_id != tenant_id:
                 raise LoginRefusedError("unknown_provider", "the sign-in provider was removed during the sign-in")
             provider = self.provider(row)
+            provider.check_response_issuer(iss)  # error responses too (RFC 9207 §2.4)
+            if error:
+                raise LoginRefusedError("provider_error", f"the provider ended the sign-in ({error[:60]})")
+            if not code:
+                raise LoginRefusedError("code_missing", "the provider returned no authorization code")
             token = exchange_code(provider, code=code, code_verifier=attempt.code_verifier, redirect_uri=redirect_uri)
             identity = provider.identity(token, attempt.nonce)
-            return self._open_session(tenant_id, identity, attempt.next_path, context, replaces)
+            signed_in = ProviderSignIn(
+                provider_id=row.id,
+                idp_session_id=identity.session_id,
+                nonce_hash=nonce_hash(attempt.nonce),
+                credential=provider.session_credential(token),
+            )
+            return self._open_session(tenant_id, row, identity, signed_in, attempt.next_path, context, replaces)
         except LoginRefusedError as refused:
             self._record_failure(tenant_id, provider_id, identity, refused, context)
             raise
@@ -215,7 +214,9 @@ class SignInService:
     def _open_session(
         self,
         tenant_id: str,
+        provider: IdentityProviderRow,
         identity: VerifiedIdentity,
+        signed_in: ProviderSignIn,
         next_path: str,
         context: RequestContext,
         replaces: str | None,
@@ -224,13 +225,16 @@ class SignInService:
             tenant = db.get(Tenant, tenant_id)
             if tenant is None or tenant.disabled_at is not None:
                 raise LoginRefusedError("tenant_disabled", "this tenant is not active")
-            policy = get_policy(db, tenant_id)
-            user = sign_in_user(db, self._audit, tenant, identity, policy)
+            try:
+                policy = get_policy(db, tenant_id)
+            except SsoConfigError as exc:
+                raise LoginRefusedError("policy_invalid", str(exc)) from None
+            user, link = sign_in_user(db, self._audit, tenant, provider, identity, policy)
             token, active = self.store.create(
                 db,
                 user,
                 policy,
-                provider_id=identity.provider_id,
+                signed_in=replace(signed_in, identity_id=link.id),
                 ip=context.ip,
                 user_agent=context.user_agent,
                 replaces=replaces,
@@ -302,10 +306,10 @@ class SignInService:
             provider_row = db.get(IdentityProviderRow, provider_id) if provider_id else None
         if provider_row is None:
             return None
-        provider = self.provider(provider_row)
         try:
+            provider = self.provider(provider_row)
             end_session = provider.endpoints().end_session
-        except LoginRefusedError:  # the provider is unreachable: the local sign-out stands on its own
+        except LoginRefusedError:  # the provider is unreachable or no longer allowed: the sign-out stands alone
             return None
         if end_session is None:
             return None

@@ -1,5 +1,9 @@
 """Talking to identity providers over HTTP: bounded time and size, JSON only, errors that name the endpoint
-but never echo a response body (it may hold tokens)."""
+but never echo a response body (it may hold tokens).
+
+Authlib's OAuth 2 client is built on the `httpx2` fork when that is installed (the development group installs it
+for the SCIM checker) and on `httpx` otherwise (a production install): everything handed to it is spelled so
+both accept it (a timeout tuple), and both libraries' transport errors are caught (`OAUTH_TRANSPORT_ERRORS`)."""
 
 from __future__ import annotations
 
@@ -12,14 +16,26 @@ import authlib.deprecate  # noqa: F401 - installs Authlib's own warning filter f
 import httpx
 
 with warnings.catch_warnings():
-    # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx, which is what we install.
+    # Authlib 1.9 prefers the `httpx2` fork and warns when it falls back to httpx (what a production install has).
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     from authlib.integrations.httpx_client import OAuth2Client
+    from authlib.integrations.httpx_client import oauth2_client as _authlib_transport
 
 from auth.sso.errors import ProviderUnavailableError
 
-__all__ = ["OAuth2Client", "get_json", "get_json_object", "new_http_client", "tls_context"]
+__all__ = [
+    "OAUTH_TIMEOUT",
+    "OAUTH_TRANSPORT_ERRORS",
+    "OAuth2Client",
+    "get_json",
+    "get_json_object",
+    "json_from",
+    "new_http_client",
+    "tls_context",
+]
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+OAUTH_TIMEOUT = (5.0, 10.0, 10.0, 10.0)  # (connect, read, write, pool): the form httpx and httpx2 both take
+OAUTH_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, _authlib_transport.httpx2.HTTPError)
 MAX_RESPONSE_BYTES = 1 << 20
 
 

@@ -38,6 +38,7 @@ class SignInPolicyRow(Base):
     role_map: Mapped[dict[str, str]] = mapped_column(JSON)
     idle_timeout_seconds: Mapped[int] = mapped_column(Integer)
     absolute_timeout_seconds: Mapped[int] = mapped_column(Integer)
+    revalidate_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -55,6 +56,17 @@ class UserIdentityRow(Base):
     subject: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SeenLogoutTokenRow(Base):
+    """A back-channel logout token already acted on, kept while a replay of it would still be inside the
+    accepted age (its `jti`, per provider, hashed): the same token is refused the second time."""
+
+    __tablename__ = "sso_seen_logout_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of provider id + jti
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class LoginAttemptRow(Base):

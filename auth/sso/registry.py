@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from audit.events import Actor, AuditEvent, utc_now
 from audit.store.log import AuditLog
 from auth.models import Tenant
 from auth.roles import Role
-from auth.sso.config import ProviderConfig, ProviderKind, ProviderOptions, SignInPolicy
+from auth.sso.config import ProviderConfig, ProviderKind, ProviderOptions, SignInPolicy, role_claim_warnings
 from auth.sso.errors import ProviderConflictError, ProviderNotFoundError, SsoConfigError
 from auth.sso.models import IdentityProviderRow, SignInPolicyRow
 
@@ -45,9 +45,20 @@ def _public_options(config: ProviderConfig) -> dict[str, JsonValue]:
 
 
 def add_provider(
-    session: Session, audit: AuditLog, actor: Actor, tenant_id: str, config: ProviderConfig
+    session: Session,
+    audit: AuditLog,
+    actor: Actor,
+    tenant_id: str,
+    config: ProviderConfig,
+    *,
+    allow_insecure_loopback: bool = False,
 ) -> IdentityProviderRow:
+    """Add a provider (audited). A plain-http (loopback) provider only where the deployment allows them."""
     _tenant(session, tenant_id)
+    try:
+        config.check_transport(allow_insecure_loopback=allow_insecure_loopback)
+    except ValueError as exc:
+        raise SsoConfigError(str(exc)) from None
     row = IdentityProviderRow(
         id=secrets.token_hex(8),
         tenant_id=tenant_id,
@@ -95,10 +106,22 @@ def get_provider(session: Session, tenant_id: str, name: str) -> IdentityProvide
 
 
 def replace_provider(
-    session: Session, audit: AuditLog, actor: Actor, tenant_id: str, row: IdentityProviderRow, config: ProviderConfig
+    session: Session,
+    audit: AuditLog,
+    actor: Actor,
+    tenant_id: str,
+    row: IdentityProviderRow,
+    config: ProviderConfig,
+    *,
+    allow_insecure_loopback: bool = False,
 ) -> IdentityProviderRow:
     """Give the provider `row` of `tenant_id` a new configuration (its name included) in place: it keeps its id,
-    so users keep their links to it. The audit record says what changed, never the client secret."""
+    so users keep their links to it. The audit record says what changed, never the client secret. A plain-http
+    (loopback) provider only where the deployment allows them."""
+    try:
+        config.check_transport(allow_insecure_loopback=allow_insecure_loopback)
+    except ValueError as exc:
+        raise SsoConfigError(str(exc)) from None
     before = config_of(row)
     row.name = config.name
     row.kind = config.kind.value
@@ -144,21 +167,35 @@ def remove_provider(session: Session, audit: AuditLog, actor: Actor, tenant_id: 
 
 
 def get_policy(session: Session, tenant_id: str) -> SignInPolicy:
-    """The tenant's sign-in policy; invite-only with default timeouts until one is set."""
+    """The tenant's sign-in policy; invite-only with default timeouts until one is set. SsoConfigError when the
+    stored policy breaks a rule made since it was set (a role claim users control): nobody signs in under it
+    until an administrator sets it again."""
     row = session.get(SignInPolicyRow, tenant_id)
     if row is None:
         return SignInPolicy()
-    return SignInPolicy(
-        allowed_domains=tuple(row.allowed_domains),
-        jit=row.jit,
-        role_claim=row.role_claim,
-        role_map={value: Role(role) for value, role in row.role_map.items()},
-        idle_timeout_seconds=row.idle_timeout_seconds,
-        absolute_timeout_seconds=row.absolute_timeout_seconds,
-    )
+    try:
+        return SignInPolicy(
+            allowed_domains=tuple(row.allowed_domains),
+            jit=row.jit,
+            role_claim=row.role_claim,
+            role_map={value: Role(role) for value, role in row.role_map.items()},
+            idle_timeout_seconds=row.idle_timeout_seconds,
+            absolute_timeout_seconds=row.absolute_timeout_seconds,
+            revalidate_seconds=row.revalidate_seconds,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise SsoConfigError(f"the sign-in policy of {tenant_id!r} must be set again: {problems}") from None
 
 
-def set_policy(session: Session, audit: AuditLog, actor: Actor, tenant_id: str, policy: SignInPolicy) -> None:
+def policy_warnings(session: Session, tenant_id: str, policy: SignInPolicy | None = None) -> list[str]:
+    """What may keep the tenant's role mapping from working with its providers (see `role_claim_warnings`)."""
+    configured = [config_of(row) for row in list_providers(session, tenant_id)]
+    return role_claim_warnings(policy or get_policy(session, tenant_id), configured)
+
+
+def set_policy(session: Session, audit: AuditLog, actor: Actor, tenant_id: str, policy: SignInPolicy) -> list[str]:
+    """Replace the tenant's policy (audited); the warnings about its role mapping (`policy_warnings`)."""
     _tenant(session, tenant_id)
     row = session.get(SignInPolicyRow, tenant_id)
     if row is None:
@@ -170,6 +207,7 @@ def set_policy(session: Session, audit: AuditLog, actor: Actor, tenant_id: str, 
     row.role_map = {value: role.value for value, role in policy.role_map.items()}
     row.idle_timeout_seconds = policy.idle_timeout_seconds
     row.absolute_timeout_seconds = policy.absolute_timeout_seconds
+    row.revalidate_seconds = policy.revalidate_seconds
     row.updated_at = utc_now()
     session.flush()
     details: dict[str, JsonValue] = policy.model_dump(mode="json")
@@ -179,3 +217,4 @@ def set_policy(session: Session, audit: AuditLog, actor: Actor, tenant_id: str, 
             tenant=tenant_id, actor=actor, action="sso.policy.updated", target=f"tenant:{tenant_id}", details=details
         ),
     )
+    return policy_warnings(session, tenant_id, policy)

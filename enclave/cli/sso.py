@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from pydantic import SecretStr, ValidationError
+from rich.markup import escape
 
 from auth.roles import Role, parse_role
 from auth.sso.config import ProviderConfig, ProviderKind, SignInPolicy
@@ -181,6 +182,7 @@ def sso_list(tenant: TenantOption, as_json: JsonOption = False) -> None:
         access = operator_access(services, tenant)
         rows = services.sso.providers(access)
         policy = services.sso.policy(access)
+        warnings = services.sso.policy_warnings(access)
     if as_json:
         print_json(
             {
@@ -196,6 +198,7 @@ def sso_list(tenant: TenantOption, as_json: JsonOption = False) -> None:
                     for row in rows
                 ],
                 "policy": policy.model_dump(mode="json"),
+                "warnings": warnings,
             }
         )
         return
@@ -211,9 +214,12 @@ def sso_list(tenant: TenantOption, as_json: JsonOption = False) -> None:
     mapping = f"; roles from claim {policy.role_claim!r}" if policy.role_claim else ""
     console.print(
         f"policy: {'JIT' if policy.jit else 'invite-only'}; domains: {domains}; "
-        f"idle {policy.idle_timeout_seconds // 60} min; absolute {policy.absolute_timeout_seconds // 3600} h{mapping}",
+        f"idle {policy.idle_timeout_seconds // 60} min; absolute {policy.absolute_timeout_seconds // 3600} h; "
+        f"re-checked with the provider every {policy.revalidate_seconds // 60} min{mapping}",
         soft_wrap=True,
     )
+    for warning in warnings:
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 @sso_app.command("remove")
@@ -241,6 +247,9 @@ def sso_policy(
     ] = None,
     idle_minutes: Annotated[int, typer.Option(metavar="MINUTES", help="idle session timeout")] = 30,
     absolute_hours: Annotated[int, typer.Option(metavar="HOURS", help="absolute session timeout")] = 12,
+    revalidate_minutes: Annotated[
+        int, typer.Option(metavar="MINUTES", help="re-check the user with the identity provider this often")
+    ] = 60,
 ) -> None:
     """Set the tenant's sign-in policy (replaces the previous one)."""
     mapping: dict[str, Role] = {}
@@ -260,25 +269,15 @@ def sso_policy(
             role_map=mapping,
             idle_timeout_seconds=idle_minutes * 60,
             absolute_timeout_seconds=absolute_hours * 3600,
+            revalidate_seconds=revalidate_minutes * 60,
         )
     except ValidationError as exc:
         usage(_validation_message(exc))
     with opened_services() as services:
-        access = operator_access(services, tenant)
-        services.sso.set_policy(access, policy)
-        unrequested = [
-            row.name
-            for row in services.sso.providers(access)
-            if role_claim and role_claim not in row.options.get("scopes", ())
-        ]
+        warnings = services.sso.set_policy(operator_access(services, tenant), policy)
     console.print(f"sign-in policy of {tenant} updated")
-    if unrequested:
-        errors.print(
-            f"[yellow]warning:[/] roles come from the {role_claim!r} claim, but provider(s) "
-            f"{', '.join(unrequested)} do not request a {role_claim!r} scope; most providers release groups only "
-            f"when asked: `enclave sso update NAME --tenant {tenant} ... --scope {role_claim}`",
-            soft_wrap=True,
-        )
+    for warning in warnings:
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 @keycloak_app.command("provision")

@@ -87,3 +87,47 @@ def users_offboard(email: EmailArgument, tenant: TenantOption) -> None:
         + (f", {keycloak} Keycloak account(s) disabled and logged out" if keycloak is not None else ""),
         soft_wrap=True,
     )
+
+
+ProviderOption = Annotated[str, typer.Option(metavar="PROVIDER", help="the provider's name in the tenant")]
+SubjectOption = Annotated[
+    str, typer.Option(metavar="SUBJECT", help="the account's subject at the provider (the `sub` its tokens carry)")
+]
+
+
+@users_app.command("link")
+def users_link(email: EmailArgument, tenant: TenantOption, provider: ProviderOption, subject: SubjectOption) -> None:
+    """Let a provider account sign in as this user (after checking it is the same person; audited)."""
+    with opened_services() as services:
+        access = operator_access(services, tenant)
+        linked = services.users.link(
+            access, services.users.by_email(access, email).id, provider=provider, subject=subject
+        )
+    console.print(f"{linked.provider} account {linked.subject!r} now signs in as {email}")
+
+
+@users_app.command("unlink")
+def users_unlink(email: EmailArgument, tenant: TenantOption, provider: ProviderOption, subject: SubjectOption) -> None:
+    """Stop a provider account signing in as this user; the sessions opened with it end (audited)."""
+    with opened_services() as services:
+        access = operator_access(services, tenant)
+        user_id = services.users.by_email(access, email).id
+        ended = services.users.unlink(access, user_id, provider=provider, subject=subject)
+    console.print(f"{provider} account {subject!r} no longer signs in as {email}; {ended} session(s) ended")
+
+
+@users_app.command("identities")
+def users_identities(email: EmailArgument, tenant: TenantOption, as_json: JsonOption = False) -> None:
+    """The provider accounts that sign in as this user."""
+    with opened_services() as services:
+        access = operator_access(services, tenant)
+        found = services.users.identities(access, services.users.by_email(access, email).id)
+    if as_json:
+        print_json([identity.__dict__ for identity in found])
+        return
+    rows = table("provider", "kind", "subject", "linked (UTC)", "last sign-in (UTC)")
+    for identity in found:
+        rows.add_row(
+            identity.provider, identity.kind, identity.subject, when(identity.linked_at), when(identity.last_login_at)
+        )
+    print_table(rows)

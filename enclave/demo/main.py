@@ -32,6 +32,7 @@ def main() -> None:
         "ENCLAVE_DATA_DIR": str(DEMO_DIR),
         "ENCLAVE_TENANT": TENANT,
         "ENCLAVE_PUBLIC_URL": f"http://127.0.0.1:{port}",  # sign-in redirect URIs derive from it
+        "ENCLAVE_SSO_ALLOW_INSECURE_LOOPBACK_ISSUERS": "true",  # the demo's provider is on plain-http loopback
         "ENCLAVE_LOG_LEVEL": "WARNING",
         "ENCLAVE_AUDIT_CHECKPOINT_EVERY": "5",
         "COLUMNS": str(console.width),  # the CLI's tables, captured here, get the same width

@@ -10,7 +10,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from auth.sessions import SessionStore
+from auth.sso.backchannel import BackchannelLogout
+from auth.sso.clients import ProviderClients
 from auth.sso.flow import SignInService
+from auth.sso.revalidation import SessionRevalidator
 from enclave.cache import RateLimit
 from enclave.runtime import Runtime
 from enclave.services.access import Access
@@ -27,11 +30,12 @@ from enclave.services.users import Users
 __all__ = ["Access", "Services"]
 
 
-def open_session_store(runtime: Runtime) -> SessionStore:
-    """Sessions on this runtime. The cache holds hot copies only when every replica shares it (Redis); an
-    in-process cache would hide another process's revocation, so then every lookup reads the database."""
+def open_session_store(runtime: Runtime, clients: ProviderClients) -> SessionStore:
+    """Sessions on this runtime, re-validated with their identity providers when due. The cache holds hot
+    copies only when every replica shares it (Redis); an in-process cache would hide another process's
+    revocation, so then every lookup reads the database."""
     shared = None if runtime.settings.cache_url.startswith("memory://") else runtime.cache
-    return SessionStore(runtime.sessions, shared)
+    return SessionStore(runtime.sessions, shared, SessionRevalidator(runtime.sessions, runtime.audit, clients))
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Services:
     refusals: RefusalRecorder
     authentication: Authentication
     sign_in: SignInService
+    backchannel_logout: BackchannelLogout
     tenants: Tenants
     api_keys: ApiKeys
     users: Users
@@ -52,7 +57,8 @@ class Services:
     def build(cls, runtime: Runtime) -> Services:
         """Everything, wired once. Nothing here starts a thread or a task: `background_jobs` does, for a
         serving gateway only."""
-        store = open_session_store(runtime)
+        clients = ProviderClients(allow_insecure_loopback=runtime.settings.sso_allow_insecure_loopback_issuers)
+        store = open_session_store(runtime, clients)
         sso = Sso(runtime)
         settings = runtime.settings
         refusals = RefusalRecorder(
@@ -63,7 +69,8 @@ class Services:
             session_store=store,
             refusals=refusals,
             authentication=build_authentication(runtime, store, refusals),
-            sign_in=SignInService(runtime.sessions, runtime.audit, store),
+            sign_in=SignInService(runtime.sessions, runtime.audit, store, clients),
+            backchannel_logout=BackchannelLogout(runtime.sessions, runtime.audit, store, clients),
             tenants=Tenants(runtime),
             api_keys=ApiKeys(runtime),
             users=Users(runtime, store, sso.keycloak_offboarding),

@@ -18,6 +18,7 @@ from auth.sso.registry import (
     get_policy,
     get_provider,
     list_providers,
+    policy_warnings,
     remove_provider,
     replace_provider,
 )
@@ -36,6 +37,8 @@ class Sso:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._declared_in_place = False
+        # development only: identity providers at plain-http loopback URLs (ENCLAVE_SSO_ALLOW_INSECURE_...)
+        self._allow_loopback = runtime.settings.sso_allow_insecure_loopback_issuers
 
     # -- providers --------------------------------------------------------------------------------------
     def providers(self, access: Access) -> list[IdentityProviderRow]:
@@ -46,7 +49,14 @@ class Sso:
     def add_provider(self, access: Access, config: ProviderConfig) -> IdentityProviderRow:
         access.require(Permission.SSO_ADMIN)
         with transaction(self._runtime.sessions) as session:
-            return add_provider(session, self._runtime.audit, access.actor, access.tenant, config)
+            return add_provider(
+                session,
+                self._runtime.audit,
+                access.actor,
+                access.tenant,
+                config,
+                allow_insecure_loopback=self._allow_loopback,
+            )
 
     def replace_provider(self, access: Access, name: str, config: ProviderConfig) -> IdentityProviderRow:
         """Edit the provider `name` in place: it takes the new configuration, `config.name` included (a rename;
@@ -61,7 +71,15 @@ class Sso:
                 raise ProviderConflictError(f"tenant {access.tenant!r} already has a provider named {config.name!r}")
             if config.client_secret is None and row.client_secret is not None and config.kind.value == row.kind:
                 config = config.model_copy(update={"client_secret": SecretStr(row.client_secret)})
-            return replace_provider(session, self._runtime.audit, access.actor, access.tenant, row, config)
+            return replace_provider(
+                session,
+                self._runtime.audit,
+                access.actor,
+                access.tenant,
+                row,
+                config,
+                allow_insecure_loopback=self._allow_loopback,
+            )
 
     def remove_provider(self, access: Access, name: str) -> None:
         access.require(Permission.SSO_ADMIN)
@@ -74,11 +92,17 @@ class Sso:
         with self._runtime.sessions() as session:
             return get_policy(session, access.tenant)
 
-    def set_policy(self, access: Access, policy: SignInPolicy) -> SignInPolicy:
+    def set_policy(self, access: Access, policy: SignInPolicy) -> list[str]:
+        """Replace the policy (audited); warnings about what may keep its role mapping from working (a claim
+        the providers do not release, or a scope not requested)."""
         access.require(Permission.SSO_ADMIN)
         with transaction(self._runtime.sessions) as session:
-            store_policy(session, self._runtime.audit, access.actor, access.tenant, policy)
-        return policy
+            return store_policy(session, self._runtime.audit, access.actor, access.tenant, policy)
+
+    def policy_warnings(self, access: Access) -> list[str]:
+        access.require(Permission.SSO_ADMIN)
+        with self._runtime.sessions() as session:
+            return policy_warnings(session, access.tenant)
 
     # -- Keycloak ---------------------------------------------------------------------------------------
     def keycloak_admin(self) -> AdminConnection:
@@ -111,9 +135,19 @@ class Sso:
         with transaction(self._runtime.sessions) as session:
             existing = get_provider(session, access.tenant, KEYCLOAK_PROVIDER_NAME)
             if existing is None:
-                add_provider(session, audit, access.actor, access.tenant, config)
+                add_provider(
+                    session, audit, access.actor, access.tenant, config, allow_insecure_loopback=self._allow_loopback
+                )
             else:
-                replace_provider(session, audit, access.actor, access.tenant, existing, config)
+                replace_provider(
+                    session,
+                    audit,
+                    access.actor,
+                    access.tenant,
+                    existing,
+                    config,
+                    allow_insecure_loopback=self._allow_loopback,
+                )
             audit.append(
                 session,
                 AuditEvent(
@@ -161,10 +195,13 @@ class Sso:
             return
         with transaction(self._runtime.sessions) as session:
             existing = get_provider(session, tenant, config.name)
+            allow = self._allow_loopback
             if existing is None:
-                add_provider(session, self._runtime.audit, SYSTEM_ACTOR, tenant, config)
+                add_provider(session, self._runtime.audit, SYSTEM_ACTOR, tenant, config, allow_insecure_loopback=allow)
             elif config_of(existing) != config:
-                replace_provider(session, self._runtime.audit, SYSTEM_ACTOR, tenant, existing, config)
+                replace_provider(
+                    session, self._runtime.audit, SYSTEM_ACTOR, tenant, existing, config, allow_insecure_loopback=allow
+                )
         self._declared_in_place = True
 
 

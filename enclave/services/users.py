@@ -10,6 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from auth.identities import LinkedIdentity, link_identity, list_identities, unlink_identity
 from auth.keycloak import KeycloakAdminError
 from auth.models import User
 from auth.roles import Permission, Role
@@ -108,6 +109,39 @@ class Users:
             raise UnavailableError(
                 f"Enclave access is removed, but {exc}; offboard them again to finish at Keycloak"
             ) from None
+
+    # -- identities (customer IT links provider accounts to users explicitly) ------------------------------
+    def identities(self, access: Access, user_id: str) -> builtins.list[LinkedIdentity]:
+        access.require(Permission.USERS_ADMIN)
+        return list_identities(self._runtime.sessions, tenant_id=access.tenant, user_id=user_id)
+
+    def link(self, access: Access, user_id: str, *, provider: str, subject: str) -> LinkedIdentity:
+        """This provider account is this user from now on (audited `auth.user.identity.linked`)."""
+        access.require(Permission.USERS_ADMIN)
+        return link_identity(
+            self._runtime.sessions,
+            self._runtime.audit,
+            access.actor,
+            tenant_id=access.tenant,
+            user_id=user_id,
+            provider=provider,
+            subject=subject,
+        )
+
+    def unlink(self, access: Access, user_id: str, *, provider: str, subject: str) -> int:
+        """The provider account no longer signs in as this user; the sessions opened with it end (audited).
+        The number of sessions ended."""
+        access.require(Permission.USERS_ADMIN)
+        return unlink_identity(
+            self._runtime.sessions,
+            self._runtime.audit,
+            access.actor,
+            self._store,
+            tenant_id=access.tenant,
+            user_id=user_id,
+            provider=provider,
+            subject=subject,
+        )
 
     # -- sessions ----------------------------------------------------------------------------------------
     def sessions(self, access: Access, user_id: str | None = None) -> builtins.list[UserSessionRow]:

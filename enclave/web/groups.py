@@ -14,7 +14,7 @@ from audit.events import ActorKind
 from auth.principal import Principal
 from enclave.http.deps import authenticate_request, check_form_csrf
 from enclave.http.groups import RouterGroup
-from enclave.web import account, signin
+from enclave.web import account, backchannel, signin
 from tenancy.errors import UnauthenticatedError
 
 SIGN_IN_PATH = "/auth/login"
@@ -52,6 +52,7 @@ def register_page_handlers(app: FastAPI) -> None:
 
 PAGE_GROUPS: tuple[RouterGroup, ...] = (
     RouterGroup("public pages", "", (signin.router,)),
+    RouterGroup("backchannel", "", (backchannel.router,)),  # the identity provider's signed logout tokens
     RouterGroup(
         "signed-in pages",
         "",

@@ -70,16 +70,16 @@ def sign_in_page(request: Request, next: str | None = None) -> Response:
     tenant = served_tenant(request)
     services = get_services(request)
     services.sso.ensure_declared_provider()  # a stack-declared provider is listed from the first page on
-    try:
-        target = safe_next_path(next)
-    except LoginRefusedError as exc:
-        return render(
-            "signin.html", 400, tenant_name=tenant.display_name, providers=[], next_path="/", message=str(exc)
-        )
     with services.runtime.sessions() as session:
         rows = list_providers(session, tenant.id)
     providers = [{"name": row.name, "label": provider_label(row.name, row.kind)} for row in rows]
-    return render("signin.html", tenant_name=tenant.display_name, providers=providers, next_path=target, message=None)
+    try:  # the tenant's providers, always: a refused `next` is reported above them, never as "no provider"
+        target, message, status = safe_next_path(next), None, 200
+    except LoginRefusedError as exc:
+        target, message, status = "/", str(exc), 400
+    return render(
+        "signin.html", status, tenant_name=tenant.display_name, providers=providers, next_path=target, message=message
+    )
 
 
 @router.get("/auth/login/{provider}")
@@ -102,7 +102,11 @@ def start_sign_in(request: Request, provider: str, next: str | None = None) -> R
 
 @router.get(CALLBACK_PATH)
 def finish_sign_in(
-    request: Request, state: str | None = None, code: str | None = None, error: str | None = None
+    request: Request,
+    state: str | None = None,
+    code: str | None = None,
+    error: str | None = None,
+    iss: str | None = None,  # RFC 9207: the issuer the response comes from
 ) -> Response:
     tenant = served_tenant(request)
     if (throttled := _sign_in_throttled(request, tenant)) is not None:
@@ -115,6 +119,7 @@ def finish_sign_in(
             error=error,
             browser_binding=request.cookies.get(LOGIN_COOKIE),
             redirect_uri=redirect_uri(tenant),
+            iss=iss,
             context=request_context(request),
             replaces=request.cookies.get(SESSION_COOKIE),
         )

@@ -190,3 +190,32 @@ def test_audit_of_revocations(runtime: Runtime) -> None:
     assert record["reason"] == "offboarding"
     assert record["target"] == f"user:{user.id}"
     assert outcome == "success"
+
+
+SHORT_IDLE = SignInPolicy(idle_timeout_seconds=60, absolute_timeout_seconds=3600)
+
+
+def test_idle_time_counts_from_the_last_real_use_not_the_last_recorded_touch(runtime: Runtime) -> None:
+    """Last-seen is written at most once a minute; a session used 59 s ago is not idle, whatever was written."""
+    store = SessionStore(runtime.sessions)
+    with transaction(runtime.sessions) as session:
+        token, active = store.create(session, new_user(runtime), SHORT_IDLE, provider_id=None)
+    start = active.created_at
+    assert store.lookup(token, start + timedelta(seconds=59)) is not None  # a real use, not written (< 1 min)
+    assert store.lookup(token, start + timedelta(seconds=118)) is not None  # 59 s after the last use
+    assert store.lookup(token, start + timedelta(seconds=177)) is not None  # 59 s after that one
+    assert store.lookup(token, start + timedelta(seconds=237)) is None  # 60 s without a use: idle
+
+
+def test_a_use_seen_by_one_replica_keeps_the_session_alive_on_another(
+    runtime: Runtime, redis_cache: RedisCache
+) -> None:
+    replica_a = SessionStore(runtime.sessions, redis_cache)
+    replica_b = SessionStore(runtime.sessions, RedisCache("redis://127.0.0.1:6379/0"))
+    with transaction(runtime.sessions) as session:
+        token, active = replica_a.create(session, new_user(runtime), SHORT_IDLE, provider_id=None)
+    start = active.created_at
+    assert replica_a.lookup(token, start + timedelta(seconds=30)) is not None
+    assert replica_a.lookup(token, start + timedelta(seconds=59)) is not None  # the last use, on replica A
+    assert replica_b.lookup(token, start + timedelta(seconds=118)) is not None  # B learns of it through Redis
+    assert replica_b.lookup(token, start + timedelta(seconds=178)) is None

@@ -13,11 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from auth.roles import Role
 from auth.sso.config import (
+    DEFAULT_REVALIDATE_SECONDS,
     DOMAIN_REGEX,
-    ENDPOINT_URL_REGEX,
     GUID_REGEX,
+    HTTPS_ENDPOINT_URL_REGEX,
+    MIN_REVALIDATE_SECONDS,
     PROVIDER_NAME_REGEX,
     PUBLIC_KEY_ALGORITHMS,
+    ROLE_CLAIM_REGEX,
     SCOPE_REGEX,
     ProviderConfig,
 )
@@ -31,7 +34,7 @@ ClientId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[!-~]+$
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=1000, description="write-only: never returned")]
 Scope = Annotated[str, Field(pattern=rf"^{SCOPE_REGEX}$")]
 Algorithm = Annotated[str, Field(pattern=rf"^(?:{'|'.join(PUBLIC_KEY_ALGORITHMS)})$")]
-Endpoint = Annotated[str, Field(pattern=rf"^{ENDPOINT_URL_REGEX}$", max_length=500)]
+Endpoint = Annotated[str, Field(pattern=rf"^{HTTPS_ENDPOINT_URL_REGEX}$", max_length=500)]
 Guid = Annotated[str, Field(pattern=rf"^{GUID_REGEX}$")]
 Domain = Annotated[str, Field(pattern=rf"^{DOMAIN_REGEX}$", max_length=253)]
 
@@ -144,7 +147,11 @@ class ProviderOut(BaseModel):
 class RoleMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    claim: str = Field(min_length=1, max_length=100, description="the claim whose values map, e.g. groups")
+    claim: str = Field(
+        pattern=rf"^{ROLE_CLAIM_REGEX}$",
+        description="the claim whose values map, e.g. groups, roles, realm_access.roles; never one the user "
+        "controls (name, email, preferred_username, nickname, given_name, family_name, login, ...: refused)",
+    )
     roles: dict[Annotated[str, Field(max_length=200)], Role] = Field(
         max_length=100, description="claim value -> role; the most privileged match wins"
     )
@@ -162,3 +169,13 @@ class PolicyBody(BaseModel):
         1800, description="past the absolute timeout it is the absolute timeout"
     )
     absolute_timeout_seconds: Annotated[int, Field(ge=300, le=30 * 86_400), JSON_INTEGER] = 43_200
+    revalidate_seconds: Annotated[int, Field(ge=MIN_REVALIDATE_SECONDS, le=86_400), JSON_INTEGER] = Field(
+        DEFAULT_REVALIDATE_SECONDS,
+        description="how long a session goes without the identity provider confirming the user again",
+    )
+
+
+class PolicyOut(PolicyBody):
+    warnings: list[str] = Field(
+        default_factory=list, description="what may keep the role mapping from working with the tenant's providers"
+    )

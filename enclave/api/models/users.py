@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from auth.models import User
 from auth.roles import Role
+from auth.sso.config import PROVIDER_NAME_REGEX
 from auth.users import EMAIL_REGEX
 
 
@@ -44,3 +45,20 @@ class OffboardingOut(BaseModel):
     sessions_ended: int
     api_keys_revoked: int
     idp_accounts_disabled: int | None
+
+
+class IdentityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(pattern=rf"^{PROVIDER_NAME_REGEX}$", description="the provider's name in the tenant")
+    subject: str = Field(
+        min_length=1, max_length=255, pattern=r"^[!-~]+$", description="the account's `sub` at the provider"
+    )
+
+
+class IdentityOut(BaseModel):
+    provider: str
+    kind: str
+    subject: str
+    linked_at: datetime
+    last_login_at: datetime | None

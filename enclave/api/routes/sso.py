@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from auth.sso.config import PROVIDER_NAME_REGEX, SignInPolicy
 from auth.sso.models import IdentityProviderRow
-from enclave.api.models.sso import PolicyBody, ProviderIn, ProviderOut, RoleMapping
+from enclave.api.models.sso import PolicyBody, PolicyOut, ProviderIn, ProviderOut, RoleMapping
 from enclave.http.deps import AccessDep, ServicesDep
 from enclave.http.problems import problem_responses
 from enclave.http.routing import resource_router
@@ -83,29 +83,31 @@ def delete_provider(name: ProviderName, services: ServicesDep, access: AccessDep
     return Response(status_code=204)
 
 
-def _policy_out(policy: SignInPolicy) -> PolicyBody:
+def _policy_out(policy: SignInPolicy, warnings: list[str]) -> PolicyOut:
     mapping = RoleMapping(claim=policy.role_claim, roles=policy.role_map) if policy.role_claim else None
-    return PolicyBody(
+    return PolicyOut(
         allowed_domains=list(policy.allowed_domains),
         jit=policy.jit,
         role_mapping=mapping,
         idle_timeout_seconds=policy.idle_timeout_seconds,
         absolute_timeout_seconds=policy.absolute_timeout_seconds,
+        revalidate_seconds=policy.revalidate_seconds,
+        warnings=warnings,
     )
 
 
-@router.get("/policy", response_model=PolicyBody, summary="The tenant's sign-in policy")
-def get_sign_in_policy(services: ServicesDep, access: AccessDep) -> PolicyBody:
-    return _policy_out(services.sso.policy(access))
+@router.get("/policy", response_model=PolicyOut, summary="The tenant's sign-in policy")
+def get_sign_in_policy(services: ServicesDep, access: AccessDep) -> PolicyOut:
+    return _policy_out(services.sso.policy(access), services.sso.policy_warnings(access))
 
 
 @router.put(
     "/policy",
-    response_model=PolicyBody,
+    response_model=PolicyOut,
     summary="Replace the tenant's sign-in policy",
     responses=problem_responses(400),
 )
-def put_sign_in_policy(body: PolicyBody, services: ServicesDep, access: AccessDep) -> PolicyBody:
+def put_sign_in_policy(body: PolicyBody, services: ServicesDep, access: AccessDep) -> PolicyOut:
     mapping = body.role_mapping
     try:
         policy = SignInPolicy(
@@ -115,7 +117,8 @@ def put_sign_in_policy(body: PolicyBody, services: ServicesDep, access: AccessDe
             role_map=mapping.roles if mapping else {},
             idle_timeout_seconds=body.idle_timeout_seconds,
             absolute_timeout_seconds=body.absolute_timeout_seconds,
+            revalidate_seconds=body.revalidate_seconds,
         )
     except ValidationError as exc:
         raise _invalid(exc) from None
-    return _policy_out(services.sso.set_policy(access, policy))
+    return _policy_out(policy, services.sso.set_policy(access, policy))

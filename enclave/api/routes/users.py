@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import Path
 
 from auth.apikeys import KEY_ID_SCHEMA_PATTERN
+from auth.sso.config import PROVIDER_NAME_REGEX
 from enclave.api.models.api_keys import ApiKeyIn, ApiKeyOut, IssuedApiKeyOut
 from enclave.api.models.sessions import RevokedCount
-from enclave.api.models.users import OffboardingOut, RoleIn, UserIn, UserOut
+from enclave.api.models.users import IdentityIn, IdentityOut, OffboardingOut, RoleIn, UserIn, UserOut
 from enclave.http.deps import AccessDep, ServicesDep
 from enclave.http.problems import problem_responses
 from enclave.http.routing import resource_router
@@ -60,6 +61,45 @@ def post_offboard(user_id: UserId, services: ServicesDep, access: AccessDep) -> 
 )
 def revoke_user_sessions(user_id: UserId, services: ServicesDep, access: AccessDep) -> RevokedCount:
     return RevokedCount(revoked=services.users.end_all_sessions(access, user_id))
+
+
+# -- identities --------------------------------------------------------------------------------------------
+@router.get(
+    "/{user_id}/identities",
+    response_model=list[IdentityOut],
+    summary="The provider accounts that sign in as this user",
+    responses=problem_responses(404),
+)
+def get_identities(user_id: UserId, services: ServicesDep, access: AccessDep) -> list[IdentityOut]:
+    return [IdentityOut(**identity.__dict__) for identity in services.users.identities(access, user_id)]
+
+
+@router.post(
+    "/{user_id}/identities",
+    status_code=201,
+    response_model=IdentityOut,
+    summary="Link a provider account to this user (customer IT, after checking it is the same person)",
+    responses=problem_responses(404, 409),
+)
+def post_identity(user_id: UserId, body: IdentityIn, services: ServicesDep, access: AccessDep) -> IdentityOut:
+    linked = services.users.link(access, user_id, provider=body.provider, subject=body.subject)
+    return IdentityOut(**linked.__dict__)
+
+
+@router.delete(
+    "/{user_id}/identities/{provider}/{subject}",
+    response_model=RevokedCount,
+    summary="Unlink a provider account; the sessions opened with it end",
+    responses=problem_responses(404),
+)
+def delete_identity(
+    user_id: UserId,
+    provider: Annotated[str, Path(pattern=rf"^{PROVIDER_NAME_REGEX}$")],
+    subject: Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[!-~]+$")],
+    services: ServicesDep,
+    access: AccessDep,
+) -> RevokedCount:
+    return RevokedCount(revoked=services.users.unlink(access, user_id, provider=provider, subject=subject))
 
 
 # -- a signed-in user's own API keys -------------------------------------------------------------------

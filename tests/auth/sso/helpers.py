@@ -1,9 +1,16 @@
 """Shared pieces of the SSO tests: a gateway runtime with a provider configured, and a browser-less walk
-through the redirect dance (the provider's authorize endpoint answers with a redirect to our callback)."""
+through the redirect dance (the provider's authorize endpoint answers with a redirect to our callback).
+
+The providers these tests start listen on plain-http loopback: their runtimes turn on the development
+setting that allows such providers (`DEV_SSO`)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -12,17 +19,22 @@ from sqlalchemy import select
 from audit.events import SYSTEM_ACTOR
 from audit.store.tables import audit_records
 from auth.sessions import SessionStore
+from auth.sso.clients import ProviderClients
 from auth.sso.config import ProviderConfig, SignInPolicy
-from auth.sso.flow import LoginResult, SignInService
+from auth.sso.flow import LoginResult, LoginStart, SignInService
 from auth.sso.registry import add_provider, set_policy
+from auth.sso.revalidation import SessionRevalidator
 from enclave.db import transaction
 from enclave.runtime import Runtime
+from tests.conftest import make_settings
 
 TENANT = "acme"
 CLIENT_ID = "enclave-gateway"
 CLIENT_SECRET = "test-client-secret-0123456789"
 REDIRECT_URI = "https://acme.example.com/auth/callback"
 JIT_POLICY = SignInPolicy(allowed_domains=("acme.test",), jit=True)
+DEV_SSO = {"sso_allow_insecure_loopback_issuers": True}
+CALLBACK_PARAMETERS = ("state", "code", "error", "iss")
 
 
 @dataclass(frozen=True)
@@ -30,11 +42,28 @@ class Callback:
     state: str | None
     code: str | None
     error: str | None
+    iss: str | None = None
+
+
+def callback_of(url: str) -> Callback:
+    query = parse_qs(urlsplit(url).query)
+    return Callback(*(query.get(name, [None])[0] for name in CALLBACK_PARAMETERS))
+
+
+@contextmanager
+def opened(database_url: str, data_dir: Path, **overrides: object) -> Iterator[Runtime]:
+    """A runtime that allows the tests' loopback providers."""
+    runtime = Runtime.open(make_settings(database_url, data_dir, **{**DEV_SSO, **overrides}))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
 
 
 def configure(runtime: Runtime, config: ProviderConfig, policy: SignInPolicy = JIT_POLICY) -> None:
+    allow = runtime.settings.sso_allow_insecure_loopback_issuers
     with transaction(runtime.sessions) as session:
-        add_provider(session, runtime.audit, SYSTEM_ACTOR, TENANT, config)
+        add_provider(session, runtime.audit, SYSTEM_ACTOR, TENANT, config, allow_insecure_loopback=allow)
         set_policy(session, runtime.audit, SYSTEM_ACTOR, TENANT, policy)
 
 
@@ -44,8 +73,11 @@ def oidc_config(issuer: str, name: str = "corp") -> ProviderConfig:
     )
 
 
-def service(runtime: Runtime) -> SignInService:
-    return SignInService(runtime.sessions, runtime.audit, SessionStore(runtime.sessions))
+def service(runtime: Runtime, http: httpx.Client | None = None) -> SignInService:
+    """A sign-in service as a gateway builds it: its session store re-validates with the providers."""
+    clients = ProviderClients(http, allow_insecure_loopback=runtime.settings.sso_allow_insecure_loopback_issuers)
+    store = SessionStore(runtime.sessions, revalidation=SessionRevalidator(runtime.sessions, runtime.audit, clients))
+    return SignInService(runtime.sessions, runtime.audit, store, clients)
 
 
 def follow_to_callback(url: str, client: httpx.Client | None = None) -> Callback:
@@ -58,15 +90,12 @@ def follow_to_callback(url: str, client: httpx.Client | None = None) -> Callback
         if not url.startswith("http"):
             url = str(response.url.join(url))
         if url.startswith(REDIRECT_URI):
-            query = parse_qs(urlsplit(url).query)
-            return Callback(*(query.get(name, [None])[0] for name in ("state", "code", "error")))
+            return callback_of(url)
     raise AssertionError("the provider never redirected to the callback")
 
 
-def sign_in(svc: SignInService, provider: str = "corp", login_hint: str | None = None) -> LoginResult:
-    start = svc.begin(TENANT, provider, redirect_uri=REDIRECT_URI, next_path="/home")
-    url = start.redirect_url + (f"&login_hint={login_hint}" if login_hint else "")
-    back = follow_to_callback(url)
+def finish(svc: SignInService, start: LoginStart, back: Callback, replaces: str | None = None) -> LoginResult:
+    """Complete the sign-in `start` began with the callback parameters the provider sent back."""
     return svc.complete(
         TENANT,
         state=back.state,
@@ -74,7 +103,15 @@ def sign_in(svc: SignInService, provider: str = "corp", login_hint: str | None =
         error=back.error,
         browser_binding=start.browser_binding,
         redirect_uri=REDIRECT_URI,
+        iss=back.iss,
+        replaces=replaces,
     )
+
+
+def sign_in(svc: SignInService, provider: str = "corp", login_hint: str | None = None) -> LoginResult:
+    start = svc.begin(TENANT, provider, redirect_uri=REDIRECT_URI, next_path="/home")
+    url = start.redirect_url + (f"&login_hint={login_hint}" if login_hint else "")
+    return finish(svc, start, follow_to_callback(url))
 
 
 def audit_rows(runtime: Runtime, action: str) -> list[tuple[str, bytes]]:
@@ -84,9 +121,10 @@ def audit_rows(runtime: Runtime, action: str) -> list[tuple[str, bytes]]:
         return [(row.outcome, row.body) for row in session.execute(query.order_by(audit_records.c.seq))]
 
 
-def login_at_real_provider(url: str, email: str) -> Callback:
-    """Walk node oidc-provider's development login and consent screens as `email`, without a browser."""
-    with httpx.Client() as browser:
+def login_at_real_provider(url: str, email: str, browser: httpx.Client | None = None) -> Callback:
+    """Walk node oidc-provider's development login and consent screens as `email`, without a browser (or in
+    `browser`, which then keeps the provider's session cookies)."""
+    with httpx.Client() if browser is None else contextlib.nullcontext(browser) as browser:
         for _ in range(12):
             response = browser.get(url, follow_redirects=False)
             if response.status_code == 200 and "/interaction/" in url:
@@ -98,6 +136,18 @@ def login_at_real_provider(url: str, email: str) -> Callback:
             assert response.status_code in (302, 303), response.text[:300]
             url = str(response.url.join(response.headers["location"]))
             if url.startswith(REDIRECT_URI):
-                query = parse_qs(urlsplit(url).query)
-                return Callback(*(query.get(name, [None])[0] for name in ("state", "code", "error")))
+                return callback_of(url)
     raise AssertionError("the provider never redirected to the callback")
+
+
+def login_as(
+    svc: SignInService,
+    subject: str,
+    *,
+    next_path: str = "/",
+    replaces: str | None = None,
+    browser: httpx.Client | None = None,
+) -> LoginResult:
+    """A whole sign-in with the tenant's `corp` provider (a real node oidc-provider) as `subject`."""
+    start = svc.begin(TENANT, "corp", redirect_uri=REDIRECT_URI, next_path=next_path)
+    return finish(svc, start, login_at_real_provider(start.redirect_url, subject, browser), replaces)

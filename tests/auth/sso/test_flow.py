@@ -16,7 +16,7 @@ from auth.models import User
 from auth.roles import Role
 from auth.sso.config import SignInPolicy
 from auth.sso.errors import LoginRefusedError
-from auth.sso.flow import LoginResult, SignInService, safe_next_path
+from auth.sso.flow import safe_next_path
 from auth.users import create_user
 from enclave.db import transaction
 from enclave.runtime import Runtime
@@ -27,11 +27,12 @@ from tests.auth.sso.helpers import (
     TENANT,
     audit_rows,
     configure,
+    login_as,
     login_at_real_provider,
     oidc_config,
+    opened,
     service,
 )
-from tests.conftest import make_settings
 from tests.support.oidc.nodeproc import real_provider
 
 GROUPS = {"root@acme.test": ["enclave-admins"], "sec@acme.test": ["it-security", "staff"]}
@@ -46,11 +47,8 @@ def issuer() -> Iterator[str]:
 
 
 def _open(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(database_url, tmp_path / "data"))
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with opened(database_url, tmp_path / "data") as runtime:
+        yield runtime
 
 
 @pytest.fixture
@@ -64,25 +62,11 @@ def any_runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     yield from _open(database_url, tmp_path)
 
 
-def login(svc: SignInService, email: str, next_path: str = "/home", replaces: str | None = None) -> LoginResult:
-    start = svc.begin(TENANT, "corp", redirect_uri=REDIRECT_URI, next_path=next_path)
-    back = login_at_real_provider(start.redirect_url, email)
-    return svc.complete(
-        TENANT,
-        state=back.state,
-        code=back.code,
-        error=back.error,
-        browser_binding=start.browser_binding,
-        redirect_uri=REDIRECT_URI,
-        replaces=replaces,
-    )
-
-
 def test_jit_sign_in_opens_a_session_and_logout_ends_it(issuer: str, any_runtime: Runtime) -> None:
     runtime = any_runtime
     configure(runtime, oidc_config(issuer))
     svc = service(runtime)
-    result = login(svc, "alice@acme.test")
+    result = login_as(svc, "alice@acme.test")
     assert result.user.email == "alice@acme.test"
     assert result.user.role == Role.VIEWER.value  # the tenant's default role
     active = svc.store.lookup(result.session_token)
@@ -91,7 +75,7 @@ def test_jit_sign_in_opens_a_session_and_logout_ends_it(issuer: str, any_runtime
     assert active.principal().role is Role.VIEWER
     assert [json.loads(b)["details"]["via"] for _, b in audit_rows(runtime, "auth.user.created")] == ["jit"]
 
-    again = login(svc, "alice@acme.test", replaces=result.session_token)  # the same person: no second user
+    again = login_as(svc, "alice@acme.test", replaces=result.session_token)  # the same person: no second user
     assert again.user.id == result.user.id
     assert svc.store.lookup(result.session_token) is None  # rotated at login
     end_session = svc.logout(again.session_token, post_logout_redirect_uri="https://acme.example.com/signed-out")
@@ -105,7 +89,7 @@ def test_jit_sign_in_opens_a_session_and_logout_ends_it(issuer: str, any_runtime
 def test_user_from_a_disallowed_domain_is_refused(issuer: str, runtime: Runtime) -> None:
     configure(runtime, oidc_config(issuer))
     with pytest.raises(LoginRefusedError) as refused:
-        login(service(runtime), "mallory@evil.test")
+        login_as(service(runtime), "mallory@evil.test")
     assert refused.value.reason == "domain_not_allowed"
     ((_outcome, body),) = audit_rows(runtime, "auth.login.failed")
     assert json.loads(body)["actor"]["email"] == "mallory@evil.test"
@@ -117,10 +101,10 @@ def test_invite_only_tenant_signs_in_invited_users_only(issuer: str, runtime: Ru
     configure(runtime, oidc_config(issuer), SignInPolicy(allowed_domains=("acme.test",), jit=False))
     svc = service(runtime)
     with pytest.raises(LoginRefusedError, match="invited users only"):
-        login(svc, "bob@acme.test")
+        login_as(svc, "bob@acme.test")
     with transaction(runtime.sessions) as session:
         create_user(session, runtime.audit, SYSTEM_ACTOR, tenant_id=TENANT, email="Bob@acme.test", role=Role.MEMBER)
-    result = login(svc, "bob@acme.test")
+    result = login_as(svc, "bob@acme.test")
     assert result.user.role == Role.MEMBER.value
 
 
@@ -136,22 +120,22 @@ def test_group_claim_maps_to_the_most_privileged_role(issuer: str, runtime: Runt
     )
     configure(runtime, config, policy)
     svc = service(runtime)
-    assert login(svc, "root@acme.test").user.role == Role.ADMIN.value
-    assert login(svc, "sec@acme.test").user.role == Role.SECURITY_ADMIN.value
-    assert login(svc, "carol@acme.test").user.role == Role.VIEWER.value  # no mapped group: the default
+    assert login_as(svc, "root@acme.test").user.role == Role.ADMIN.value
+    assert login_as(svc, "sec@acme.test").user.role == Role.SECURITY_ADMIN.value
+    assert login_as(svc, "carol@acme.test").user.role == Role.VIEWER.value  # no mapped group: the default
 
 
 def test_disabled_user_is_refused(issuer: str, runtime: Runtime) -> None:
     configure(runtime, oidc_config(issuer))
     svc = service(runtime)
-    first = login(svc, "dave@acme.test")
+    first = login_as(svc, "dave@acme.test")
     with transaction(runtime.sessions) as session:
         user = session.get(User, first.user.id)
         assert user is not None
         user.disabled_at = utc_now()
     assert svc.store.lookup(first.session_token) is None
     with pytest.raises(LoginRefusedError) as refused:
-        login(svc, "dave@acme.test")
+        login_as(svc, "dave@acme.test")
     assert refused.value.reason == "user_disabled"
 
 
@@ -210,6 +194,7 @@ def test_provider_error_is_refused_and_audited(issuer: str, runtime: Runtime) ->
             error="access_denied",
             browser_binding=start.browser_binding,
             redirect_uri=REDIRECT_URI,
+            iss=issuer,  # oidc-provider names itself in error responses too (RFC 9207)
         )
 
 
@@ -244,17 +229,13 @@ def test_unknown_provider_is_refused_and_audited(runtime: Runtime) -> None:
 
 def test_sign_out_stands_when_the_provider_is_unreachable(issuer: str, runtime: Runtime) -> None:
     configure(runtime, oidc_config(issuer))
-    result = login(service(runtime), "fay@acme.test")
+    result = login_as(service(runtime), "fay@acme.test")
 
     def unreachable(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("provider down", request=request)
 
-    restarted = SignInService(  # a fresh replica: nothing cached, and the provider is down
-        runtime.sessions,
-        runtime.audit,
-        service(runtime).store,
-        http=httpx.Client(transport=httpx.MockTransport(unreachable)),
-    )
+    # a fresh replica: nothing cached, and the provider is down
+    restarted = service(runtime, http=httpx.Client(transport=httpx.MockTransport(unreachable)))
     assert restarted.logout(result.session_token, post_logout_redirect_uri=None) is None
     assert restarted.store.lookup(result.session_token) is None
     assert len(audit_rows(runtime, "auth.logout")) == 1

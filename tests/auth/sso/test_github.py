@@ -3,18 +3,23 @@ numeric user id; the email only a verified primary one; optional org and team me
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from auth.sso.config import ProviderConfig
+from audit.events import SYSTEM_ACTOR
+from auth.roles import Role
+from auth.sso.config import ProviderConfig, SignInPolicy
 from auth.sso.errors import LoginRefusedError
+from auth.users import create_user
+from enclave.db import transaction
 from enclave.runtime import Runtime
-from tests.auth.sso.helpers import CLIENT_ID, CLIENT_SECRET, audit_rows, configure, service, sign_in
+from tests.auth.sso.helpers import CLIENT_ID, CLIENT_SECRET, audit_rows, configure, opened, service, sign_in
 from tests.auth.sso.recorded import Recording, recorded_server
-from tests.conftest import make_settings
 
 USER = {"login": "octocat", "id": 583231, "node_id": "MDQ6VXNlcjU4MzIzMQ==", "type": "User", "name": "The Octocat"}
 EMAILS = [
@@ -40,11 +45,8 @@ def github() -> Iterator[Recording]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data"))
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with opened(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data") as runtime:
+        yield runtime
 
 
 def github_config(base: str, **options: Any) -> ProviderConfig:
@@ -136,3 +138,51 @@ def test_github_config_needs_a_secret_and_org_for_team() -> None:
         ProviderConfig.model_validate(
             {"name": "gh", "kind": "github", "client_id": "x", "client_secret": "y", "options": {"required_team": "t"}}
         )
+
+
+def test_leaving_the_organisation_or_revoking_the_app_ends_the_session_at_revalidation(
+    github: Recording, runtime: Runtime
+) -> None:
+    """GitHub has no refresh tokens: re-validation asks its API again with the user's token, which GitHub keeps
+    valid until it is revoked (https://docs.github.com/en/apps/oauth-apps)."""
+    github.answer("GET", "/user/memberships/orgs/acme", 200, ACTIVE)
+    policy = SignInPolicy(allowed_domains=("acme.test",), jit=True, revalidate_seconds=300)
+    configure(runtime, github_config(github.base, required_org="acme"), policy)
+    svc = service(runtime)
+    first, second = sign_in(svc), sign_in(svc)
+    assert first.session.revalidate_at is not None
+    due = first.session.revalidate_at + timedelta(seconds=1)
+    still = svc.store.lookup(first.session_token, due)
+    assert still is not None and still.revalidate_at is not None and still.revalidate_at > due  # asked, fine
+    assert sum(1 for _, p, _ in github.requests if p == "/user/memberships/orgs/acme") == 3
+    github.answer("GET", "/user/memberships/orgs/acme", 404, {"message": "Not Found"})  # removed from acme
+    assert svc.store.lookup(second.session_token, due) is None
+    github.answer("GET", "/user/memberships/orgs/acme", 200, ACTIVE)
+    github.answer("GET", "/user", 401, {"message": "Bad credentials"})  # the user revoked the app
+    later = still.revalidate_at + timedelta(seconds=1)
+    assert svc.store.lookup(first.session_token, later) is None
+    reasons = [json.loads(body)["reason"] for _, body in audit_rows(runtime, "auth.session.revoked")]
+    assert reasons == ["re-validation: org_required", "re-validation: token_revoked"]
+    bodies = b"".join(body for _, body in audit_rows(runtime, "auth.session.revoked"))
+    assert TOKEN["access_token"].encode() not in bodies
+
+
+@pytest.mark.parametrize(("options", "claimed"), [({}, False), ({"required_org": "acme"}, True)])
+def test_an_invitation_is_claimed_by_a_github_email_only_where_an_organisation_vouches(
+    github: Recording, runtime: Runtime, options: dict[str, Any], claimed: bool
+) -> None:
+    """GitHub's "verified" says the account once received mail at the address; it does not speak for the
+    domain. Without a required organisation anyone who ever verified the address could claim the invitation."""
+    github.answer("GET", "/user/memberships/orgs/acme", 200, ACTIVE)
+    configure(runtime, github_config(github.base, **options), SignInPolicy(jit=False))
+    with transaction(runtime.sessions) as session:
+        invited = create_user(
+            session, runtime.audit, SYSTEM_ACTOR, tenant_id="acme", email="octocat@acme.test", role=Role.MEMBER
+        )
+    if claimed:
+        assert sign_in(service(runtime)).user.id == invited.id
+        return
+    with pytest.raises(LoginRefusedError) as refused:
+        sign_in(service(runtime))
+    assert refused.value.reason == "email_not_authoritative"
+    assert "link this corp account (subject 583231) to octocat@acme.test" in str(refused.value)

@@ -11,7 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from auth.sso.errors import LoginRefusedError
-from auth.sso.idtoken import LEEWAY_SECONDS, Expected, validate_id_token
+from auth.sso.idtoken import LEEWAY_SECONDS, LOGOUT_EVENT, Expected, nonce_hash, validate_id_token
 from auth.sso.jwks import JwksCache
 
 RSA = RSAKey.generate_key(2048, parameters={"kid": "r1", "use": "sig"}, private=True)
@@ -152,3 +152,38 @@ def test_real_time_default() -> None:
     now = time.time()
     token = sign(RSA, {"alg": "RS256", "kid": "r1"}, claims(iat=int(now), exp=int(now) + 60))
     assert validate_id_token(token, cache(RSA.as_dict(private=False)), EXPECTED)["sub"] == "u1"
+
+
+@pytest.mark.parametrize(
+    ("header", "extra", "reason"),
+    [
+        ({"typ": "logout+jwt"}, {}, "typ_mismatch"),  # a back-channel logout token is never an ID token
+        ({"typ": "at+jwt"}, {}, "typ_mismatch"),  # nor is an access token
+        ({}, {"events": {LOGOUT_EVENT: {}}}, "not_an_id_token"),  # an untyped security event token
+    ],
+)
+def test_other_kinds_of_token_do_not_pass_as_id_tokens(
+    header: dict[str, Any], extra: dict[str, Any], reason: str
+) -> None:
+    token = sign(RSA, {"alg": "RS256", "kid": "r1", **header}, claims(**extra))
+    with pytest.raises(LoginRefusedError) as refused:
+        validate_id_token(token, cache(RSA.as_dict(private=False)), EXPECTED, NOW)
+    assert refused.value.reason == reason
+
+
+def test_typ_jwt_is_an_id_token() -> None:
+    token = sign(RSA, {"alg": "RS256", "kid": "r1", "typ": "JWT"}, claims())
+    assert validate_id_token(token, cache(RSA.as_dict(private=False)), EXPECTED, NOW)["sub"] == "u1"
+
+
+@pytest.mark.parametrize(("nonce", "accepted"), [(None, True), ("nonce-1", True), ("nonce-2", False)])
+def test_a_refreshed_id_token_carries_no_nonce_or_the_original_one(nonce: str | None, accepted: bool) -> None:
+    """OpenID Connect Core 1.0 §12.2."""
+    refreshed = Expected("https://idp.test", "client", None, original_nonce_hash=nonce_hash("nonce-1"))
+    token = sign(RSA, {"alg": "RS256", "kid": "r1"}, claims(nonce=nonce))
+    if accepted:
+        assert validate_id_token(token, cache(RSA.as_dict(private=False)), refreshed, NOW)["sub"] == "u1"
+        return
+    with pytest.raises(LoginRefusedError) as refused:
+        validate_id_token(token, cache(RSA.as_dict(private=False)), refreshed, NOW)
+    assert refused.value.reason == "nonce_mismatch"

@@ -28,6 +28,7 @@ SPEC = {
         "client_id": "enclave-gateway",
         "redirect_uris": ["https://acme.example.com/auth/callback"],
         "post_logout_redirect_uris": ["https://acme.example.com/"],
+        "backchannel_logout_url": "https://acme.example.com/auth/backchannel-logout",
     },
     "identity_providers": [
         {
@@ -115,6 +116,10 @@ def test_provision_creates_then_updates(keycloak: FakeKeycloak, spec_file: Path)
     assert first.client_secret == next(iter(realm.clients.values()))["secret"]
     client = next(iter(realm.clients.values()))
     assert client["attributes"]["pkce.code.challenge.method"] == "S256"
+    # Keycloak tells the gateway when the user's Keycloak session ends (OpenID Connect Back-Channel Logout)
+    assert client["attributes"]["backchannel.logout.url"] == "https://acme.example.com/auth/backchannel-logout"
+    assert client["attributes"]["backchannel.logout.session.required"] == "true"
+    assert client["frontchannelLogout"] is False
     assert client["publicClient"] is False and client["implicitFlowEnabled"] is False
     assert realm.idps["google"]["config"]["hostedDomain"] == "acme.test"
     assert realm.idps["entra"]["providerId"] == "oidc"

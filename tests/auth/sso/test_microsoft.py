@@ -25,11 +25,12 @@ from tests.auth.sso.helpers import (
     REDIRECT_URI,
     TENANT,
     configure,
+    finish,
     follow_to_callback,
+    opened,
     service,
 )
 from tests.auth.sso.recorded import Recording, recorded_server
-from tests.conftest import make_settings
 
 ACME_TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 OTHER_TID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -62,11 +63,8 @@ def microsoft() -> Iterator[Recording]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data"))
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with opened(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data") as runtime:
+        yield runtime
 
 
 def microsoft_config(base: str, allowed: tuple[str, ...] = (ACME_TID,)) -> ProviderConfig:
@@ -109,15 +107,7 @@ def ms_sign_in(svc: SignInService, recording: Recording, **overrides: Any) -> Lo
         "POST", TOKEN_PATH, 200, {"token_type": "Bearer", "access_token": "eyJ0eXAi.x.y", "id_token": id_token}
     )
     recording.answer("GET", "/oidc/userinfo", 200, {"sub": claims.get("sub"), "email": claims.get("email")})
-    back = follow_to_callback(start.redirect_url)
-    return svc.complete(
-        TENANT,
-        state=back.state,
-        code=back.code,
-        error=back.error,
-        browser_binding=start.browser_binding,
-        redirect_uri=REDIRECT_URI,
-    )
+    return finish(svc, start, follow_to_callback(start.redirect_url))
 
 
 def test_identity_is_tid_and_oid(microsoft: Recording, runtime: Runtime) -> None:

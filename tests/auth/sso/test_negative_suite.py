@@ -13,8 +13,16 @@ import pytest
 
 from auth.sso.errors import LoginRefusedError
 from enclave.runtime import Runtime
-from tests.auth.sso.helpers import CLIENT_ID, CLIENT_SECRET, audit_rows, configure, oidc_config, service, sign_in
-from tests.conftest import make_settings
+from tests.auth.sso.helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    audit_rows,
+    configure,
+    oidc_config,
+    opened,
+    service,
+    sign_in,
+)
 from tests.support.oidc.nodeproc import faulty_provider
 
 REFUSED = {
@@ -38,8 +46,13 @@ REFUSED = {
     "userinfo_sub": "userinfo_sub_mismatch",
     "discovery_issuer": "discovery_issuer_mismatch",
     "email_unverified": "email_not_verified",
+    # RFC 9207: checked before the code is sent anywhere (see the token-request count below)
+    "iss_missing": "response_issuer_missing",
+    "iss_wrong": "response_issuer_mismatch",
+    "iss_unadvertised_wrong": "response_issuer_mismatch",
 }
-ACCEPTED = ["valid", "rotation", "unparseable_key", "azp_multi_ok"]
+REFUSED_BEFORE_THE_CODE_EXCHANGE = ("iss_missing", "iss_wrong", "iss_unadvertised_wrong")
+ACCEPTED = ["valid", "rotation", "unparseable_key", "azp_multi_ok", "iss_advertised"]
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +69,8 @@ def fault(issuer: str, mode: str) -> str:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data"))
-    try:
-        yield opened
-    finally:
-        opened.close()
+    with opened(f"sqlite:///{tmp_path / 'enclave.db'}", tmp_path / "data") as runtime:
+        yield runtime
 
 
 @pytest.mark.parametrize(("mode", "reason"), sorted(REFUSED.items()))
@@ -81,6 +91,8 @@ def test_invalid_case_is_refused_with_an_audited_reason(
     assert record["reason"] == reason
     assert record["details"]["message"] == str(refused.value)
     assert audit_rows(runtime, "auth.login.succeeded") == []
+    if mode in REFUSED_BEFORE_THE_CODE_EXCHANGE:
+        assert httpx.get(f"{issuer}/_stats").json()["token_requests"] == 0  # the code went nowhere
 
 
 @pytest.mark.parametrize("mode", ACCEPTED)

@@ -39,6 +39,7 @@ def keycloak(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKeycloak]:
         monkeypatch.setenv("ENCLAVE_KEYCLOAK_URL", fake.base)
         monkeypatch.setenv("ENCLAVE_KEYCLOAK_ADMIN_CLIENT_ID", ADMIN_CLIENT[0])
         monkeypatch.setenv("ENCLAVE_KEYCLOAK_ADMIN_CLIENT_SECRET", ADMIN_CLIENT[1])
+        monkeypatch.setenv("ENCLAVE_SSO_ALLOW_INSECURE_LOOPBACK_ISSUERS", "true")  # the fake is plain-http loopback
         yield fake
 
 
@@ -83,6 +84,23 @@ def test_add_list_remove_providers(env: dict[str, str], monkeypatch: pytest.Monk
     [
         (["--kind", "oidc", "--client-id", "x"], "needs its issuer"),
         (["--kind", "oidc", "--client-id", "x", "--issuer", "http://idp.example.com"], "must be an https URL"),
+        (
+            ["--kind", "oidc", "--client-id", "x", "--issuer", "http://127.0.0.1:8080/realms/acme"],
+            "ENCLAVE_SSO_ALLOW_INSECURE_LOOPBACK_ISSUERS=true",
+        ),
+        (
+            [
+                "--kind",
+                "github",
+                "--client-id",
+                "x",
+                "--client-secret-env",
+                "CORP_SECRET",
+                "--api-url",
+                "http://localhost",
+            ],
+            "api_url http://localhost uses plain HTTP",
+        ),
         (["--kind", "github", "--client-id", "x"], "client secret"),
         (["--kind", "microsoft", "--client-id", "x", "--directory", "common"], "allowed_tenant_ids"),
         (["--kind", "google", "--client-id", "x", "--required-org", "acme"], "do not apply"),
@@ -92,7 +110,10 @@ def test_add_list_remove_providers(env: dict[str, str], monkeypatch: pytest.Monk
         ),
     ],
 )
-def test_bad_provider_input_is_refused_clearly(env: dict[str, str], args: list[str], message: str) -> None:
+def test_bad_provider_input_is_refused_clearly(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.setenv("CORP_SECRET", "corp-client-s3cret")
     code, _, err = run("sso", "add", "corp", "--tenant", "acme", *args)
     assert code == 2
     assert message in err
@@ -127,6 +148,29 @@ def test_policy(env: dict[str, str]) -> None:
     assert "idle 60 min" in out  # an idle limit past the absolute one is the absolute one
     code, _, err = run("sso", "policy", "--tenant", "acme", "--idle-minutes", "0")
     assert code == 2 and "greater than or equal to 60" in err
+
+
+@pytest.mark.parametrize("claim", ["email", "preferred_username", "name", "nickname", "given_name", "login", "Email"])
+def test_a_role_claim_the_user_controls_is_refused(env: dict[str, str], claim: str) -> None:
+    code, _, err = run("sso", "policy", "--tenant", "acme", "--role-claim", claim, "--map", "ceo@acme.test=admin")
+    assert code == 2
+    assert f"role_claim {claim!r} is not one the identity provider's administrator controls" in err
+
+
+def test_a_role_claim_no_provider_releases_is_warned_about(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORP_SECRET", "corp-client-s3cret")
+    for args in (
+        ["corp", "--kind", "oidc", "--issuer", "https://idp.acme.test"],
+        ["gh", "--kind", "github", "--client-secret-env", "CORP_SECRET"],
+    ):
+        code, _, err = run("sso", "add", *args, "--tenant", "acme", "--client-id", "x")
+        assert code == 0, err
+    code, out, err = run("sso", "policy", "--tenant", "acme", "--role-claim", "groups", "--map", "admins=admin")
+    assert code == 0 and "updated" in out
+    assert "provider 'corp' (oidc): the 'groups' scope is not requested" in err
+    assert "provider 'gh' (github): GitHub returns no claims Enclave maps to roles" in err
 
 
 def test_offboarding_ends_sessions_and_keys(env: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from enclave.runtime import Runtime
 from enclave.services import Services
 
 PUBLIC_URL = "https://acme.example.com"
+DEV_SSO = {"sso_allow_insecure_loopback_issuers": True}  # the tests' OpenID Provider is on plain-http loopback
 CLIENT_ID = "enclave-gateway"
 CLIENT_SECRET = "web-test-client-secret-0123"
 
@@ -37,8 +38,9 @@ def configure(runtime: Runtime, issuer: str, policy: SignInPolicy) -> None:
             "options": {"scopes": ["groups"]},
         }
     )
+    allow = runtime.settings.sso_allow_insecure_loopback_issuers
     with transaction(runtime.sessions) as session:
-        add_provider(session, runtime.audit, SYSTEM_ACTOR, "acme", config)
+        add_provider(session, runtime.audit, SYSTEM_ACTOR, "acme", config, allow_insecure_loopback=allow)
         set_policy(session, runtime.audit, SYSTEM_ACTOR, "acme", policy)
 
 

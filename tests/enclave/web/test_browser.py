@@ -19,7 +19,7 @@ from auth.sso.config import SignInPolicy
 from auth.users import find_user_by_email
 from enclave.runtime import Runtime
 from tests.conftest import make_settings
-from tests.enclave.web.helpers import CLIENT_ID, CLIENT_SECRET, configure, gateway
+from tests.enclave.web.helpers import CLIENT_ID, CLIENT_SECRET, DEV_SSO, configure, gateway
 from tests.support.oidc.nodeproc import real_provider
 from tests.support.tls import self_signed
 
@@ -48,7 +48,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, R
     port = free_port()
     base = f"https://127.0.0.1:{port}"
     with real_provider(CLIENT_ID, CLIENT_SECRET, [f"{base}/auth/callback"], [f"{base}/auth/signed-out"]) as issuer:
-        runtime = Runtime.open(make_settings(f"sqlite:///{directory / 'e.db'}", directory / "data", public_url=base))
+        runtime = Runtime.open(
+            make_settings(f"sqlite:///{directory / 'e.db'}", directory / "data", public_url=base, **DEV_SSO)
+        )
         configure(runtime, issuer, SignInPolicy(allowed_domains=("acme.test",), jit=True))
         cert_file, key_file = self_signed(directory)
         server = uvicorn.Server(

@@ -18,6 +18,7 @@ from tests.conftest import make_settings
 from tests.enclave.web.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
+    DEV_SSO,
     PUBLIC_URL,
     configure,
     csrf_token,
@@ -39,7 +40,9 @@ def issuer() -> Iterator[str]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL))
+    opened = Runtime.open(
+        make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL, **DEV_SSO)
+    )
     try:
         yield opened
     finally:
@@ -60,7 +63,10 @@ def test_sign_in_page_lists_providers_with_a_strict_csp(client: TestClient) -> N
     csp = page.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src" not in csp and "form-action 'self'" in csp
     assert "<script" not in page.text and "http" not in page.text.split("<body>", 1)[1].split("</body>")[0]
-    assert client.get("/auth/login?next=//evil.example").status_code == 400
+    refused = client.get("/auth/login?next=//evil.example")
+    assert refused.status_code == 400
+    assert 'href="/auth/login/corp"' in refused.text  # the providers are still offered, never "none configured"
+    assert "No sign-in provider" not in refused.text and "relative path" in refused.text
 
 
 def test_full_sign_in_sets_a_host_session_cookie_and_shows_the_account(client: TestClient, runtime: Runtime) -> None:
@@ -190,7 +196,11 @@ def test_sign_in_attempts_are_bounded_per_client_and_audit_nothing_past_it(tmp_p
     """The callback audits every refusal without authentication: a client replaying junk callbacks gets its
     budget, then 429 with Retry-After, and the audit log stops growing."""
     settings = make_settings(
-        f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL, sign_in_attempts_per_client=5
+        f"sqlite:///{tmp_path / 'e.db'}",
+        tmp_path / "data",
+        public_url=PUBLIC_URL,
+        sign_in_attempts_per_client=5,
+        **DEV_SSO,
     )
     opened = Runtime.open(settings)
     try:

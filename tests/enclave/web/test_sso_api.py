@@ -18,7 +18,7 @@ from enclave.db import transaction
 from enclave.runtime import Runtime
 from tests.auth.sso.helpers import audit_rows
 from tests.conftest import make_settings
-from tests.enclave.web.helpers import CLIENT_ID, CLIENT_SECRET, PUBLIC_URL, configure, gateway, sign_in
+from tests.enclave.web.helpers import CLIENT_ID, CLIENT_SECRET, DEV_SSO, PUBLIC_URL, configure, gateway, sign_in
 from tests.support.oidc.nodeproc import real_provider
 
 POLICY = SignInPolicy(allowed_domains=("acme.test",), jit=True, role_claim="groups", role_map={"it-admins": Role.ADMIN})
@@ -33,7 +33,9 @@ def issuer() -> Iterator[str]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL))
+    opened = Runtime.open(
+        make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL, **DEV_SSO)
+    )
     try:
         yield opened
     finally:

@@ -3,7 +3,10 @@
 // Python code it tests. It still enforces what a real provider does: PKCE S256, the registered redirect URI,
 // client_secret_basic, one use per code.
 // Usage: node faulty_provider.mjs MODE CLIENT_ID CLIENT_SECRET   -> prints "listening <issuer>"
-// GET /_stats answers {"jwks_fetches": n}; GET /_reset?mode=M switches to another fault and forgets all state.
+// GET /_stats answers {"jwks_fetches": n, "token_requests": n}; GET /_reset?mode=M switches to another fault
+// and forgets all state. RFC 9207 modes: iss_advertised (advertises authorization_response_iss_parameter_supported
+// and names itself), iss_missing (advertises it, names nobody), iss_wrong (advertises it, names another issuer),
+// iss_unadvertised_wrong (does not advertise it, names another issuer).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { SignJWT, generateKeyPair, exportJWK, exportSPKI, base64url } from 'jose';
@@ -20,7 +23,10 @@ const attacker = await generateKeyPair('RS256', { extractable: true });
 const publicJwk = async (pair, kid) => ({ ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' });
 
 let jwksFetches = 0;
+let tokenRequests = 0;
 const codes = new Map();
+const ISS_ADVERTISED = new Set(['iss_advertised', 'iss_missing', 'iss_wrong']);
+const ISS_SENT = { iss_advertised: () => issuer, iss_wrong: () => 'https://impostor.example', iss_unadvertised_wrong: () => 'https://impostor.example' };
 
 async function jwks() {
   jwksFetches += 1;
@@ -127,14 +133,16 @@ server.on('request', async (req, res) => {
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],
         code_challenge_methods_supported: ['S256'],
+        ...(ISS_ADVERTISED.has(mode) ? { authorization_response_iss_parameter_supported: true } : {}),
       });
     }
     if (url.pathname === '/jwks') return send(res, 200, await jwks());
     if (url.pathname === '/evil-jwks') return send(res, 200, { keys: [await publicJwk(attacker, 'evil')] });
-    if (url.pathname === '/_stats') return send(res, 200, { jwks_fetches: jwksFetches });
+    if (url.pathname === '/_stats') return send(res, 200, { jwks_fetches: jwksFetches, token_requests: tokenRequests });
     if (url.pathname === '/_reset') {
       mode = url.searchParams.get('mode') || 'valid';
       jwksFetches = 0;
+      tokenRequests = 0;
       codes.clear();
       return send(res, 200, { mode });
     }
@@ -155,10 +163,12 @@ server.on('request', async (req, res) => {
         redirect.searchParams.set('code', code);
       }
       redirect.searchParams.set('state', p.get('state') || '');
+      if (ISS_SENT[mode]) redirect.searchParams.set('iss', ISS_SENT[mode]());
       res.writeHead(302, { location: redirect.toString() });
       return res.end();
     }
     if (url.pathname === '/token' && req.method === 'POST') {
+      tokenRequests += 1;
       const form = await readForm(req);
       if (!clientAuthenticated(req)) return send(res, 401, { error: 'invalid_client' });
       const grant = codes.get(form.get('code'));

@@ -1,5 +1,5 @@
-"""Start the node OpenID Providers (the faulty one here, the development one the demo also uses) on a free
-loopback port, and stop them."""
+"""Start the node OpenID Providers (the faulty and the managed ones here, the development one the demo also
+uses) on a free loopback port, and stop them."""
 
 from __future__ import annotations
 
@@ -62,4 +62,30 @@ def real_provider(
         "groups": groups or {},
     }
     with node_provider(str(DEV_PROVIDER), json.dumps(config)) as issuer:
+        yield issuer
+
+
+@contextmanager
+def managed_provider(
+    client_id: str,
+    client_secret: str,
+    redirect_uris: list[str],
+    *,
+    post_logout_redirect_uris: list[str] | None = None,
+    backchannel_logout_uri: str | None = None,
+    refresh_tokens: bool = False,
+    accounts: dict[str, dict[str, object]] | None = None,
+) -> Iterator[str]:
+    """node `oidc-provider` 8.8.1 whose accounts a test changes while sessions live (managed_provider.mjs):
+    refresh tokens, back-channel logout, RFC 9207 `iss`."""
+    config = {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "redirect_uris": redirect_uris,
+        "post_logout_redirect_uris": post_logout_redirect_uris or [],
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "refresh_tokens": refresh_tokens,
+        "accounts": accounts or {},
+    }
+    with node_provider("managed_provider.mjs", json.dumps(config)) as issuer:
         yield issuer
