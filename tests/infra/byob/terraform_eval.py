@@ -263,6 +263,10 @@ def _apply(op: str, left: Any, right: Any) -> Any:
 
 
 def _regex(pattern: str, text: str) -> str:
+    # RE2's `$` is the end of the text (https://github.com/google/re2/wiki/Syntax); Python's also matches
+    # before a final newline, so it is read as `\Z` here.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
     match = re.search(pattern, text)
     if match is None:
         raise EvalError(f"regex {pattern!r} does not match {text!r}")
