@@ -9,7 +9,10 @@ from typing import Any
 from storage_connector.grants import parse_spec
 from tests.infra.byob.terraform_eval import Scope, load_kit
 
-ACCOUNT_ID = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/acme/providers/Microsoft.Storage/storageAccounts/acmedata"
+ACCOUNT_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/acme/providers/Microsoft.Storage/"
+    "storageAccounts/acmedata"
+)
 VALUES = {
     "tenant": "acme",
     "resource_group_name": "acme",
@@ -99,7 +102,10 @@ def test_blob_reads_and_writes_are_logged() -> None:
     assert setting["target_resource_id"] == f"{ACCOUNT_ID}/blobServices/default"
     assert {log["category"] for log in setting["enabled_log"]} == {"StorageRead", "StorageWrite", "StorageDelete"}
     assert setting["log_analytics_workspace_id"] == ATTRIBUTES["azurerm_log_analytics_workspace.logs"]["id"]
-    own = "/subscriptions/00000000-0000-0000-0000-000000000002/resourceGroups/soc/providers/Microsoft.OperationalInsights/workspaces/siem"
+    own = (
+        "/subscriptions/00000000-0000-0000-0000-000000000002/resourceGroups/soc/providers/"
+        "Microsoft.OperationalInsights/workspaces/siem"
+    )
     assert scope(log_analytics_workspace_id=own).count("resource", "azurerm_log_analytics_workspace", "logs") == 0
 
 
