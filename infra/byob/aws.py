@@ -192,7 +192,7 @@ def _variables(stack: KitStack) -> None:
         "kms_key_users",
         type="list(string)",
         default=[],
-        list_rule=rules.AWS_PRINCIPAL,
+        list_rule=rules.IAM_PRINCIPAL,
         description="Your own IAM roles or users that read the bucket's objects (the kit's key lets only "
         "these and the platform role use it). Ignored with kms_key_arn.",
     )

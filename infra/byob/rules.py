@@ -86,6 +86,11 @@ AWS_PRINCIPAL = Rule(
     "arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}",
     "the ARN of one IAM role (or user) — the tenant stack's platformIdentity output; an account root is refused",
 )
+IAM_PRINCIPAL = Rule(
+    "an IAM role or user ARN",
+    AWS_PRINCIPAL.pattern,
+    "arn:aws:iam::ACCOUNT:role/NAME or :user/NAME (an account root is refused)",
+)
 EXTERNAL_ID = Rule(
     "an ExternalId",
     "[A-Za-z0-9+=,.@:/_-]+",
