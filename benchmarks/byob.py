@@ -1,12 +1,14 @@
 """BYOB kit synthesis time per cloud, each in a fresh process as a user meets it: the generator alone
 (import the cloud's terraform-cdk provider bindings + synthesize), and `enclave byob synth` end to end (Python
 start-up, option checks, generator, files). The baseline, measured in the same run, is a fresh process that
-imports terraform-cdk's core library only: the ratio shows what the prebuilt provider bindings cost. Prints
+imports terraform-cdk's core library only: the ratio shows what the prebuilt provider bindings cost. The CLI
+runs twice on an empty kit cache: first synthesizing, then reusing the kit (the generator is unchanged). Prints
 results; asserts nothing. Run from the repository root: .venv/bin/python -m benchmarks.byob
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -19,7 +21,7 @@ CLI = {
     "aws": ["--platform-identity", "arn:aws:iam::111122223333:role/gw", "--region", "eu-west-1"],
     "gcp": [
         "--platform-identity",
-        "gw@enclave-prod.iam.gserviceaccount.com",
+        "gateway@enclave-prod.iam.gserviceaccount.com",
         "--region",
         "europe-west1",
         "--project",
@@ -30,11 +32,10 @@ CLI = {
 ENV = {"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
 
 
-def seconds(command: list[str]) -> float:
-    import os
-
+def seconds(command: list[str], cache: str | None = None) -> float:
+    env = {**os.environ, **ENV, **({"ENCLAVE_BYOB_CACHE": cache} if cache else {})}
     started = time.monotonic()
-    subprocess.run(command, check=True, capture_output=True, env={**os.environ, **ENV}, timeout=600)
+    subprocess.run(command, check=True, capture_output=True, env=env, timeout=600)
     return time.monotonic() - started
 
 
@@ -46,7 +47,7 @@ def main() -> None:
     python = sys.executable
     baseline = median([python, "-c", "import cdktf"])
     print(f"baseline: fresh process importing terraform-cdk core: {baseline:.1f} s (median of {RUNS})")
-    print(f"{'cloud':6} {'generator s':>12} {'x baseline':>11} {'enclave byob synth s':>21}")
+    print(f"{'cloud':6} {'generator s':>12} {'x baseline':>11} {'CLI, first s':>13} {'CLI, cached s':>14}")
     enclave = str(Path(python).with_name("enclave"))
     for cloud, options in CLI.items():
         generator = median(

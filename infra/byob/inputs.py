@@ -45,49 +45,48 @@ class CloudInputs:
     tfvars: Callable[[KitRequest, str, bool], dict[str, Any]]  # (request, bucket, create) -> values
 
 
-def _aws(request: KitRequest, bucket: str, create: bool) -> dict[str, Any]:
+def _values(request: KitRequest, bucket: str, create: bool, names: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """The values every kit takes, under the kit's own names for the bucket, its switch and the identity."""
     values: dict[str, Any] = {
         "tenant": request.tenant,
-        "region": request.region,
-        "bucket_name": bucket,
-        "create_bucket": create,
+        **extra,
+        names["bucket"]: bucket,
+        names["create"]: create,
         "prefix": request.effective_prefix,
-        "platform_principal_arn": request.platform_identity,
+        names["identity"]: request.platform_identity,
         "gateway_url": request.gateway_url,
     }
     if request.kms_key:
-        values["kms_key_arn"] = request.kms_key
+        values[names["key"]] = request.kms_key
     return values
+
+
+def _aws(request: KitRequest, bucket: str, create: bool) -> dict[str, Any]:
+    names = {
+        "bucket": "bucket_name",
+        "create": "create_bucket",
+        "identity": "platform_principal_arn",
+        "key": "kms_key_arn",
+    }
+    return _values(request, bucket, create, names, region=request.region)
 
 
 def _gcp(request: KitRequest, bucket: str, create: bool) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "tenant": request.tenant,
-        "project": request.project,
-        "location": request.region,
-        "bucket_name": bucket,
-        "create_bucket": create,
-        "prefix": request.effective_prefix,
-        "platform_service_account": request.platform_identity,
-        "gateway_url": request.gateway_url,
+    names = {
+        "bucket": "bucket_name",
+        "create": "create_bucket",
+        "identity": "platform_service_account",
+        "key": "kms_key_name",
     }
-    if request.kms_key:
-        values["kms_key_name"] = request.kms_key
-    return values
+    return _values(request, bucket, create, names, project=request.project, location=request.region)
 
 
 def _azure(request: KitRequest, bucket: str, create: bool) -> dict[str, Any]:
     account, container = bucket.split("/")
-    return {
-        "tenant": request.tenant,
-        "resource_group_name": request.resource_group,
-        "storage_account_name": account,
-        "bucket_name": container,
-        "create_storage_account": create,
-        "prefix": request.effective_prefix,
-        "platform_principal_id": request.platform_identity,
-        "gateway_url": request.gateway_url,
-    }
+    names = {"bucket": "bucket_name", "create": "create_storage_account", "identity": "platform_principal_id"}
+    return _values(
+        request, container, create, names, resource_group_name=request.resource_group, storage_account_name=account
+    )
 
 
 CLOUDS: dict[KitCloud, CloudInputs] = {

@@ -4,6 +4,7 @@ outputs, checkov skips) and the cloud's own notes, so the README cannot drift fr
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,7 @@ NOTES: dict[KitCloud, CloudNotes] = {
         revoke=(
             "`access_enabled = false` deletes the bucket IAM binding of the platform's service account. A V4 "
             "signed URL acts with its signer's current permissions, so URLs already issued stop working once the "
-            "change has propagated (IAM: typically within a minute, up to several minutes). Enclave's probe then "
+            "change has propagated (IAM: typically 2 minutes, potentially 7 minutes or longer). Enclave's probe then "
             "finds `objects.list` refused, marks the grant `revoked-by-customer` and stops issuing."
         ),
         existing_bucket=(
@@ -151,29 +152,33 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+        *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows),
+    ]
+
+
 def _variables(terraform: dict[str, Any]) -> list[str]:
-    rows = ["| variable | type | default | what |", "| --- | --- | --- | --- |"]
+    rows = []
     for name, spec in terraform.get("variable", {}).items():
         default = "required" if "default" not in spec else f"`{json.dumps(spec['default'])}`"
-        rows.append(f"| `{name}` | `{spec.get('type', 'any')}` | {default} | {_cell(spec.get('description', ''))} |")
-    return rows
+        rows.append((f"`{name}`", f"`{spec.get('type', 'any')}`", default, spec.get("description", "")))
+    return _table(("variable", "type", "default", "what"), rows)
 
 
 def _blocks(terraform: dict[str, Any]) -> list[str]:
-    rows = ["| resource | what it is for |", "| --- | --- |"]
+    rows = []
     for kind, prefix in (("resource", ""), ("data", "data.")):
         for type_, blocks in terraform.get(kind, {}).items():
-            for name, block in blocks.items():
-                purpose = block.get("//", {}).get("purpose", "")
-                rows.append(f"| `{prefix}{type_}.{name}` | {_cell(purpose)} |")
-    return rows
+            rows += [(f"`{prefix}{type_}.{name}`", block["//"]["purpose"]) for name, block in blocks.items()]
+    return _table(("resource", "what it is for"), rows)
 
 
 def _outputs(terraform: dict[str, Any]) -> list[str]:
-    rows = ["| output | what |", "| --- | --- |"]
-    for name, spec in terraform.get("output", {}).items():
-        rows.append(f"| `{name}` | {_cell(spec.get('description', ''))} |")
-    return rows
+    rows = [(f"`{name}`", spec.get("description", "")) for name, spec in terraform.get("output", {}).items()]
+    return _table(("output", "what"), rows)
 
 
 def render_readme(cloud: KitCloud, terraform: dict[str, Any]) -> str:

@@ -1,17 +1,22 @@
 """Run the generator for one cloud and write the kit: `cdk.tf.json` (what cdktf synthesizes), `README.md` (built
 from that JSON and the cloud's notes) and `checkov.yaml` (the checks the kit's resources declare skipped).
 
-Only the chosen cloud's module is imported: each set of provider bindings costs 20-30 s to load into Node.
+Only the chosen cloud's module is imported: each set of provider bindings costs 20-60 s to load into Node on
+this machine. The kit does not depend on the tenant, so `enclave byob synth` reuses a kit made by the same
+generator source and pinned versions (cached_kit); the first run per cloud pays the load.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import metadata
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,6 +30,9 @@ class KitCloud(StrEnum):
     AWS = "aws"
     GCP = "gcp"
     AZURE = "azure"
+
+
+BINDING_DISTRIBUTIONS = {KitCloud.AWS: "aws", KitCloud.GCP: "google", KitCloud.AZURE: "azurerm"}
 
 
 @dataclass(frozen=True)
@@ -111,3 +119,43 @@ def build_kit(cloud: KitCloud) -> Kit:
         cloud,
         {KIT_FILE: text, README_FILE: render_readme(cloud, terraform), CHECKOV_FILE: checkov_config(terraform)},
     )
+
+
+def generator_fingerprint(cloud: KitCloud) -> str:
+    """What a kit depends on: the generator's source and the pinned terraform-cdk and binding versions. The
+    output is a pure function of these (tests/infra/byob/test_kits.py), so a kit made once can be reused."""
+    digest = hashlib.sha256(cloud.value.encode())
+    for dist in ("cdktf", f"cdktf-cdktf-provider-{BINDING_DISTRIBUTIONS[cloud]}"):
+        digest.update(f"{dist}=={metadata.version(dist)}".encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("ENCLAVE_BYOB_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "enclave" / "byob"
+
+
+def cached_kit(cloud: KitCloud) -> tuple[Kit, bool]:
+    """The kit, from the cache when the generator and its pins are unchanged (True), else freshly synthesized
+    and cached (False). A cache entry whose files do not match its manifest is ignored and rewritten."""
+    entry = cache_root() / generator_fingerprint(cloud)
+    manifest = entry / "manifest.json"
+    try:
+        hashes = json.loads(manifest.read_text(encoding="utf-8"))
+        files = {name: (entry / name).read_text(encoding="utf-8") for name in KIT_FILES}
+        if hashes == {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}:
+            return Kit(cloud, files), True
+    except (OSError, ValueError):
+        pass
+    kit = build_kit(cloud)
+    try:
+        kit.write(entry)
+        manifest.write_text(
+            json.dumps({name: hashlib.sha256(text.encode()).hexdigest() for name, text in kit.files.items()}),
+            encoding="utf-8",
+        )
+    except OSError:
+        pass  # an unwritable cache only costs the next run its speed
+    return kit, False

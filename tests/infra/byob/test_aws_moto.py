@@ -100,8 +100,13 @@ def _assume(cloud: Cloud, kit: AppliedKit, who: str = "platform", **overrides: A
 
 
 def _s3(cloud: Cloud, credentials: dict[str, Any]) -> Any:
+    return _session(cloud, credentials, "s3")
+
+
+def _session(cloud: Cloud, credentials: dict[str, Any], service: str) -> Any:
+    """A client acting as the assumed-role session."""
     return boto3.client(
-        "s3",
+        service,
         region_name=REGION,
         endpoint_url=cloud.endpoint,
         aws_access_key_id=credentials["AccessKeyId"],
@@ -120,14 +125,7 @@ def test_the_platform_assumes_the_role_with_the_tenants_external_id(cloud: Cloud
     credentials = _assume(cloud, kit)
     identity = cloud.client("sts", "platform").get_caller_identity()
     assert identity["Arn"].endswith(":user/platform")
-    session = boto3.client(
-        "sts",
-        region_name=REGION,
-        endpoint_url=cloud.endpoint,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    ).get_caller_identity()
+    session = _session(cloud, credentials, "sts").get_caller_identity()
     assert session["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{kit.role_name}/enclave-{kit.variables['tenant']}"
 
 

@@ -4,15 +4,17 @@ validations."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from enclave.cli import app
-from infra.byob.synth import KIT_FILES
+from infra.byob.synth import KIT_FILES, KitCloud, cached_kit, generator_fingerprint
 from tests.infra.byob.terraform_eval import KITS, Scope, load_kit
 
 runner = CliRunner()
@@ -109,10 +111,12 @@ def test_bad_input_loads_no_provider_bindings(tmp_path: Path) -> None:
     assert done.stdout.strip() == "2 []"  # --project missing: refused before terraform-cdk even starts
 
 
-def test_synth_writes_the_committed_kit_and_valid_tfvars(tmp_path: Path) -> None:
+def test_synth_writes_the_committed_kit_and_valid_tfvars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCLAVE_BYOB_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "kit"
     result = runner.invoke(app, [*GCP, "--existing-bucket", "acme-data", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    assert "from the cache" not in result.stderr
     for name in KIT_FILES:
         assert (out / name).read_text() == (KITS / "gcp" / name).read_text()
     values = json.loads((out / "terraform.tfvars.json").read_text())
@@ -122,7 +126,24 @@ def test_synth_writes_the_committed_kit_and_valid_tfvars(tmp_path: Path) -> None
     again = runner.invoke(app, [*GCP, "--out", str(out)])
     assert again.exit_code == 2 and "--force" in again.stderr
     forced = runner.invoke(app, [*GCP, "--out", str(out), "--force"])
-    assert forced.exit_code == 0
+    assert forced.exit_code == 0 and "from the cache" in forced.stderr
+    for name in KIT_FILES:
+        assert (out / name).read_text() == (KITS / "gcp" / name).read_text()
     generated = json.loads((out / "terraform.tfvars.json").read_text())
     assert generated["create_bucket"] is True and generated["bucket_name"].startswith("enclave-acme-")
     assert Scope(load_kit("gcp"), generated).validation_errors() == []
+
+
+def test_a_tampered_cache_entry_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCLAVE_BYOB_CACHE", str(tmp_path))
+    entry = tmp_path / generator_fingerprint(KitCloud.GCP)
+    entry.mkdir()
+    for name in KIT_FILES:
+        (entry / name).write_text((KITS / "gcp" / name).read_text())
+    manifest = {name: hashlib.sha256((KITS / "gcp" / name).read_bytes()).hexdigest() for name in KIT_FILES}
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+    assert cached_kit(KitCloud.GCP)[1] is True  # a sound entry is used
+    (entry / "cdk.tf.json").write_text((KITS / "gcp" / "cdk.tf.json").read_text().replace("enforced", "inherited"))
+    kit, reused = cached_kit(KitCloud.GCP)
+    assert reused is False and kit.files["cdk.tf.json"] == (KITS / "gcp" / "cdk.tf.json").read_text()
+    assert (entry / "cdk.tf.json").read_text() == kit.files["cdk.tf.json"]  # rewritten

@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 
 from infra.byob import rules
 from tests.infra.byob.terraform_eval import Scope, load_kit
+from tests.infra.byob.test_aws_kit import VALUES as AWS_VALUES
+from tests.infra.byob.test_azure_kit import VALUES as AZURE_VALUES
+from tests.infra.byob.test_gcp_kit import VALUES as GCP_VALUES
 
 # (cloud, variable, rule, values that must pass, values that must fail)
 CASES: list[tuple[str, str, rules.Rule, list[str], list[str]]] = [
@@ -100,35 +103,7 @@ CASES: list[tuple[str, str, rules.Rule, list[str], list[str]]] = [
     ("azure", "bucket_name", rules.AZURE_CONTAINER, ["enclave-acme", "abc"], ["ab", "a--b", "-abc", "Abc"]),
     ("azure", "storage_account_name", rules.AZURE_ACCOUNT, ["acmedata"], ["acme-data", "AcmeData", "ab", "a" * 25]),
 ]
-VALID = {
-    "aws": {
-        "tenant": "acme",
-        "region": "eu-west-1",
-        "bucket_name": "acme-data",
-        "prefix": "tenants/acme/",
-        "platform_principal_arn": "arn:aws:iam::111122223333:role/gw",
-        "external_id": "0123456789abcdef",
-        "gateway_url": "https://acme.example.com",
-    },
-    "gcp": {
-        "tenant": "acme",
-        "project": "acme-data-1",
-        "location": "europe-west1",
-        "bucket_name": "acme-data",
-        "prefix": "tenants/acme/",
-        "platform_service_account": "gateway@enclave-prod.iam.gserviceaccount.com",
-        "gateway_url": "https://acme.example.com",
-    },
-    "azure": {
-        "tenant": "acme",
-        "resource_group_name": "acme",
-        "storage_account_name": "acmedata",
-        "bucket_name": "enclave-acme",
-        "prefix": "tenants/acme/",
-        "platform_principal_id": "0f0e0d0c-0b0a-0908-0706-050403020100",
-        "gateway_url": "https://acme.example.com",
-    },
-}
+VALID = {"aws": AWS_VALUES, "gcp": GCP_VALUES, "azure": AZURE_VALUES}
 KITS = {cloud: load_kit(cloud) for cloud in VALID}
 
 
