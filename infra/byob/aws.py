@@ -201,8 +201,8 @@ def _variables(stack: KitStack) -> None:
         type="string",
         default="",
         rule=rules.S3_BUCKET,
-        description="A bucket for S3 server access logs (they show the requesting Enclave user, "
-        "x-enclave-user); empty: no access logs.",
+        description="A bucket that already accepts S3 server access log delivery (logging.s3.amazonaws.com); the "
+        "logs show the requesting Enclave user (x-enclave-user). Empty: no access logs.",
     )
     stack.variable(
         "cloudtrail_bucket_name",
@@ -210,7 +210,8 @@ def _variables(stack: KitStack) -> None:
         default="",
         rule=rules.S3_BUCKET,
         description="A bucket that already accepts CloudTrail log delivery; set it to record object-level "
-        "data events under the prefix in a trail of their own. Empty: no trail.",
+        "data events under the prefix in a trail of their own, encrypted with the bucket's key (an existing "
+        "kms_key_arn must then let cloudtrail.amazonaws.com use it). Empty: no trail.",
     )
 
 

@@ -271,10 +271,12 @@ def _grant(stack: KitStack) -> None:
         stack,
         "objects_role",
         name="Enclave ${var.tenant} blob objects (${var.storage_account_name})",
-        scope=ref("local.account_id"),
+        # A custom role's assignable scopes are management groups, subscriptions or resource groups, never a
+        # single resource: https://learn.microsoft.com/azure/role-based-access-control/role-definitions#assignablescopes
+        scope=ref("data.azurerm_resource_group.group.id"),
         description="Read, write and create blobs; no delete, no tags, no account administration (BYOB kit)",
         permissions=[RoleDefinitionPermissions(data_actions=DATA_ACTIONS)],
-        assignable_scopes=[ref("local.account_id")],
+        assignable_scopes=[ref("data.azurerm_resource_group.group.id")],
     )
     stack.annotate(
         role,

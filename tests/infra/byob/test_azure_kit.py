@@ -25,7 +25,11 @@ VALUES = {
 ATTRIBUTES = {
     "azurerm_storage_account.account": {"id": ACCOUNT_ID},
     "data.azurerm_storage_account.existing_account": {"id": ACCOUNT_ID},
-    "data.azurerm_resource_group.group": {"name": "acme", "location": "westeurope"},
+    "data.azurerm_resource_group.group": {
+        "name": "acme",
+        "location": "westeurope",
+        "id": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/acme",
+    },
     "azurerm_role_definition.objects_role": {
         "role_definition_resource_id": "/providers/Microsoft.Authorization/roleDefinitions/x"
     },
@@ -71,7 +75,8 @@ def test_the_platform_role_reads_writes_and_creates_but_cannot_delete() -> None:
     role = scope().value(KIT["resource"]["azurerm_role_definition"]["objects_role"])
     [permissions] = role["permissions"]
     assert sorted(permissions["data_actions"]) == sorted([f"{BLOBS}/read", f"{BLOBS}/write", f"{BLOBS}/add/action"])
-    assert "actions" not in permissions and role["assignable_scopes"] == [ACCOUNT_ID]
+    group = ATTRIBUTES["data.azurerm_resource_group.group"]["id"]
+    assert "actions" not in permissions and role["assignable_scopes"] == [group] and role["scope"] == group
 
 
 def test_the_assignments_are_scoped_and_conditioned_on_the_prefix() -> None:
