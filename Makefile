@@ -26,6 +26,7 @@ bench: setup services
 	.venv/bin/python -m benchmarks.preview
 	.venv/bin/python -m benchmarks.auth
 	.venv/bin/python -m benchmarks.signing
+	.venv/bin/python -m benchmarks.byob
 
 # Re-resolve dependencies after editing pyproject.toml; commit requirements.lock.
 lock: setup

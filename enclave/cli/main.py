@@ -41,5 +41,16 @@ def _mount_stack_commands() -> None:
 _mount_stack_commands()
 
 
+def _mount_byob_commands() -> None:
+    if importlib.util.find_spec("cdktf") is None:  # the byob extra is not installed
+        return
+    from infra.byob.cli import byob_app
+
+    app.add_typer(byob_app, name="byob", help="Bring-your-own-bucket kits: Terraform for customer IT.")
+
+
+_mount_byob_commands()
+
+
 def main() -> None:
     app(prog_name="enclave")

@@ -38,9 +38,9 @@ from auth.sso.idtoken import LOGOUT_EVENT
 from auth.sso.registry import get_provider
 from auth.users import create_user
 from enclave.app import create_app
-from enclave.services import Services
 from enclave.db import transaction
 from enclave.runtime import Runtime
+from enclave.services import Services
 from tests.auth.sso.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -270,7 +270,9 @@ def test_signing_out_at_the_provider_ends_the_gateway_session(tmp_path: Path) ->
     ):
         configure(runtime, oidc_config(issuer))
         server = uvicorn.Server(
-            uvicorn.Config(create_app(Services.build(runtime)), host="127.0.0.1", port=port, log_config=None, lifespan="off")
+            uvicorn.Config(
+                create_app(Services.build(runtime)), host="127.0.0.1", port=port, log_config=None, lifespan="off"
+            )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
