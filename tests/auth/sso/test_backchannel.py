@@ -198,16 +198,20 @@ FORGED: dict[str, tuple[dict[str, Any], str]] = {
     "a nonce (an ID token)": ({"nonce": "n-1"}, "nonce_present"),
     "no jti": ({"drop": ("jti",)}, "jti_invalid"),
     "neither sid nor sub": ({"drop": ("sid", "sub")}, "sid_or_sub_missing"),
-    "issued an hour ago": ({"iat": int(time.time()) - 3600, "exp": int(time.time()) + 60}, "iat_too_old"),
-    "issued in the future": ({"iat": int(time.time()) + 3600}, "iat_in_future"),
-    "expired": ({"exp": int(time.time()) - 300}, "expired"),
+    "issued an hour ago": ({"iat": lambda now: now - 3600, "exp": lambda now: now + 60}, "iat_too_old"),
+    "issued in the future": ({"iat": lambda now: now + 3600}, "iat_in_future"),
+    "expired": ({"exp": lambda now: now - 300}, "expired"),
 }  # fmt: skip
+# Times are functions of the moment the test runs (not of when the module was imported: under a loaded
+# parallel run that can be minutes earlier, and a token "valid for 60 s" would have expired).
 
 
 @pytest.mark.parametrize(("forged", "reason"), FORGED.values(), ids=list(FORGED))
 def test_a_forged_or_wrong_logout_token_is_refused(
     idp: Recording, runtime: Runtime, forged: dict[str, Any], reason: str
 ) -> None:
+    now = int(time.time())
+    forged = {name: value(now) if name in ("iat", "exp") else value for name, value in forged.items()}
     mine = session_for(runtime, "alice@acme.test", "alice", "sid-1")
     with pytest.raises(LogoutTokenError) as refused:
         handler(runtime).handle(TENANT, logout_token(idp.base, **forged))
