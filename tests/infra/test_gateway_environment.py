@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fake_cloud import PASSWORDS, FakeCloud
 
+from audit.signing import generate_private_key_pem
 from enclave.settings import Mode, Settings
 from infra.mockrun import MockRun, run_program
 from infra.spec import TenantSpec
@@ -23,7 +24,8 @@ CONFIG = {
     "enclave:ssoClientSecret": "sso-s3cret-value",
     "enclave:tlsCertificate": "-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n",
     "enclave:tlsPrivateKey": "stand-in private key",
-    "enclave:auditSigningKey": "MC4CAQAwBQYDK2VwBCIEIHu7Tj3vRZxY0t9n8k5qQw2mXcV4bP1sL6aD0eF7gH9i",
+    # what `enclave audit keygen` prints (a real key: the gateway's settings refuse one that is not)
+    "enclave:auditSigningKey": generate_private_key_pem(),
 }
 
 
