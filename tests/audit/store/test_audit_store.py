@@ -20,7 +20,7 @@ from audit.otel import OtelRecordEmitter
 from audit.signing import generate_private_key_pem, load_private_key
 from audit.store.group_commit import GroupCommitAppender
 from audit.store.log import AuditLog, AuditWriteError, checkpoint_row
-from audit.store.reader import ChainStartError, EventFilter, query_events
+from audit.store.reader import ChainStartError, EventFilter, export_range, query_events
 from audit.store.retention import prune
 from audit.store.tables import audit_checkpoints, audit_records
 from audit.verify import verify_export
@@ -234,9 +234,8 @@ def test_cutting_the_tail_after_a_checkpoint_is_detected(sessions) -> None:  # t
             log.append(session, event())
     with transaction(sessions) as session:  # an attacker with database access removes records 8..12
         session.execute(delete(audit_records).where(audit_records.c.seq >= 8))
-    report = verify(export_bytes(sessions, "acme"))
-    assert not report.ok
-    assert any(p.kind == "truncated" for p in report.problems)
+    with pytest.raises(ChainStartError, match="record 8 is neither in the log"):
+        export_bytes(sessions, "acme")  # the signed tree head over 12 records cannot be reached from 7
 
 
 def test_prune_leaves_an_anchor_and_later_exports_still_verify(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -311,15 +310,21 @@ def test_a_forged_anchor_row_cannot_move_the_start(sessions) -> None:  # type: i
     log = AuditLog(KEY, checkpoint_every=3)
     with transaction(sessions) as session:
         log.append(session, event())
-    other = load_private_key(generate_private_key_pem())
-    forged = sign_checkpoint(other, kind="anchor", tenant="acme", seq=1, head_hash="0" * 64, time=utc_now())
-    with transaction(sessions) as session:
-        session.execute(insert(audit_checkpoints), [checkpoint_row(forged)])
-    with (
-        pytest.raises(AuditWriteError, match="latest prune anchor of acme does not verify"),
-        transaction(sessions) as session,
-    ):
         log.append(session, event())
+    other = load_private_key(generate_private_key_pem())
+    forged = sign_checkpoint(
+        other, kind="anchor", tenant="acme", seq=1, head_hash="0" * 64, root="0" * 64, time=utc_now(), pruned_count=1
+    )
+    with transaction(sessions) as session:  # an insider deletes record 1 and writes an anchor over it
+        session.execute(delete(audit_records).where(audit_records.c.seq == 1))
+        session.execute(insert(audit_checkpoints), [checkpoint_row(forged)])
+    with pytest.raises(ChainStartError, match=r"anchor of acme at seq 1 is forged: the log's signed tree head says"):
+        export_range(sessions, "acme", None, None)
+    with pytest.raises(
+        ChainStartError, match=r"anchor of acme at seq 1 is signed by key \w+, which is not this gateway's"
+    ):
+        export_range(sessions, "acme", None, None, check=log.verify)
+    with transaction(sessions) as session:  # appending goes on: the anchor is only read to export
         log.append(session, event())
 
 
