@@ -63,12 +63,13 @@ def _object(data: Any, kind: str, fields: tuple[str, ...]) -> dict[str, Any]:
     return data
 
 
-def _tree_head(data: Any, what: str) -> Checkpoint:
+def _tree_head(data: Any, what: str, *, anchor_ok: bool = False) -> Checkpoint:
+    """A signed tree head; with `anchor_ok`, a prune anchor too (it signs the root of the pruned prefix)."""
     try:
         head = Checkpoint.from_json(data)
     except InvalidCheckpointError as exc:
         raise InvalidStatementError(f"{what}: {exc}") from None
-    if head.kind != "checkpoint":
+    if head.kind != "checkpoint" and not anchor_ok:
         raise InvalidStatementError(f"{what} must be a signed tree head (type checkpoint)")
     return head
 
@@ -220,7 +221,7 @@ class ConsistencyProof:
             tenant=item["tenant"],
             old_size=_count(item, "old_size"),
             old_root=item["old_root"],
-            old_head=None if old_head is None else _tree_head(old_head, "old_tree_head"),
+            old_head=None if old_head is None else _tree_head(old_head, "old_tree_head", anchor_ok=True),
             tree_head=_tree_head(item["tree_head"], "tree_head"),
             path=hex_hashes(item["path"], "path"),
         )

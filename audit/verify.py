@@ -519,6 +519,8 @@ class _Verifier:
                 f"the tree-start subtrees do not make the root the prune anchor signs for records 1..{anchor.seq}",
             )
             return None
+        if start.size in self.roots_at:
+            self.report.roots[start.size] = start.root()  # proven by the signed roots after it
         return start.frontier()
 
     def on_start(self, line: int, item: dict[str, Any]) -> None:

@@ -18,11 +18,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, event, exists, insert, select, update
+from sqlalchemy import Connection, event, insert, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -48,7 +48,6 @@ PENDING_KEY = "enclave.audit.pending"
 HEADS_KEY = "enclave.audit.heads"
 LISTENING_KEY = "enclave.audit.listening"
 logger = logging.getLogger(__name__)
-_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 
 class AuditWriteError(RuntimeError):
@@ -173,8 +172,10 @@ class AuditLog:
         raw = checkpoint_bytes(signed)
         values: dict[str, Any] = {"seq": head.seq, "hash": head.hash, "tree": state.frontier.to_bytes()}
         values["signed_head"] = raw
-        if head.seq - state.checkpoint_seq >= self.checkpoint_every or now - state.checkpoint_at >= (
-            self.checkpoint_interval
+        if (
+            state.checkpoint_seq == 0  # a log's first signed head is always kept
+            or head.seq // self.checkpoint_every > state.checkpoint_seq // self.checkpoint_every
+            or now - state.checkpoint_at >= self.checkpoint_interval
         ):
             connection.execute(insert(audit_checkpoints), [checkpoint_row(signed)])
             values.update(checkpoint_seq=head.seq, checkpoint_at=now)
@@ -199,17 +200,17 @@ class AuditLog:
         return now if last is None or last <= now else last
 
     # -- the head row --------------------------------------------------------------------------------
-    def lock_head(self, connection: Connection, tenant: str) -> HeadState:
+    def lock_head(self, connection: Connection, tenant: str, *, sealing: bool = False) -> HeadState:
         """Lock the tenant's head row (creating it for a new tenant) and check it: AuditTamperedError when it
-        is not what was signed."""
+        is not what was signed, or has records and no signed tree head (unless `sealing`)."""
         query = select(audit_heads).where(audit_heads.c.tenant_id == tenant).with_for_update()
         row = connection.execute(query).one_or_none()
         if row is None:
             self._create_head(connection, tenant)
             row = connection.execute(query).one()
-        return self._checked(connection, tenant, row)
+        return self._checked(tenant, row, sealing)
 
-    def _checked(self, connection: Connection, tenant: str, row: Any) -> HeadState:
+    def _checked(self, tenant: str, row: Any, sealing: bool) -> HeadState:
         head = ChainHead(tenant, row.seq, row.hash)
         try:
             frontier = Frontier.from_bytes(row.seq, bytes(row.tree))
@@ -219,10 +220,11 @@ class AuditLog:
             ) from None
         root = frontier.root().hex()
         signed = self._signed_head(tenant, row.signed_head)
-        if signed is None and row.seq > 0 and self._ever_signed(connection, tenant):
+        if signed is None and row.seq > 0 and not sealing:
             raise AuditTamperedError(
-                f"the audit head of {tenant} has {row.seq} records but no signed tree head, though heads were "
-                "signed before: it was rewritten outside Enclave"
+                f"the audit log of {tenant} has {row.seq} records but no signed tree head: it was rewritten outside "
+                "Enclave, or written before signed tree heads existed (then check an export made before the "
+                "upgrade and seal it once: `enclave audit seal`)"
             )
         if signed is not None and (
             signed.tenant != tenant or signed.seq != row.seq or signed.head_hash != row.hash or signed.root != root
@@ -262,11 +264,6 @@ class AuditLog:
             verify_checkpoint(checkpoint, key)
         except CheckpointSignatureError as exc:
             raise AuditTamperedError(f"{what} does not verify: {exc}") from None
-
-    @staticmethod
-    def _ever_signed(connection: Connection, tenant: str) -> bool:
-        c = audit_checkpoints.c
-        return bool(connection.execute(select(exists().where(c.tenant_id == tenant))).scalar())
 
     def _create_head(self, connection: Connection, tenant: str) -> None:
         """Create the tenant's empty head row; a concurrent creator may win, which is fine."""
@@ -314,17 +311,13 @@ class AuditLog:
 
     def checkpoint_if_due(self, session: Session, tenant: str, *, force: bool = False) -> Checkpoint | None:
         """Keep the tenant's current signed tree head as a checkpoint if records arrived since the last one and
-        it is due by time (or `force`), so quiet tenants still get periodic checkpoints. A head with no signed
-        tree head yet (a log written before tree heads existed) is signed here first."""
+        it is due by time (or `force`), so quiet tenants still get periodic checkpoints."""
         connection = session.connection()
         state = self.lock_head(connection, tenant)
         now = self.clock()
-        if state.signed is None and state.head.seq > 0:  # signed for the first time: kept as a checkpoint at once
-            return self._advance(session, connection, replace(state, checkpoint_at=_LONG_AGO), state.head, now)
         due = force or now - state.checkpoint_at >= self.checkpoint_interval
-        if state.head.seq == state.checkpoint_seq or not due:
+        if state.head.seq == state.checkpoint_seq or not due or state.signed is None:
             return None
-        assert state.signed is not None
         connection.execute(insert(audit_checkpoints), [checkpoint_row(state.signed)])
         connection.execute(
             update(audit_heads)
@@ -332,6 +325,16 @@ class AuditLog:
             .values(checkpoint_seq=state.head.seq, checkpoint_at=now)
         )
         return state.signed
+
+    def seal(self, session: Session, tenant: str) -> Checkpoint:
+        """Sign a tree head over a log that has none: one written before signed tree heads existed. Trust on
+        first use: whatever the records are now gets signed, so this is an operator's explicit act after
+        checking an export made before the upgrade (the caller audits it). ValueError if already signed."""
+        connection = session.connection()
+        state = self.lock_head(connection, tenant, sealing=True)
+        if state.signed is not None or state.head.seq == 0:
+            raise ValueError(f"the audit log of {tenant} already has a signed tree head (or no records)")
+        return self._advance(session, connection, replace(state, checkpoint_seq=0), state.head, self.clock())
 
     def head(self, session: Session, tenant: str) -> ChainHead:
         row = session.execute(select(audit_heads).where(audit_heads.c.tenant_id == tenant)).one_or_none()

@@ -24,7 +24,7 @@ from audit.store.reader import ChainStartError, EventFilter, export_range, query
 from audit.store.retention import prune
 from audit.store.tables import audit_checkpoints, audit_records
 from audit.verify import verify_export
-from enclave.db import create_db_engine, session_factory, transaction, upgrade
+from enclave.db import transaction
 from tests.audit.store.exporting import export_bytes as export_chain
 
 KEY = load_private_key(generate_private_key_pem())
@@ -43,14 +43,6 @@ class ManualClock:
 
 def event(tenant: str = "acme", action: str = "audit.demo", **kwargs: object) -> AuditEvent:
     return AuditEvent(tenant=tenant, actor=kwargs.pop("actor", ALICE), action=action, **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
-    engine = create_db_engine(database_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def export_bytes(sessions, tenant: str, since=None, until=None) -> bytes:  # type: ignore[no-untyped-def]
@@ -75,7 +67,7 @@ def test_appends_form_one_verifiable_chain_per_tenant(sessions) -> None:  # type
             .scalars()
             .all()
         )
-    assert sorted(kinds) == [4, 8]
+    assert sorted(kinds) == [1, 4, 8]  # the first signed head, then every 4 records
     report = verify(export_bytes(sessions, "acme"))
     assert report.ok, report.problems
 
@@ -137,15 +129,17 @@ def test_checkpoint_if_due_signs_quiet_tenants(sessions) -> None:  # type: ignor
     clock = [datetime(2026, 11, 22, tzinfo=UTC)]
     log = AuditLog(KEY, checkpoint_every=1000, checkpoint_seconds=60, clock=lambda: clock[0])
     with transaction(sessions) as session:
-        log.append(session, event())
+        log.append(session, event())  # a log's first signed head is kept as a checkpoint at once
+    with transaction(sessions) as session:
+        log.append(session, event())  # signed in its commit; kept as a checkpoint when due
     with transaction(sessions) as session:
         assert log.checkpoint_if_due(session, "acme") is None  # not yet due
     clock[0] += timedelta(seconds=61)
     with transaction(sessions) as session:
         checkpoint = log.checkpoint_if_due(session, "acme")
-    assert checkpoint is not None and checkpoint.seq == 1
+    assert checkpoint is not None and checkpoint.seq == 2
     with transaction(sessions) as session:
-        assert log.checkpoint_if_due(session, "acme", force=True) is None  # nothing new to sign
+        assert log.checkpoint_if_due(session, "acme", force=True) is None  # nothing new to keep
 
 
 def test_group_commit_resolves_every_future_with_a_contiguous_chain(sessions) -> None:  # type: ignore[no-untyped-def]
