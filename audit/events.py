@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -101,7 +101,15 @@ def parse_time(text: str) -> datetime:
 
 
 def new_event_id() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID as 32 hex digits: uuid.uuid4().hex without building a UUID object, which
+    cost a quarter of an event's validation."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return raw.hex()
+
+
+_VALID_TENANTS: set[str] = set()  # names already checked: events repeat a few tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +131,11 @@ class AuditEvent:
     id: str = field(default_factory=new_event_id)
 
     def __post_init__(self) -> None:
-        if not is_tenant_name(self.tenant):
-            raise InvalidEventError(f"tenant {self.tenant!r} is not a valid tenant id")
+        if self.tenant not in _VALID_TENANTS:
+            if not is_tenant_name(self.tenant):
+                raise InvalidEventError(f"tenant {self.tenant!r} is not a valid tenant id")
+            if len(_VALID_TENANTS) < 10_000:
+                _VALID_TENANTS.add(self.tenant)
         action_info(self.action)
         for name in ("target", "reason", "request_id", "trace_id"):
             _bounded(name, getattr(self, name))

@@ -265,11 +265,13 @@ _TARGET_KIND = re.compile(r"[a-z][a-z0-9.-]{0,31}:")
 def redact_target(target: str | None) -> str | None:
     """A target names what an act touched, as `<kind>:<identifier>` (`apikey:3f9c...`, `tenant:acme`). The
     kind is a name, not a secret's label: `apikey:<id>` must keep the key id an auditor needs. Only the
-    identifier is scanned, so a whole credential pasted into it is still removed."""
+    identifier is scanned, so a whole credential pasted into it is still removed. A target that is a URL
+    (`scheme://...`) is not a kind and an identifier: it is scanned whole, so `scheme://user:password@host`
+    loses its password like any other free-form text."""
     if target is None:
         return None
     kind = _TARGET_KIND.match(target)
-    if kind is None:
+    if kind is None or target.startswith("//", kind.end()):
         return redact_text(target)
     return kind.group() + redact_text(target[kind.end() :])
 

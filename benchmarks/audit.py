@@ -33,7 +33,8 @@ from audit.events import Actor, ActorKind, AuditEvent, empty_head, head_after, l
 from audit.export.jsonl import ExportHeader, write_jsonl
 from audit.signing import generate_private_key_pem, key_id, load_private_key
 from audit.store.group_commit import AppendReceipt, GroupCommitAppender
-from audit.store.log import AuditLog, record_row
+from audit.store.bulk_insert import record_row
+from audit.store.log import AuditLog
 from audit.store.reader import EXPORT_PAGE, export_items, export_range
 from audit.store.tables import audit_heads, audit_records
 from audit.verify import verify_export
