@@ -26,9 +26,9 @@ def _plain_value(value: Any) -> bool:
     """A value the canonical domain certainly holds, decided without recursion (the common case in details)."""
     kind = type(value)
     if kind is str:
-        return value.isascii()  # ASCII has no surrogates; anything else takes the full check
+        return bool(value.isascii())  # ASCII has no surrogates; anything else takes the full check
     if kind is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
     return value is None or kind is bool
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -221,6 +222,23 @@ def link(head: ChainHead, event: AuditEvent, at: datetime | None = None) -> Chai
     seq = head.seq + 1
     body = canonical_bytes(event.body(seq, head.hash, moment))
     return ChainedRecord(event.tenant, seq, head.hash, record_hash(body), body, event, moment)
+
+
+def link_all(head: ChainHead, events: Sequence[AuditEvent], at: datetime) -> list[ChainedRecord]:
+    """`link` for a batch appended at one time `at`: the same records, without a ChainHead per record."""
+    tenant, seq, prev = head.tenant, head.seq, head.hash
+    sha256 = hashlib.sha256
+    records: list[ChainedRecord] = []
+    append = records.append
+    for event in events:
+        if event.tenant != tenant:
+            raise InvalidEventError(f"event for tenant {event.tenant!r} cannot join {tenant!r}'s chain")
+        seq += 1
+        body = canonical_bytes(event.body(seq, prev, at))
+        digest = sha256(body).hexdigest()
+        append(ChainedRecord(tenant, seq, prev, digest, body, event, at))
+        prev = digest
+    return records
 
 
 def head_after(record: ChainedRecord) -> ChainHead:

@@ -29,11 +29,13 @@ import psutil
 import pymysql
 from sqlalchemy import insert, select
 
-from audit.events import Actor, ActorKind, AuditEvent, empty_head, head_after, link
+from audit.checkpoints import Checkpoint, sign_checkpoint
+from audit.events import Actor, ActorKind, AuditEvent, StoredRecord, empty_head, head_after, link
 from audit.export.jsonl import ExportHeader, write_jsonl
+from audit.merkle import Frontier, leaf_hash
 from audit.signing import generate_private_key_pem, key_id, load_private_key
-from audit.store.group_commit import AppendReceipt, GroupCommitAppender
 from audit.store.bulk_insert import record_row
+from audit.store.group_commit import AppendReceipt, GroupCommitAppender
 from audit.store.log import AuditLog
 from audit.store.reader import EXPORT_PAGE, export_items, export_range
 from audit.store.tables import audit_heads, audit_records
@@ -177,15 +179,30 @@ def group_commit_run(url: str, tenant: str, count: int, producers: int) -> dict[
     return {"events": per_producer * producers, "seconds": elapsed, "cpu": cpu}
 
 
-def build_export(count: int) -> bytes:
+def build_export(count: int, every: int = 1000) -> bytes:
+    """A full export of `count` records with a signed tree head every `every` records and at the end, as the
+    store keeps them by default."""
     head = empty_head("acme")
-    records = []
+    frontier = Frontier()
+    items: list[StoredRecord | Checkpoint] = []
+    moment = datetime.now(UTC)
     for i in range(count):
         record = link(head, sample_event(i))
         head = head_after(record)
-        records.append(record)
-    from audit.events import StoredRecord
-
+        frontier.append(leaf_hash(bytes.fromhex(record.hash)))
+        items.append(StoredRecord(record.seq, record.hash, record.body))
+        if record.seq % every == 0 or i == count - 1:
+            items.append(
+                sign_checkpoint(
+                    KEY,
+                    kind="checkpoint",
+                    tenant="acme",
+                    seq=record.seq,
+                    head_hash=record.hash,
+                    root=frontier.root().hex(),
+                    time=moment,
+                )
+            )
     out = io.BytesIO()
     header = ExportHeader(
         tenant="acme",
@@ -195,7 +212,7 @@ def build_export(count: int) -> bytes:
         exported_by="bench",
         key_id=key_id(KEY.public_key()),
     )
-    write_jsonl(out, header, (StoredRecord(r.seq, r.hash, r.body) for r in records), KEY)
+    write_jsonl(out, header, items, KEY)
     return out.getvalue()
 
 

@@ -36,7 +36,7 @@ from audit.checkpoints import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from audit.events import AuditEvent, ChainedRecord, ChainHead, empty_head, head_after, link, utc_now
+from audit.events import AuditEvent, ChainedRecord, ChainHead, empty_head, head_after, link_all, utc_now
 from audit.merkle import Frontier, leaf_hash
 from audit.redaction import redact_event
 from audit.signing import key_id
@@ -150,15 +150,9 @@ class AuditLog:
     ) -> list[ChainedRecord]:
         state = self.lock_head(connection, tenant)
         now = self._chain_time(connection, state)
-        head, frontier = state.head, state.frontier
-        records: list[ChainedRecord] = []
-        leaves: list[bytes] = []
-        for item in events:
-            record = link(head, item, now)
-            records.append(record)
-            leaves.append(leaf_hash(bytes.fromhex(record.hash)))
-            head = head_after(record)
-        kept = frontier.extend(leaves, keep_level=TILE_LEVEL)
+        records = link_all(state.head, events, now)
+        head = head_after(records[-1])
+        kept = state.frontier.extend((leaf_hash(bytes.fromhex(r.hash)) for r in records), keep_level=TILE_LEVEL)
         insert_records(connection, records)
         insert_nodes(connection, tenant, kept)
         self._advance(session, connection, state, head, now)
