@@ -66,6 +66,12 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "audit.exported": (2, "Read"),
     "audit.queried": (2, "Read"),
     "audit.pruned": (4, "Delete"),
+    "audit.sealed": (3, "Update"),
+    "audit.key.rotated": (3, "Update"),
+    "audit.sync.enabled": (1, "Create"),
+    "audit.sync.disabled": (4, "Delete"),
+    "audit.sync.failed": (99, "Other"),
+    "audit.sync.recovered": (99, "Other"),
     "audit.demo": (99, "Other"),
 }
 OTHER_ACTIVITY = (99, "Other")

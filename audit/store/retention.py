@@ -12,16 +12,16 @@ from sqlalchemy.orm import Session
 from audit.checkpoints import Checkpoint, sign_checkpoint
 from audit.merkle import decompose, fold
 from audit.store.log import AuditLog, checkpoint_row
-from audit.store.tables import audit_checkpoints, audit_records
+from audit.store.tables import audit_checkpoints, audit_records, audit_sync_targets
 from audit.store.tree import StoredTree, insert_nodes
 
 
 def prune(session: Session, log: AuditLog, tenant: str, before: datetime) -> Checkpoint | None:
-    """Delete the tenant's records older than `before` (a contiguous prefix of the chain, never the newest
-    record) and sign an anchor over the last one removed; the head's signed tree head is signed again with the
-    chain's new start. Returns None when nothing is old enough. The caller audits the act in the same
-    transaction."""
-    r, c = audit_records.c, audit_checkpoints.c
+    """Delete the tenant's records older than `before` (a contiguous prefix of the chain, never the newest record,
+    never one a bucket sync target has not copied yet) and sign an anchor over the last one removed; the head's
+    signed tree head is signed again with the chain's new start. Returns None when nothing is old enough. The
+    caller audits the act in the same transaction."""
+    r, c, t = audit_records.c, audit_checkpoints.c, audit_sync_targets.c
     connection = session.connection()
     state = log.lock_head(connection, tenant)  # pruning re-signs the head: serialized with appends
     cutoff = session.execute(select(func.max(r.seq)).where(r.tenant_id == tenant, r.time < before)).scalar()
@@ -34,6 +34,9 @@ def prune(session: Session, log: AuditLog, tenant: str, before: datetime) -> Che
     if newer is not None:
         cutoff = newer - 1
     cutoff = min(cutoff, state.head.seq - 1)  # the newest record always stays: the signed head covers it
+    floor = session.execute(select(func.min(t.synced_size)).where(t.tenant_id == tenant)).scalar()
+    if floor is not None:  # never what a sync target has not copied into the customer's bucket yet
+        cutoff = min(cutoff, floor)
     if cutoff <= state.pruned_count:
         return None
     last_hash = session.execute(select(r.hash).where(r.tenant_id == tenant, r.seq == cutoff)).scalar_one()
