@@ -362,6 +362,7 @@ class _Chain:
     next_seq: int
     last_hash: str
     tree: Frontier | None
+    skipped: int = 0  # records before the first held one (pruned before the history starts)
 
 
 def _check_segments(
@@ -393,7 +394,6 @@ def _check_segments(
         if problem is not None:
             report.problems.append(f"{name}: {problem}")
             return False
-        report.segments += 1
     tree_head = head.tree_head
     if chain.next_seq - 1 != tree_head.seq:
         report.problems.append(f"{where}: its segments end at {chain.next_seq - 1}, its tree head at {tree_head.seq}")
@@ -403,6 +403,8 @@ def _check_segments(
             f"{where}: the records of its segments do not make the tree its signed head signs: they were altered"
         )
         return False
+    report.segments += len(head.segments)
+    report.records += tree_head.seq - (0 if previous is None else previous.seq) - (chain.skipped)
     return True
 
 
@@ -447,6 +449,7 @@ def _check_segment(
             if anchor is None or anchor.root != start.root():
                 return "the history starts after seq 1 without a signed prune anchor for the records before"
             chain.last_hash, chain.tree = anchor.head_hash, start.frontier()
+            chain.skipped = first - 1
             report.first_seq = first
         held = chain.tree.root().hex() if chain.tree is not None else (previous.root if previous else None)
         start_differs = start.root() != held  # reported after the records: a broken link says more
@@ -477,7 +480,6 @@ def _check_segment(
     if start_differs:
         return "its tree-start does not make the root of the records before it: they, or it, were altered"
     chain.next_seq = last + 1
-    report.records += len(records)
     return None
 
 

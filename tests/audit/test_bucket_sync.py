@@ -463,3 +463,92 @@ def test_sync_into_s3_on_moto(sessions: sessionmaker[Session], log: AuditLog, cl
         assert report.ok and report.records == 31, report.problems
         listed = s3.list_objects_v2(Bucket="acme-audit", Prefix="tenants/acme/enclave-audit/")["Contents"]
         assert sorted(item["Key"].rsplit("/", 2)[-2] for item in listed) == ["heads", "segments"]
+
+
+# -- the customer's script: an independent implementation, the same verdicts ---------------------------------
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_audit_bucket.py"
+
+
+def run_script(directory: Path, key_file: Path, *extra: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-I", str(SCRIPT), str(directory), "--public-key", str(key_file), *extra],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=directory,  # -I and another directory: nothing of this repository is importable
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    from audit.signing import public_key_pem
+
+    path = tmp_path / "audit-public-key.pem"
+    path.write_text(public_key_pem(KEY.public_key()))
+    return path
+
+
+def test_the_script_imports_only_the_standard_library_and_cryptography() -> None:
+    import ast
+    import sys
+
+    tree = ast.parse(SCRIPT.read_text())
+    modules = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    modules |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert modules - set(sys.stdlib_module_names) == {"cryptography"}
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        None,
+        lambda d: rewrite_segment(d / "segments/00000000000000000122-00000000000000000171.jsonl", 130),
+        lambda d: rewrite_segment(d / "segments/00000000000000000172-00000000000000000196.jsonl", 180),
+        lambda d: (d / "segments/00000000000000000051-00000000000000000100.jsonl").unlink(),
+        lambda d: (d / "heads/00000000000000000121.json").unlink(),
+        lambda d: (d / "heads/00000000000000000196.json").write_bytes(
+            (d / "heads/00000000000000000196.json").read_bytes().replace(b'"consistency":["', b'"consistency":["0')[:-1]
+        ),
+        lambda d: shutil.copy(
+            d / "segments/00000000000000000001-00000000000000000050.jsonl",
+            d / "segments/00000000000000000197-00000000000000000246.jsonl",
+        ),
+    ],
+    ids=["honest", "rewritten", "rewritten-last", "deleted-segment", "deleted-head", "bad-proof", "orphan"],
+)
+def test_the_script_and_the_library_agree(
+    bucket: LocalBucket, synced: SyncJob, key_file: Path, tamper: Callable[[Path], object] | None
+) -> None:
+    if tamper is not None:
+        tamper(bucket.directory)
+    library = verify_bucket(DirectoryReader(bucket.directory), TrustedKeys([KEY.public_key()]))
+    code, out, err = run_script(bucket.directory, key_file, "--json")
+    script = orjson.loads(out)
+    assert (code == 0) is library.ok is script["ok"], (library.problems, script["problems"], err)
+    assert (script["heads"], script["records"], script["notes"]) == (library.heads, library.records, library.notes)
+    assert len(script["problems"]) == len(library.problems)
+    if library.ok:
+        code, out, _ = run_script(bucket.directory, key_file)
+        assert code == 0 and "OK: the synced history verified" in out and "records 1..196" in out
+
+
+def test_the_script_refuses_another_key(bucket: LocalBucket, synced: SyncJob, tmp_path: Path) -> None:
+    from audit.signing import public_key_pem
+
+    other = tmp_path / "other.pem"
+    other.write_text(public_key_pem(load_private_key(generate_private_key_pem()).public_key()))
+    code, _, err = run_script(bucket.directory, other)
+    assert code == 1 and "not trusted" in err
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    assert run_script(bucket.directory, bad)[0] == 2
