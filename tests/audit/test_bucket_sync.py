@@ -22,7 +22,7 @@ from audit.keys import TrustedKeys
 from audit.signing import generate_private_key_pem, load_private_key
 from audit.store.log import AuditLog
 from audit.store.retention import prune
-from audit.store.tables import audit_records
+from audit.store.tables import audit_records, audit_sync_targets
 from audit.sync import SyncJob, disable_sync, enable_sync, sync_readiness, sync_status
 from enclave.db import transaction
 from storage_connector.grants import Grant, parse_spec
@@ -552,3 +552,37 @@ def test_the_script_refuses_another_key(bucket: LocalBucket, synced: SyncJob, tm
     bad = tmp_path / "bad.pem"
     bad.write_text("not a key")
     assert run_script(bucket.directory, bad)[0] == 2
+
+
+def test_the_key_history_travels_in_the_bucket(
+    sessions: sessionmaker[Session], log: AuditLog, bucket: LocalBucket, clock: Clock, key_file: Path
+) -> None:
+    from audit.bucket import bucket_keys
+    from audit.keys import first_entry, rotation_entry
+
+    successor = load_private_key(generate_private_key_pem())
+    first = first_entry(KEY)
+    for takes_over, verdict in ((T0 + timedelta(days=365), True), (T0 - timedelta(days=1), False)):
+        history = [first, rotation_entry(first, KEY, successor, takes_over)]
+        shutil.rmtree(bucket.root, ignore_errors=True)
+        append(sessions, log, 5)
+        with transaction(sessions) as session:
+            if not sync_status(session, "acme"):
+                enable_sync(session, log, OPERATOR, "acme", GRANT_ID, PREFIX)
+            else:
+                session.execute(
+                    update(__import__("audit.store.tables").store.tables.audit_sync_targets).values(synced_size=0)
+                )
+        clock.now += timedelta(minutes=10)
+        (outcome,) = job(sessions, log, bucket, clock, key_history=lambda h=history: h).run_once()
+        assert outcome.synced, outcome.error
+        assert sorted(p.name for p in (bucket.directory / "keys").iterdir()) == [
+            f"0000-{first.key_id}.json",
+            f"0001-{history[1].key_id}.json",
+        ]
+        reader = DirectoryReader(bucket.directory)
+        report = verify_bucket(reader, bucket_keys(reader, [KEY.public_key()]))
+        assert report.ok is verdict, report.problems
+        assert (run_script(bucket.directory, key_file)[0] == 0) is verdict
+        if not verdict:
+            assert "outside the validity" in report.problems[0]
