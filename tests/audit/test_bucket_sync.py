@@ -570,9 +570,7 @@ def test_the_key_history_travels_in_the_bucket(
             if not sync_status(session, "acme"):
                 enable_sync(session, log, OPERATOR, "acme", GRANT_ID, PREFIX)
             else:
-                session.execute(
-                    update(__import__("audit.store.tables").store.tables.audit_sync_targets).values(synced_size=0)
-                )
+                session.execute(update(audit_sync_targets).values(synced_size=0))
         clock.now += timedelta(minutes=10)
         (outcome,) = job(sessions, log, bucket, clock, key_history=lambda h=history: h).run_once()
         assert outcome.synced, outcome.error
