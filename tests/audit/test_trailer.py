@@ -74,7 +74,7 @@ def test_the_csv_stays_a_csv() -> None:
     [
         (lambda lines: lines[:-1], "no trailer"),  # the trailer cut off
         (lambda lines: lines[:-3] + lines[-1:], "not what the trailer signs"),  # rows cut, trailer kept
-        (lambda lines: lines[:-1] + [lines[-2]] + lines[-1:], "not what the trailer signs"),  # a row repeated
+        (lambda lines: [*lines[:-1], lines[-2], *lines[-1:]], "not what the trailer signs"),  # a row repeated
         (lambda lines: [lines[0].replace(b"a", b"b", 1), *lines[1:]], "not what the trailer signs"),  # edited
         (lambda lines: [*lines[:-1], lines[-1][:-40] + b"\n"], "no trailer"),  # the trailer cut mid-line
         (lambda lines: [], "no trailer"),
