@@ -33,11 +33,10 @@ from typing import Any, Protocol
 import orjson
 
 from audit.canonical import JsonValue, canonical_bytes
-from audit.checkpoints import SIGNING_DOMAIN, Checkpoint, InvalidCheckpointError
+from audit.checkpoints import Checkpoint, InvalidCheckpointError
 from audit.events import format_time, genesis_hash
-from audit.keys import KeyEntry, KeyHistoryError, TrustedKeys, UntrustedKeyError
+from audit.keys import KeyEntry, KeyHistoryError, TrustedKeys, signature_problem
 from audit.merkle import Frontier, InvalidProofError, leaf_hash, verify_consistency
-from audit.signing import statement_signature_valid
 from audit.treeproofs import InvalidStatementError, TreeStart, hex_hashes, raw_hashes
 
 SEGMENTS = "segments/"
@@ -342,13 +341,9 @@ def _check_head(
 
 
 def _signed(keys: TrustedKeys, report: BucketReport, head: Checkpoint, where: str) -> bool:
-    try:
-        key = keys.key_for(head.key_id, head.time, f"the tree head in {where}")
-    except UntrustedKeyError as exc:
-        report.problems.append(str(exc))
-        return False
-    if not statement_signature_valid(key, SIGNING_DOMAIN, head.signed_payload(), head.signature):
-        report.problems.append(f"{where}: the tree head's signature does not verify")
+    problem = signature_problem(keys, head, f"the tree head in {where}")
+    if problem is not None:
+        report.problems.append(problem)
         return False
     if head.key_id not in report.key_ids:
         report.key_ids.append(head.key_id)
@@ -492,12 +487,9 @@ def _anchor(
         return None, f"bad anchor line: {exc}"
     if anchor.kind != "anchor" or anchor.tenant != tenant or anchor.seq != first - 1:
         return None, "the anchor line is not the prune anchor the segment starts after"
-    try:
-        key = keys.key_for(anchor.key_id, anchor.time, "the prune anchor")
-    except UntrustedKeyError as exc:
-        return None, str(exc)
-    if not statement_signature_valid(key, SIGNING_DOMAIN, anchor.signed_payload(), anchor.signature):
-        return None, "the prune anchor's signature does not verify"
+    problem = signature_problem(keys, anchor, "the prune anchor")
+    if problem is not None:
+        return None, problem
     if anchor.key_id not in report.key_ids:
         report.key_ids.append(anchor.key_id)
     return anchor, None

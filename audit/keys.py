@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from audit.canonical import JsonValue
+from audit.checkpoints import SIGNING_DOMAIN, Checkpoint
 from audit.events import format_time, parse_time
 from audit.signing import key_id, sign_statement, statement_signature_valid
 
@@ -195,6 +196,18 @@ class TrustedKeys:
                 f"{what} is dated {format_time(at)}, outside the validity of key {signer} ({window}, key history)"
             )
         return entry.key
+
+
+def signature_problem(keys: TrustedKeys, statement: Checkpoint, what: str) -> str | None:
+    """Why `statement` (a signed tree head or an anchor) is not signed by a key `keys` trusts at its time; None
+    when it is."""
+    try:
+        key = keys.key_for(statement.key_id, statement.time, what)
+    except UntrustedKeyError as exc:
+        return str(exc)
+    if not statement_signature_valid(key, SIGNING_DOMAIN, statement.signed_payload(), statement.signature):
+        return f"{what}: the signature does not verify"
+    return None
 
 
 def _chain(entries: list[KeyEntry], given: dict[str, Ed25519PublicKey]) -> dict[str, KeyValidity]:

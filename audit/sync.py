@@ -435,19 +435,9 @@ class SyncJob:
 
     def _succeeded(self, tenant: str, grant_id: str, target: dict[str, Any], size: int) -> None:
         now = self.clock()
-        t = audit_sync_targets.c
         with self.sessions() as session, session.begin():
-            session.execute(
-                update(audit_sync_targets)
-                .where(t.tenant_id == tenant, t.grant_id == grant_id)
-                .values(
-                    synced_size=size,
-                    synced_at=now,
-                    attempted_at=None,
-                    failures=0,
-                    failure=None,
-                    next_attempt_at=now + self.interval,
-                )
+            _update(
+                session, tenant, grant_id, synced_size=size, synced_at=now, failures=0, failure=None, next=self.interval
             )
             if target["failures"]:
                 self._record(session, tenant, grant_id, "audit.sync.recovered", Outcome.SUCCESS, None, size, target)
@@ -456,15 +446,8 @@ class SyncJob:
         now = self.clock()
         failures = target["failures"] + 1
         delay = min(self.interval, FIRST_RETRY * 2 ** min(failures - 1, 16))
-        t = audit_sync_targets.c
         with self.sessions() as session, session.begin():
-            session.execute(
-                update(audit_sync_targets)
-                .where(t.tenant_id == tenant, t.grant_id == grant_id)
-                .values(
-                    attempted_at=None, failures=failures, failure=reason, failed_at=now, next_attempt_at=now + delay
-                )
-            )
+            _update(session, tenant, grant_id, failures=failures, failure=reason, failed_at=now, next=delay)
             if target["failures"] == 0 or target["failure"] != reason:  # a new failure, or a new reason
                 try:
                     self._record(session, tenant, grant_id, "audit.sync.failed", Outcome.ERROR, reason, None, target)
@@ -498,6 +481,17 @@ class SyncJob:
                     details=details,
                 ),
             )
+
+
+def _update(session: Session, tenant: str, grant_id: str, *, next: timedelta, **values: Any) -> None:
+    """End an attempt on the target: release its lease, record what happened, say when it is due next."""
+    now = values.get("synced_at") or values["failed_at"]
+    t = audit_sync_targets.c
+    session.execute(
+        update(audit_sync_targets)
+        .where(t.tenant_id == tenant, t.grant_id == grant_id)
+        .values(attempted_at=None, next_attempt_at=now + next, **values)
+    )
 
 
 @dataclass

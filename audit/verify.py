@@ -249,6 +249,7 @@ class _Verifier:
         roots_at, roots = self.roots_at, self.report.roots
         fast, last_seq, head, head_line, tenant, fast_records = self.fast_state()
         tree = self.tree
+        digests: list[bytes] = []  # records' digests not yet in the tree: added in bulk (Frontier.extend_digests)
         number = 0
         for number, raw in enumerate(lines, start=1):
             try:
@@ -279,13 +280,18 @@ class _Verifier:
                     tail_append((number, seq, stated))
                     fast_records += 1
                     if tree is not None:
-                        tree.append(sha256(b"\x00" + digest).digest())
+                        digests.append(digest)
                         if seq in roots_at:
+                            tree.extend_digests(digests)
+                            digests.clear()
                             roots[seq] = tree.root().hex()
                     continue
             if fast:
                 self.last_seq, self.heads = last_seq, {head: head_line}
                 self.report.records += fast_records
+                if tree is not None:
+                    tree.extend_digests(digests)
+                digests.clear()
             self.canonical(number, raw, item)
             self.dispatch(number, item)  # a non-canonical line is reported, and still checked as read
             fast, last_seq, head, head_line, tenant, fast_records = self.fast_state()
@@ -293,6 +299,8 @@ class _Verifier:
         if fast:
             self.last_seq, self.heads = last_seq, {head: head_line}
             self.report.records += fast_records
+            if tree is not None:
+                tree.extend_digests(digests)
         return number
 
     def fast_state(self) -> tuple[bool, int, str, int, str | None, int]:

@@ -15,11 +15,10 @@ from typing import Any
 import orjson
 
 from audit.canonical import JsonValue, canonical_bytes
-from audit.checkpoints import SIGNING_DOMAIN, Checkpoint, InvalidCheckpointError
+from audit.checkpoints import Checkpoint, InvalidCheckpointError
 from audit.events import format_time
-from audit.keys import TrustedKeys, UntrustedKeyError
+from audit.keys import TrustedKeys, signature_problem
 from audit.merkle import InvalidProofError, leaf_hash, verify_consistency, verify_inclusion
-from audit.signing import statement_signature_valid
 from audit.treeproofs import ConsistencyProof, InclusionProof, InvalidStatementError, raw_hashes
 from audit.verify import VerifyReport, trusted, verify_export
 
@@ -63,15 +62,10 @@ def check_signed_head(
     if head.kind != "checkpoint" and not anchor_ok:
         report.problems.append(f"{what} is a {head.kind}, not a signed tree head")
         return False
-    try:
-        key = keys.key_for(head.key_id, head.time, what)
-    except UntrustedKeyError as exc:
-        report.problems.append(str(exc))
-        return False
-    if not statement_signature_valid(key, SIGNING_DOMAIN, head.signed_payload(), head.signature):
-        report.problems.append(f"{what}: the signature does not verify")
-        return False
-    return True
+    problem = signature_problem(keys, head, what)
+    if problem is not None:
+        report.problems.append(problem)
+    return problem is None
 
 
 def verify_inclusion_proof(proof: InclusionProof, public_key: Any, *, against: Checkpoint | None = None) -> ProofReport:

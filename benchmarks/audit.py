@@ -29,7 +29,7 @@ import psutil
 import pymysql
 from sqlalchemy import insert, select
 
-from audit.checkpoints import Checkpoint, sign_checkpoint
+from audit.checkpoints import Checkpoint, checkpoint_bytes, sign_checkpoint
 from audit.events import Actor, ActorKind, AuditEvent, StoredRecord, empty_head, head_after, link
 from audit.export.jsonl import ExportHeader, write_jsonl
 from audit.merkle import Frontier, leaf_hash
@@ -39,6 +39,7 @@ from audit.store.group_commit import AppendReceipt, GroupCommitAppender
 from audit.store.log import AuditLog
 from audit.store.reader import EXPORT_PAGE, export_items, export_range
 from audit.store.tables import audit_heads, audit_records
+from audit.store.tree import TILE_LEVEL, insert_nodes
 from audit.verify import verify_export
 from enclave.db import create_db_engine, session_factory, transaction, upgrade
 
@@ -246,6 +247,7 @@ def bench_export(count: int) -> None:
     db = Database()
     try:
         head = empty_head("acme")
+        frontier = Frontier()
         batch: list[dict[str, object]] = []
         load_started = time.perf_counter()
         with db.engine.begin() as connection:
@@ -253,11 +255,22 @@ def bench_export(count: int) -> None:
                 record = link(head, sample_event(i))
                 head = head_after(record)
                 batch.append(record_row(record))
+                kept = frontier.append(leaf_hash(bytes.fromhex(record.hash)), keep_level=TILE_LEVEL)
+                insert_nodes(connection, "acme", kept)
                 if len(batch) == 5000:
                     connection.execute(insert(audit_records), batch)
                     batch.clear()
             if batch:
                 connection.execute(insert(audit_records), batch)
+            signed = sign_checkpoint(
+                KEY,
+                kind="checkpoint",
+                tenant="acme",
+                seq=head.seq,
+                head_hash=head.hash,
+                root=frontier.root().hex(),
+                time=datetime.now(UTC),
+            )
             connection.execute(
                 insert(audit_heads),
                 [
@@ -267,6 +280,8 @@ def bench_export(count: int) -> None:
                         "hash": head.hash,
                         "checkpoint_seq": 0,
                         "checkpoint_at": datetime.now(UTC),
+                        "tree": frontier.to_bytes(),
+                        "signed_head": checkpoint_bytes(signed),
                     }
                 ],
             )

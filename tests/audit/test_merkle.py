@@ -329,3 +329,17 @@ def test_range_hash_of_a_right_edge() -> None:
     leaves = random_leaves(13, 2)
     assert range_hash(LeafList(leaves), 8, 13) == mth(leaves[8:13])
     assert node_hash(mth(leaves[:8]), mth(leaves[8:13])) == mth(leaves)
+
+
+def test_bulk_extension_builds_the_same_tree_as_one_leaf_at_a_time() -> None:
+    """Frontier.extend_digests (the verifier's bulk path) against Frontier.append, from every kind of start."""
+    rng = random.Random(5)
+    for _ in range(200):
+        start, count = rng.randint(0, 600), rng.randint(0, 700)
+        digests = [rng.randbytes(32) for _ in range(start + count)]
+        one_by_one = Frontier()
+        one_by_one.extend(leaf_hash(digest) for digest in digests)
+        bulk = Frontier()
+        bulk.extend(leaf_hash(digest) for digest in digests[:start])
+        bulk.extend_digests(digests[start:])
+        assert (bulk.size, bulk.hashes) == (one_by_one.size, one_by_one.hashes)

@@ -150,13 +150,3 @@ def test_rotation_in_the_store_and_an_export_across_it(sessions: sessionmaker[Se
     assert set(report.key_ids) == {key_id(OLD.public_key()), key_id(NEW.public_key())}  # heads by both, in range
     # Without the history, only the keys given count.
     assert not verify_export(data.splitlines(keepends=True), [NEW.public_key()]).ok
-
-
-@pytest.fixture
-def sessions(sqlite_url: str):  # type: ignore[no-untyped-def]
-    from enclave.db import create_db_engine, session_factory, upgrade
-
-    engine = create_db_engine(sqlite_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()

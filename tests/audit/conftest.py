@@ -1,4 +1,4 @@
-"""The audit store on a fresh database: SQLite, and the machine's MariaDB."""
+"""The audit store on a fresh database: SQLite, and the machine's MariaDB (every test using it runs on both)."""
 
 from __future__ import annotations
 
