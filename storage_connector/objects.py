@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.etree import ElementTree
 
@@ -259,3 +259,17 @@ def local_http(
 def cloud_http(verify: bool | str = True) -> httpx.Client:
     """An HTTP client for a cloud store's signed URLs (`verify`: a CA bundle for an emulator)."""
     return httpx.Client(timeout=TIMEOUT, verify=verify, follow_redirects=False)
+
+
+def grant_objects(grant: Grant, signer: Signer, local_store: LocalStore | None = None) -> GrantObjects:
+    """The objects of `grant` through `signer` (Signers.for_grant): for a local grant, in process through
+    `local_store` (the gateway's local store directory); for a cloud grant, over HTTPS. The caller checks the
+    grant is active first (a revoked grant must not be written to, whatever the store would allow)."""
+    if not hasattr(signer, "sign_list"):
+        raise ObjectStoreError(f"the {grant.backend.value} signer cannot list objects")
+    listing = cast(ListingSigner, signer)
+    if grant.backend is Backend.LOCAL:
+        if local_store is None or not isinstance(signer, LocalSigner):
+            raise ObjectStoreError("a local grant's objects need the gateway's local store")
+        return GrantObjects(grant, listing, local_http(signer, local_store, grant.bucket))
+    return GrantObjects(grant, listing, cloud_http())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,12 +22,12 @@ from audit.keys import TrustedKeys
 from audit.signing import generate_private_key_pem, load_private_key
 from audit.store.log import AuditLog
 from audit.store.retention import prune
-from audit.store.tables import audit_records
+from audit.store.tables import audit_records, audit_sync_targets
 from audit.sync import SyncJob, disable_sync, enable_sync, sync_readiness, sync_status
 from enclave.db import transaction
 from storage_connector.grants import Grant, parse_spec
 from storage_connector.local import LocalSigner, LocalStore
-from storage_connector.objects import GrantObjects, ObjectStoreError, local_http
+from storage_connector.objects import GrantObjects, ObjectStoreError, grant_objects
 
 KEY = load_private_key(generate_private_key_pem())
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
@@ -69,7 +69,7 @@ class LocalBucket:
         assert (tenant, grant_id) == ("acme", GRANT_ID)
         if self.refuse is not None:
             raise ObjectStoreError(self.refuse, denied=True)
-        return GrantObjects(self.grant, self.signer, local_http(self.signer, LocalStore(self.root), "data"))
+        return grant_objects(self.grant, self.signer, LocalStore(self.root))
 
     @property
     def directory(self) -> Path:
@@ -359,3 +359,218 @@ def test_enable_and_disable_are_audited_and_validated(sessions: sessionmaker[Ses
     with transaction(sessions) as session, pytest.raises(Exception, match="does not sync"):
         disable_sync(session, log, OPERATOR, "acme", GRANT_ID)
     assert actions(sessions) == ["audit.sync.enabled", "audit.sync.disabled"]
+
+
+# -- the same sync into cloud stores running here: Azurite (SAS checked), moto (S3 object writes) -------------
+
+
+@pytest.fixture(scope="module")
+def azurite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.storage_connector.servers import azurite
+
+    with azurite(tmp_path_factory.mktemp("azurite")) as url:
+        yield url
+
+
+def test_sync_into_azurite_with_real_bytes_then_revoked(
+    sessions: sessionmaker[Session], log: AuditLog, clock: Clock, azurite_url: str
+) -> None:
+    from azure.storage.blob import AccessPolicy, BlobServiceClient, ContainerSasPermissions
+
+    from storage_connector.azure import AzureSigner
+    from storage_connector.objects import cloud_http
+    from tests.storage_connector.servers import azurite_account_key
+
+    container_name = f"audit-{abs(hash(str(sessions))) % 10**8}"
+    service = BlobServiceClient(
+        azurite_url, credential={"account_name": "devstoreaccount1", "account_key": azurite_account_key()}
+    )
+    container = service.create_container(container_name)
+    policies = {
+        "enclave-urls-r": AccessPolicy(permission=ContainerSasPermissions(read=True, list=True)),
+        "enclave-urls-w": AccessPolicy(permission=ContainerSasPermissions(create=True, write=True)),
+    }
+    container.set_container_access_policy(policies)
+    spec = {
+        "backend": "azure",
+        "bucket": container_name,
+        "prefix": "tenants/acme",
+        "azure_account": "devstoreaccount1",
+        "endpoint": azurite_url,
+        "azure_policy_id": "enclave-urls",
+    }
+    grant = Grant.unsaved("acme", parse_spec(spec), GRANT_ID)
+    signer = AzureSigner(grant, account_key=azurite_account_key(), clock=clock)
+    objects = GrantObjects(grant, signer, cloud_http(), clock=clock)
+    append(sessions, log, 40)
+    with transaction(sessions) as session:
+        enable_sync(session, log, OPERATOR, "acme", GRANT_ID)
+    syncer = SyncJob(sessions, log, lambda tenant, grant_id: objects, clock=clock, segment_records=16)
+    clock.now = datetime.now(UTC)  # Azurite checks SAS expiry against its own clock
+    (outcome,) = syncer.run_once()
+    assert outcome.synced and outcome.size == 41, outcome.error
+    report = verify_bucket(Prefixed(objects, PREFIX), TrustedKeys([KEY.public_key()]))
+    assert report.ok and report.records == 41 and report.segments == 3, report.problems
+    container.set_container_access_policy({})  # customer IT revokes
+    append(sessions, log, 1)
+    clock.now = datetime.now(UTC) + timedelta(minutes=11)
+    (outcome,) = syncer.run_once()
+    assert outcome.error is not None and "HTTP 403" in outcome.error
+    with sessions() as session:
+        assert sync_status(session, "acme")[0].state == "failing"
+
+
+def test_sync_into_s3_on_moto(sessions: sessionmaker[Session], log: AuditLog, clock: Clock) -> None:
+    """moto stores and lists the objects; it does not check presigned signatures (NOTES.md)."""
+    import boto3
+
+    from storage_connector.objects import cloud_http
+    from storage_connector.s3 import S3Signer
+    from tests.storage_connector.servers import moto_server
+    from tests.storage_connector.test_objects import FakeSts
+
+    with moto_server(None) as endpoint:
+        keys = {"aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=endpoint, **keys)
+        s3.create_bucket(Bucket="acme-audit", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        spec = {
+            "backend": "s3",
+            "bucket": "acme-audit",
+            "prefix": "tenants/acme",
+            "region": "eu-west-1",
+            "endpoint": endpoint,
+            "role_arn": "arn:aws:iam::123456789012:role/enclave-access",
+            "external_id": "acme-7f3c2a91",
+        }
+        grant = Grant.unsaved("acme", parse_spec(spec), GRANT_ID)
+        objects = GrantObjects(grant, S3Signer(grant, sts_client=FakeSts(endpoint), clock=clock), cloud_http())
+        append(sessions, log, 30)
+        with transaction(sessions) as session:
+            enable_sync(session, log, OPERATOR, "acme", GRANT_ID)
+        (outcome,) = SyncJob(sessions, log, lambda tenant, grant_id: objects, clock=clock).run_once()
+        assert outcome.synced, outcome.error
+        report = verify_bucket(Prefixed(objects, PREFIX), TrustedKeys([KEY.public_key()]))
+        assert report.ok and report.records == 31, report.problems
+        listed = s3.list_objects_v2(Bucket="acme-audit", Prefix="tenants/acme/enclave-audit/")["Contents"]
+        assert sorted(item["Key"].rsplit("/", 2)[-2] for item in listed) == ["heads", "segments"]
+
+
+# -- the customer's script: an independent implementation, the same verdicts ---------------------------------
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verify_audit_bucket.py"
+
+
+def run_script(directory: Path, key_file: Path, *extra: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-I", str(SCRIPT), str(directory), "--public-key", str(key_file), *extra],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=directory,  # -I and another directory: nothing of this repository is importable
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    from audit.signing import public_key_pem
+
+    path = tmp_path / "audit-public-key.pem"
+    path.write_text(public_key_pem(KEY.public_key()))
+    return path
+
+
+def test_the_script_imports_only_the_standard_library_and_cryptography() -> None:
+    import ast
+    import sys
+
+    tree = ast.parse(SCRIPT.read_text())
+    modules = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    modules |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert modules - set(sys.stdlib_module_names) == {"cryptography"}
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        None,
+        lambda d: rewrite_segment(d / "segments/00000000000000000122-00000000000000000171.jsonl", 130),
+        lambda d: rewrite_segment(d / "segments/00000000000000000172-00000000000000000196.jsonl", 180),
+        lambda d: (d / "segments/00000000000000000051-00000000000000000100.jsonl").unlink(),
+        lambda d: (d / "heads/00000000000000000121.json").unlink(),
+        lambda d: (d / "heads/00000000000000000196.json").write_bytes(
+            (d / "heads/00000000000000000196.json").read_bytes().replace(b'"consistency":["', b'"consistency":["0')[:-1]
+        ),
+        lambda d: shutil.copy(
+            d / "segments/00000000000000000001-00000000000000000050.jsonl",
+            d / "segments/00000000000000000197-00000000000000000246.jsonl",
+        ),
+    ],
+    ids=["honest", "rewritten", "rewritten-last", "deleted-segment", "deleted-head", "bad-proof", "orphan"],
+)
+def test_the_script_and_the_library_agree(
+    bucket: LocalBucket, synced: SyncJob, key_file: Path, tamper: Callable[[Path], object] | None
+) -> None:
+    if tamper is not None:
+        tamper(bucket.directory)
+    library = verify_bucket(DirectoryReader(bucket.directory), TrustedKeys([KEY.public_key()]))
+    code, out, err = run_script(bucket.directory, key_file, "--json")
+    script = orjson.loads(out)
+    assert (code == 0) is library.ok is script["ok"], (library.problems, script["problems"], err)
+    assert (script["heads"], script["records"], script["notes"]) == (library.heads, library.records, library.notes)
+    assert len(script["problems"]) == len(library.problems)
+    if library.ok:
+        code, out, _ = run_script(bucket.directory, key_file)
+        assert code == 0 and "OK: the synced history verified" in out and "records 1..196" in out
+
+
+def test_the_script_refuses_another_key(bucket: LocalBucket, synced: SyncJob, tmp_path: Path) -> None:
+    from audit.signing import public_key_pem
+
+    other = tmp_path / "other.pem"
+    other.write_text(public_key_pem(load_private_key(generate_private_key_pem()).public_key()))
+    code, _, err = run_script(bucket.directory, other)
+    assert code == 1 and "not trusted" in err
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    assert run_script(bucket.directory, bad)[0] == 2
+
+
+def test_the_key_history_travels_in_the_bucket(
+    sessions: sessionmaker[Session], log: AuditLog, bucket: LocalBucket, clock: Clock, key_file: Path
+) -> None:
+    from audit.bucket import bucket_keys
+    from audit.keys import first_entry, rotation_entry
+
+    successor = load_private_key(generate_private_key_pem())
+    first = first_entry(KEY)
+    for takes_over, verdict in ((T0 + timedelta(days=365), True), (T0 - timedelta(days=1), False)):
+        history = [first, rotation_entry(first, KEY, successor, takes_over)]
+        shutil.rmtree(bucket.root, ignore_errors=True)
+        append(sessions, log, 5)
+        with transaction(sessions) as session:
+            if not sync_status(session, "acme"):
+                enable_sync(session, log, OPERATOR, "acme", GRANT_ID, PREFIX)
+            else:
+                session.execute(update(audit_sync_targets).values(synced_size=0))
+        clock.now += timedelta(minutes=10)
+        (outcome,) = job(sessions, log, bucket, clock, key_history=lambda h=history: h).run_once()
+        assert outcome.synced, outcome.error
+        assert sorted(p.name for p in (bucket.directory / "keys").iterdir()) == [
+            f"0000-{first.key_id}.json",
+            f"0001-{history[1].key_id}.json",
+        ]
+        reader = DirectoryReader(bucket.directory)
+        report = verify_bucket(reader, bucket_keys(reader, [KEY.public_key()]))
+        assert report.ok is verdict, report.problems
+        assert (run_script(bucket.directory, key_file)[0] == 0) is verdict
+        if not verdict:
+            assert "outside the validity" in report.problems[0]
