@@ -64,6 +64,17 @@ def check_canonical(value: Any, path: str = "$") -> None:
     raise CanonicalEncodingError(f"{path}: {type(value).__name__} is not allowed (use str, int, bool, null)")
 
 
+def field_problem(data: dict[str, Any], fields: tuple[str, ...], what: str) -> str | None:
+    """Why the JSON object `data` does not carry exactly `fields` (missing first, then unknown), or None."""
+    missing = [name for name in fields if name not in data]
+    if missing:
+        return f"{what} is missing {', '.join(missing)}"
+    extra = sorted(set(data) - set(fields))
+    if extra:
+        return f"{what} has unknown fields {', '.join(extra)}"
+    return None
+
+
 def canonical_bytes(value: Any) -> bytes:
     """The canonical encoding of a value already known to be in the canonical domain (fast path)."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeAlias, cast
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from audit.canonical import JsonValue, canonical_bytes
+from audit.canonical import JsonValue, canonical_bytes, field_problem
 from audit.events import HASH_HEX_LENGTH, format_time, parse_time
 from audit.signing import key_id, sign_statement, statement_signature_valid
 from tenancy.names import is_tenant_name
@@ -101,12 +101,9 @@ class Checkpoint:
         """Parse the `to_json` form; raises InvalidCheckpointError naming the first bad field."""
         if not isinstance(data, dict):
             raise InvalidCheckpointError("a checkpoint must be a JSON object")
-        missing = [name for name in _FIELDS if name not in data]
-        if missing:
-            raise InvalidCheckpointError(f"checkpoint is missing {', '.join(missing)}")
-        extra = sorted(set(data) - set(_FIELDS))
-        if extra:
-            raise InvalidCheckpointError(f"checkpoint has unknown fields {', '.join(extra)}")
+        problem = field_problem(data, _FIELDS, "checkpoint")
+        if problem is not None:
+            raise InvalidCheckpointError(problem)
         if data["type"] not in CHECKPOINT_KINDS:
             raise InvalidCheckpointError(f"type must be one of {', '.join(CHECKPOINT_KINDS)}")
         try:

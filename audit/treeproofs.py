@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from audit.canonical import JsonValue, canonical_bytes
+from audit.canonical import JsonValue, canonical_bytes, field_problem
 from audit.checkpoints import Checkpoint, InvalidCheckpointError
 from audit.merkle import Frontier, fold
 
@@ -54,12 +54,9 @@ def _count(data: dict[str, Any], name: str) -> int:
 def _object(data: Any, kind: str, fields: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("type") != kind:
         raise InvalidStatementError(f'not a {kind} ({{"type":"{kind}",...}})')
-    missing = [name for name in fields if name not in data]
-    if missing:
-        raise InvalidStatementError(f"{kind} is missing {', '.join(missing)}")
-    extra = sorted(set(data) - set(fields))
-    if extra:
-        raise InvalidStatementError(f"{kind} has unknown fields {', '.join(extra)}")
+    problem = field_problem(data, fields, kind)
+    if problem is not None:
+        raise InvalidStatementError(problem)
     return data
 
 

@@ -30,7 +30,7 @@ import pymysql
 from sqlalchemy import insert, select
 
 from audit.checkpoints import Checkpoint, checkpoint_bytes, sign_checkpoint
-from audit.events import Actor, ActorKind, AuditEvent, StoredRecord, empty_head, head_after, link
+from audit.events import Actor, ActorKind, AuditEvent, ChainHead, StoredRecord, empty_head, head_after, link
 from audit.export.jsonl import ExportHeader, write_jsonl
 from audit.merkle import Frontier, leaf_hash
 from audit.signing import generate_private_key_pem, key_id, load_private_key
@@ -180,6 +180,14 @@ def group_commit_run(url: str, tenant: str, count: int, producers: int) -> dict[
     return {"events": per_producer * producers, "seconds": elapsed, "cpu": cpu}
 
 
+def signed_head(head: ChainHead, frontier: Frontier, moment: datetime) -> Checkpoint:
+    """The tree head the store would sign over `head` (whose tree is `frontier`)."""
+    root = frontier.root().hex()
+    return sign_checkpoint(
+        KEY, kind="checkpoint", tenant=head.tenant, seq=head.seq, head_hash=head.hash, root=root, time=moment
+    )
+
+
 def build_export(count: int, every: int = 1000) -> bytes:
     """A full export of `count` records with a signed tree head every `every` records and at the end, as the
     store keeps them by default."""
@@ -193,17 +201,7 @@ def build_export(count: int, every: int = 1000) -> bytes:
         frontier.append(leaf_hash(bytes.fromhex(record.hash)))
         items.append(StoredRecord(record.seq, record.hash, record.body))
         if record.seq % every == 0 or i == count - 1:
-            items.append(
-                sign_checkpoint(
-                    KEY,
-                    kind="checkpoint",
-                    tenant="acme",
-                    seq=record.seq,
-                    head_hash=record.hash,
-                    root=frontier.root().hex(),
-                    time=moment,
-                )
-            )
+            items.append(signed_head(head, frontier, moment))
     out = io.BytesIO()
     header = ExportHeader(
         tenant="acme",
@@ -262,15 +260,7 @@ def bench_export(count: int) -> None:
                     batch.clear()
             if batch:
                 connection.execute(insert(audit_records), batch)
-            signed = sign_checkpoint(
-                KEY,
-                kind="checkpoint",
-                tenant="acme",
-                seq=head.seq,
-                head_hash=head.hash,
-                root=frontier.root().hex(),
-                time=datetime.now(UTC),
-            )
+            signed = signed_head(head, frontier, datetime.now(UTC))
             connection.execute(
                 insert(audit_heads),
                 [

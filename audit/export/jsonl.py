@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit.canonical import JsonValue, canonical_bytes
+from audit.canonical import JsonValue, canonical_bytes, field_problem
 from audit.checkpoints import Checkpoint
 from audit.events import StoredRecord, format_time, parse_time
 from audit.signing import key_id, sign_statement
@@ -124,12 +124,9 @@ class ExportHeader:
     def from_json(cls, data: Any) -> ExportHeader:
         if not isinstance(data, dict) or data.get("type") != "header":
             raise InvalidExportError('the first line must be the export header ({"type":"header",...})')
-        missing = [name for name in _HEADER_FIELDS if name not in data]
-        if missing:
-            raise InvalidExportError(f"header is missing {', '.join(missing)}")
-        extra = sorted(set(data) - set(_HEADER_FIELDS))
-        if extra:
-            raise InvalidExportError(f"header has unknown fields {', '.join(extra)}")
+        problem = field_problem(data, _HEADER_FIELDS, "header")
+        if problem is not None:
+            raise InvalidExportError(problem)
         exported_at = _parse_optional_time(data, "exported_at")
         if exported_at is None:
             raise InvalidExportError("header exported_at is required")
@@ -189,12 +186,9 @@ class ExportProof:
     def from_json(cls, data: Any) -> ExportProof:
         if not isinstance(data, dict) or data.get("type") != "proof":
             raise InvalidExportError("not a proof line")
-        missing = [name for name in _PROOF_FIELDS if name not in data]
-        if missing:
-            raise InvalidExportError(f"proof is missing {', '.join(missing)}")
-        extra = sorted(set(data) - set(_PROOF_FIELDS))
-        if extra:
-            raise InvalidExportError(f"proof has unknown fields {', '.join(extra)}")
+        problem = field_problem(data, _PROOF_FIELDS, "proof")
+        if problem is not None:
+            raise InvalidExportError(problem)
         checks = {
             "header_hash": _is_str(data["header_hash"]),
             "records": _is_count(data["records"]),
