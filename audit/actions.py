@@ -88,6 +88,20 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("audit.exported", _API, "The tenant's audit log was exported."),
     ("audit.queried", _API, "The tenant's audit events were read through the API."),
     ("audit.pruned", _API, "Old audit records were removed under the retention policy; a signed anchor stays."),
+    (
+        "audit.sealed",
+        _API,
+        "A log written before signed tree heads was signed for the first time (trust on first use).",
+    ),
+    (
+        "audit.key.rotated",
+        _API,
+        "A new audit signing key was published in the key history, vouched for by the old one.",
+    ),
+    ("audit.sync.enabled", _API, "Continuous sync of the audit log into the customer's bucket was turned on."),
+    ("audit.sync.disabled", _API, "Continuous sync of the audit log into the customer's bucket was turned off."),
+    ("audit.sync.failed", _API, "A sync of the audit log into the customer's bucket failed; it is retried."),
+    ("audit.sync.recovered", _API, "The audit log was synced to the customer's bucket again after failures."),
     ("audit.demo", _API, "An event recorded by the demo to show the log end to end."),
 )
 

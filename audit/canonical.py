@@ -22,8 +22,22 @@ class CanonicalEncodingError(ValueError):
     """A value cannot be encoded canonically (a float, a huge integer, a lone surrogate, a non-string key)."""
 
 
+def _plain_value(value: Any) -> bool:
+    """A value the canonical domain certainly holds, decided without recursion (the common case in details)."""
+    kind = type(value)
+    if kind is str:
+        return bool(value.isascii())  # ASCII has no surrogates; anything else takes the full check
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    return value is None or kind is bool
+
+
 def check_canonical(value: Any, path: str = "$") -> None:
     """Raise CanonicalEncodingError, naming the offending path, unless `value` is in the canonical domain."""
+    if type(value) is dict and all(
+        type(key) is str and key.isascii() and _plain_value(item) for key, item in value.items()
+    ):
+        return  # a flat object of plain values: what the full walk below would accept
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
@@ -48,6 +62,17 @@ def check_canonical(value: Any, path: str = "$") -> None:
             check_canonical(item, f"{path}.{key}")
         return
     raise CanonicalEncodingError(f"{path}: {type(value).__name__} is not allowed (use str, int, bool, null)")
+
+
+def field_problem(data: dict[str, Any], fields: tuple[str, ...], what: str) -> str | None:
+    """Why the JSON object `data` does not carry exactly `fields` (missing first, then unknown), or None."""
+    missing = [name for name in fields if name not in data]
+    if missing:
+        return f"{what} is missing {', '.join(missing)}"
+    extra = sorted(set(data) - set(fields))
+    if extra:
+        return f"{what} has unknown fields {', '.join(extra)}"
+    return None
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -1,10 +1,12 @@
-"""Signed statements about a tenant's chain head: checkpoints and retention anchors.
+"""Signed statements about a tenant's log: signed tree heads (checkpoints) and retention anchors.
 
-A checkpoint says "record `seq` of `tenant` has hash `head_hash`, and the chain it ends starts right after
-record `pruned_count` (0: at the genesis)", signed with Ed25519, so that altering the chain up to that point,
-or deleting its oldest records, is detectable by anyone holding the public key (CloudTrail's digest files play
-the same role). An anchor is the statement left behind by pruning: records up to `seq` were removed
-(`pruned_count` of them), and the next record must link to `head_hash`.
+A checkpoint is a signed tree head in the sense of RFC 9162 §4.10: "the tree of `tenant`'s first `seq` records
+has Merkle root `root`; record `seq` has hash `head_hash`; the chain it ends starts right after record
+`pruned_count` (0: at the genesis)", signed with Ed25519 at `time`. The gateway signs one with every commit
+that appends records (so no record is ever unsigned), and keeps some of them (every N records or T seconds) as
+intermediate checkpoints. Altering any record up to `seq`, or deleting the oldest ones, is detectable by anyone
+holding the public key. An anchor is the statement left behind by pruning: records up to `seq` were removed
+(`pruned_count` of them), the tree they formed has root `root`, and the next record must link to `head_hash`.
 """
 
 from __future__ import annotations
@@ -14,21 +16,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeAlias, cast
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from audit.canonical import JsonValue
+from audit.canonical import JsonValue, canonical_bytes, field_problem
 from audit.events import HASH_HEX_LENGTH, format_time, parse_time
 from audit.signing import key_id, sign_statement, statement_signature_valid
 from tenancy.names import is_tenant_name
 
 CheckpointKind: TypeAlias = Literal["checkpoint", "anchor"]
 CHECKPOINT_KINDS: tuple[CheckpointKind, ...] = ("checkpoint", "anchor")
-SIGNING_DOMAIN = "enclave-audit-checkpoint-v1"
+SIGNING_DOMAIN = "enclave-audit-checkpoint-v2"  # v2: the statement includes the Merkle root
 
 _HEX_HASH = re.compile(rf"^[0-9a-f]{{{HASH_HEX_LENGTH}}}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
-_FIELDS = ("type", "tenant", "seq", "head_hash", "time", "key_id", "pruned_count", "signature")
+_FIELDS = ("type", "tenant", "seq", "head_hash", "root", "time", "key_id", "pruned_count", "signature")
 
 
 class InvalidCheckpointError(ValueError):
@@ -49,6 +52,7 @@ class Checkpoint:
     tenant: str
     seq: int
     head_hash: str
+    root: str  # the Merkle tree hash (RFC 9162) of records 1..seq, hex
     time: datetime
     key_id: str
     signature: str
@@ -63,6 +67,8 @@ class Checkpoint:
             raise InvalidCheckpointError("seq must be an integer >= 1")
         if not isinstance(self.head_hash, str) or not _HEX_HASH.match(self.head_hash):
             raise InvalidCheckpointError(f"head_hash must be {HASH_HEX_LENGTH} lowercase hex digits")
+        if not isinstance(self.root, str) or not _HEX_HASH.match(self.root):
+            raise InvalidCheckpointError(f"root must be {HASH_HEX_LENGTH} lowercase hex digits")
         if not isinstance(self.time, datetime) or self.time.tzinfo is None:
             raise InvalidCheckpointError("time must be a timezone-aware datetime")
         if not isinstance(self.key_id, str) or not _KEY_ID.match(self.key_id):
@@ -81,6 +87,7 @@ class Checkpoint:
             "tenant": self.tenant,
             "seq": self.seq,
             "head_hash": self.head_hash,
+            "root": self.root,
             "time": format_time(self.time),
             "key_id": self.key_id,
             "pruned_count": self.pruned_count,
@@ -94,12 +101,9 @@ class Checkpoint:
         """Parse the `to_json` form; raises InvalidCheckpointError naming the first bad field."""
         if not isinstance(data, dict):
             raise InvalidCheckpointError("a checkpoint must be a JSON object")
-        missing = [name for name in _FIELDS if name not in data]
-        if missing:
-            raise InvalidCheckpointError(f"checkpoint is missing {', '.join(missing)}")
-        extra = sorted(set(data) - set(_FIELDS))
-        if extra:
-            raise InvalidCheckpointError(f"checkpoint has unknown fields {', '.join(extra)}")
+        problem = field_problem(data, _FIELDS, "checkpoint")
+        if problem is not None:
+            raise InvalidCheckpointError(problem)
         if data["type"] not in CHECKPOINT_KINDS:
             raise InvalidCheckpointError(f"type must be one of {', '.join(CHECKPOINT_KINDS)}")
         try:
@@ -111,11 +115,26 @@ class Checkpoint:
             tenant=data["tenant"],
             seq=data["seq"],
             head_hash=data["head_hash"],
+            root=data["root"],
             time=moment,
             key_id=data["key_id"],
             signature=data["signature"],
             pruned_count=data["pruned_count"],
         )
+
+
+def checkpoint_bytes(checkpoint: Checkpoint) -> bytes:
+    """The canonical JSON of a checkpoint: how a signed tree head is stored in a head row."""
+    return canonical_bytes(checkpoint.to_json())
+
+
+def parse_checkpoint_bytes(raw: bytes) -> Checkpoint:
+    """The inverse of `checkpoint_bytes`; InvalidCheckpointError when `raw` is not a checkpoint."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidCheckpointError("a checkpoint must be JSON") from None
+    return Checkpoint.from_json(data)
 
 
 def _is_int(value: object) -> bool:
@@ -129,15 +148,16 @@ def sign_checkpoint(
     tenant: str,
     seq: int,
     head_hash: str,
+    root: str,
     time: datetime,
     pruned_count: int = 0,
 ) -> Checkpoint:
-    """Sign a statement about `tenant`'s chain at `seq`. `time` is stored in UTC to the microsecond."""
+    """Sign a statement about `tenant`'s log at `seq`. `time` is stored in UTC to the microsecond."""
     if not isinstance(time, datetime) or time.tzinfo is None:
         raise InvalidCheckpointError("time must be a timezone-aware datetime")
     moment = time.astimezone(UTC)
     signer = key_id(private_key.public_key())
-    unsigned = Checkpoint(kind, tenant, seq, head_hash, moment, signer, "unsigned", pruned_count)
+    unsigned = Checkpoint(kind, tenant, seq, head_hash, root, moment, signer, "unsigned", pruned_count)
     signature = sign_statement(private_key, SIGNING_DOMAIN, unsigned.signed_payload())
     return replace(unsigned, signature=signature)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import uuid
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -101,7 +102,15 @@ def parse_time(text: str) -> datetime:
 
 
 def new_event_id() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID as 32 hex digits: uuid.uuid4().hex without building a UUID object, which
+    cost a quarter of an event's validation."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return raw.hex()
+
+
+_VALID_TENANTS: set[str] = set()  # names already checked: events repeat a few tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +132,11 @@ class AuditEvent:
     id: str = field(default_factory=new_event_id)
 
     def __post_init__(self) -> None:
-        if not is_tenant_name(self.tenant):
-            raise InvalidEventError(f"tenant {self.tenant!r} is not a valid tenant id")
+        if self.tenant not in _VALID_TENANTS:
+            if not is_tenant_name(self.tenant):
+                raise InvalidEventError(f"tenant {self.tenant!r} is not a valid tenant id")
+            if len(_VALID_TENANTS) < 10_000:
+                _VALID_TENANTS.add(self.tenant)
         action_info(self.action)
         for name in ("target", "reason", "request_id", "trace_id"):
             _bounded(name, getattr(self, name))
@@ -210,6 +222,23 @@ def link(head: ChainHead, event: AuditEvent, at: datetime | None = None) -> Chai
     seq = head.seq + 1
     body = canonical_bytes(event.body(seq, head.hash, moment))
     return ChainedRecord(event.tenant, seq, head.hash, record_hash(body), body, event, moment)
+
+
+def link_all(head: ChainHead, events: Sequence[AuditEvent], at: datetime) -> list[ChainedRecord]:
+    """`link` for a batch appended at one time `at`: the same records, without a ChainHead per record."""
+    tenant, seq, prev = head.tenant, head.seq, head.hash
+    sha256 = hashlib.sha256
+    records: list[ChainedRecord] = []
+    append = records.append
+    for event in events:
+        if event.tenant != tenant:
+            raise InvalidEventError(f"event for tenant {event.tenant!r} cannot join {tenant!r}'s chain")
+        seq += 1
+        body = canonical_bytes(event.body(seq, prev, at))
+        digest = sha256(body).hexdigest()
+        append(ChainedRecord(tenant, seq, prev, digest, body, event, at))
+        prev = digest
+    return records
 
 
 def head_after(record: ChainedRecord) -> ChainHead:

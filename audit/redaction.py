@@ -260,18 +260,23 @@ def _redact_optional(text: str | None) -> str | None:
 
 
 _TARGET_KIND = re.compile(r"[a-z][a-z0-9.-]{0,31}:")
+_URL_USERINFO = re.compile(r"^(//[^\s/?#@:]{0,256}:)[^\s/?#@]+(?=@)")  # the scanner's `userinfo`, after the scheme
 
 
 def redact_target(target: str | None) -> str | None:
     """A target names what an act touched, as `<kind>:<identifier>` (`apikey:3f9c...`, `tenant:acme`). The
     kind is a name, not a secret's label: `apikey:<id>` must keep the key id an auditor needs. Only the
-    identifier is scanned, so a whole credential pasted into it is still removed."""
+    identifier is scanned, so a whole credential pasted into it is still removed; when the kind is a URL's
+    scheme (`postgres://user:password@host`), the user's password is removed as in any other free-form text."""
     if target is None:
         return None
     kind = _TARGET_KIND.match(target)
     if kind is None:
         return redact_text(target)
-    return kind.group() + redact_text(target[kind.end() :])
+    identifier = redact_text(target[kind.end() :])
+    if identifier.startswith("//"):  # the kind was a URL's scheme: the password of its user goes too
+        identifier = _URL_USERINFO.sub(rf"\g<1>{REDACTED}", identifier, count=1)
+    return kind.group() + identifier
 
 
 def redact_event(event: AuditEvent) -> AuditEvent:

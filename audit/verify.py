@@ -1,12 +1,18 @@
-"""Offline verification of a JSONL export: what is wrong, and where.
+"""Offline verification of a JSONL export: what is wrong, and where, and what exactly was checked.
 
-Needs only the export and the gateway's public key. Every line must be exactly the canonical encoding of its
-object (sorted keys, no whitespace, no duplicate key, no field beyond its kind's, "\n" at the end): a file that
-another JSON parser could read differently is refused. Each record's hash is recomputed over its body's
-canonical bytes, each record must link to the one before it, each checkpoint must follow the record it signs,
-once, with a valid signature over that record's hash, a full export must start at seq 1 or at a signed prune
-anchor, and the signed proof on the last line must agree with the header, the counts, both ends of the chain
-and the records after the last checkpoint (so the first record it contradicts is named).
+Needs only the export and the gateway's public key (or a key history and a key trusted from it). Every line must
+be exactly the canonical encoding of its object (sorted keys, no whitespace, no duplicate key, no field beyond
+its kind's, "\n" at the end): a file that another JSON parser could read differently is refused. Each record's
+hash is recomputed over its body's canonical bytes, each record must link to the one before it, each checkpoint
+must follow the record it signs, once, with a valid signature over that record's hash, a full export must start
+at seq 1 or at a signed prune anchor, and the signed proof on the last line must agree with the header, the
+counts, both ends of the chain and the records after the last checkpoint (so the first record it contradicts is
+named).
+
+Every record must also be covered by a tree head signed when it was committed: a checkpoint at or after it, or
+the continuation that ends a range stopping between two signed heads (its RFC 9162 consistency proof must take
+the records' tree to the signed one). The records' Merkle tree is rebuilt as they are read (from the tree-start
+line when the export starts after seq 1), and every signed root must match it.
 
 Records are checked one line at a time in bounded memory; only the problems found, and the hashes of at most
 MAX_TAIL records since the last checkpoint, are kept.
@@ -18,16 +24,17 @@ import hashlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from audit.canonical import canonical_bytes
+from audit.canonical import JsonValue, canonical_bytes
 from audit.checkpoints import SIGNING_DOMAIN as CHECKPOINT_DOMAIN
 from audit.checkpoints import Checkpoint, InvalidCheckpointError
-from audit.events import genesis_hash
+from audit.events import format_time, genesis_hash
 from audit.export.jsonl import (
     MAX_TAIL,
     PROOF_DOMAIN,
@@ -37,7 +44,10 @@ from audit.export.jsonl import (
     InvalidExportError,
     header_hash,
 )
-from audit.signing import key_id, statement_signature_valid
+from audit.keys import TrustedKeys, UntrustedKeyError
+from audit.merkle import Frontier, InvalidProofError, leaf_hash, verify_consistency
+from audit.signing import statement_signature_valid
+from audit.treeproofs import CONTINUATION, TREE_START, Continuation, InvalidStatementError, TreeStart, raw_hashes
 
 MAX_PROBLEMS = 10_000
 _RECORD_FIELDS = frozenset(("body", "hash", "type"))
@@ -59,11 +69,13 @@ class ProblemKind(StrEnum):
     BAD_CHECKPOINT_SIGNATURE = "bad-checkpoint-signature"
     CHECKPOINT_MISMATCH = "checkpoint-mismatch"  # a signed head hash differs from the record's hash
     MISSING_CHECKPOINT = "missing-checkpoint"  # fewer checkpoints or anchors than the proof counts
+    UNSIGNED_RECORDS = "unsigned-records"  # records no signed tree head covers (the last signed ones were cut)
+    MISSING_TREE_START = "missing-tree-start"  # a partial export without the subtrees its tree starts from
     TRUNCATED = "truncated"  # proof missing, or the file ends before what the proof or a checkpoint covers
     ALTERED_HEADER = "altered-header"  # the header differs from the one the proof signs
     BAD_PROOF_SIGNATURE = "bad-proof-signature"
     MALFORMED_LINE = "malformed-line"  # not JSON, not canonical, an unknown or missing field, a blank line
-    UNKNOWN_KEY = "unknown-key"  # signed by a key other than the one(s) given
+    UNKNOWN_KEY = "unknown-key"  # signed by a key not given, or outside its validity in the key history
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +92,8 @@ class Problem:
 
 @dataclass
 class VerifyReport:
+    """What was checked, and every problem found. A partial export (since/until) says so in `summary`."""
+
     tenant: str | None = None
     records: int = 0
     checkpoints: int = 0
@@ -90,19 +104,77 @@ class VerifyReport:
     proof_verified: bool = False
     problems: list[Problem] = field(default_factory=list)
     omitted_problems: int = 0  # found beyond MAX_PROBLEMS and not listed
+    exported_at: str | None = None
+    exported_by: str | None = None
+    since: str | None = None
+    until: str | None = None
+    tree_head: Checkpoint | None = None  # the signed tree head the last record is bound to
+    roots: dict[int, str] = field(default_factory=dict)  # tree size -> root rebuilt from the records read
+    key_ids: list[str] = field(default_factory=list)  # keys whose signatures were accepted
 
     @property
     def ok(self) -> bool:
         return not self.problems and not self.omitted_problems
 
+    @property
+    def partial(self) -> bool:
+        """A range export: records before `since` or from `until` on are not in the file by design."""
+        return self.since is not None or self.until is not None
+
     def summary(self) -> str:
         span = f"seq {self.first_seq}..{self.last_seq}" if self.first_seq is not None else "no records"
         pruned = f", {self.pruned_count} earlier records pruned under an anchor" if self.anchors else ""
         proof = "proof verified" if self.proof_verified else "proof NOT verified"
-        return (
+        lines = [
             f"{self.records} records ({span}) of tenant {self.tenant or '?'}, "
-            f"{self.checkpoints} signed checkpoints{pruned}; {proof}"
-        )
+            f"{self.checkpoints} signed checkpoints{pruned}; {proof}",
+            f"exported at {self.exported_at or '?'} by {self.exported_by or '?'}",
+        ]
+        if self.partial:
+            lines.append(
+                f"PARTIAL export: since {self.since or 'the start'}, until {self.until or 'the export'}; records "
+                "outside that range are not in this file"
+            )
+        else:
+            lines.append("full export: from the chain's start to its head when exported")
+        head = self.tree_head
+        if head is not None:
+            extra = (
+                "" if head.seq == self.last_seq else f" (the file ends at {self.last_seq}: bound by consistency proof)"
+            )
+            lines.append(
+                f"signed tree head: size {head.seq}{extra}, root {head.root}, signed {format_time(head.time)} by key "
+                f"{head.key_id}"
+            )
+        else:
+            lines.append("signed tree head: none verified")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The report for scripts (`enclave audit verify --json`)."""
+        return {
+            "ok": self.ok,
+            "tenant": self.tenant,
+            "partial": self.partial,
+            "since": self.since,
+            "until": self.until,
+            "exported_at": self.exported_at,
+            "exported_by": self.exported_by,
+            "records": self.records,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "checkpoints": self.checkpoints,
+            "anchors": self.anchors,
+            "pruned_count": self.pruned_count,
+            "proof_verified": self.proof_verified,
+            "tree_head": None if self.tree_head is None else self.tree_head.to_json(),
+            "roots": {str(size): root for size, root in sorted(self.roots.items())},
+            "key_ids": list(self.key_ids),
+            "problems": [
+                {"line": p.line, "seq": p.seq, "kind": p.kind.value, "message": p.message} for p in self.problems
+            ],
+            "omitted_problems": self.omitted_problems,
+        }
 
 
 @dataclass
@@ -115,23 +187,29 @@ class _Gap:
     seen: set[int] = field(default_factory=set)
 
 
-def _as_keys(public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey]) -> dict[str, Ed25519PublicKey]:
-    keys = [public_key] if isinstance(public_key, Ed25519PublicKey) else list(public_key)
-    if not keys:
-        raise ValueError("at least one public key is needed to verify an export")
-    return {key_id(key): key for key in keys}
+def trusted(public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey] | TrustedKeys) -> TrustedKeys:
+    if isinstance(public_key, TrustedKeys):
+        return public_key
+    return TrustedKeys([public_key] if isinstance(public_key, Ed25519PublicKey) else list(public_key))
 
 
 class _Verifier:
-    def __init__(self, keys: dict[str, Ed25519PublicKey]) -> None:
+    def __init__(self, keys: TrustedKeys, roots_at: Iterable[int] = ()) -> None:
         self.keys = keys
         self.report = VerifyReport()
+        self.roots_at = set(roots_at)
+        self.tree: Frontier | None = None  # the records' Merkle tree so far, while it is known
+        self.start: TreeStart | None = None
+        self.start_line = 0
+        self.continuation: tuple[int, Continuation] | None = None
+        self.covered_by_continuation = False
         self.problems: list[Problem] = []
         self.header: dict[str, Any] | None = None
         self.full_export = False  # the header has no `since`: the file must hold the chain from its start
         self.proof: ExportProof | None = None
         self.proof_line = 0
         self.unknown_keys: set[str] = set()
+        self.exported_at: datetime | None = None
         # The chain so far: the last seq and the hash(es) of records claiming it (several = insertion).
         self.last_seq: int | None = None
         self.heads: dict[str, int] = {}
@@ -168,7 +246,10 @@ class _Verifier:
         before anything else is checked); everything else goes through `dispatch`."""
         loads, dumps, sha256, sort_keys = orjson.loads, orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS
         body_size, actor_size, tail_append = len(_BODY_FIELDS), len(_ACTOR_FIELDS), self.tail.append
+        roots_at, roots = self.roots_at, self.report.roots
         fast, last_seq, head, head_line, tenant, fast_records = self.fast_state()
+        tree = self.tree
+        digests: list[bytes] = []  # records' digests not yet in the tree: added in bulk (Frontier.extend_digests)
         number = 0
         for number, raw in enumerate(lines, start=1):
             try:
@@ -192,27 +273,39 @@ class _Verifier:
                     and len(body) == body_size
                     and type(actor := body.get("actor")) is dict
                     and len(actor) == actor_size
-                    and sha256(encoded := dumps(body, option=sort_keys)).hexdigest() == stated
+                    and (digest := sha256(encoded := dumps(body, option=sort_keys)).digest()).hex() == stated
                     and raw == b'{"body":' + encoded + b',"hash":"' + stated.encode() + b'","type":"record"}\n'
                 ):
                     last_seq, head, head_line = seq, stated, number
                     tail_append((number, seq, stated))
                     fast_records += 1
+                    if tree is not None:
+                        digests.append(digest)
+                        if seq in roots_at:
+                            tree.extend_digests(digests)
+                            digests.clear()
+                            roots[seq] = tree.root().hex()
                     continue
             if fast:
                 self.last_seq, self.heads = last_seq, {head: head_line}
                 self.report.records += fast_records
+                if tree is not None:
+                    tree.extend_digests(digests)
+                digests.clear()
             self.canonical(number, raw, item)
             self.dispatch(number, item)  # a non-canonical line is reported, and still checked as read
             fast, last_seq, head, head_line, tenant, fast_records = self.fast_state()
+            tree = self.tree
         if fast:
             self.last_seq, self.heads = last_seq, {head: head_line}
             self.report.records += fast_records
+            if tree is not None:
+                tree.extend_digests(digests)
         return number
 
     def fast_state(self) -> tuple[bool, int, str, int, str | None, int]:
         """Whether the next record may take the fast path, and the chain state it starts from."""
-        if len(self.heads) != 1 or self.pending or self.proof_line or self.last_seq is None:
+        if len(self.heads) != 1 or self.pending or self.proof_line or self.last_seq is None or self.continuation:
             return False, 0, "", 0, None, 0
         ((head, head_line),) = self.heads.items()
         return True, self.last_seq, head, head_line, self.report.tenant, 0
@@ -240,9 +333,15 @@ class _Verifier:
         elif self.proof_line:
             self.after_proof(line, kind)
         elif kind == "record":
+            if self.continuation is not None:
+                self.problem(line, None, ProblemKind.INSERTED_RECORD, "a record after the continuation line")
             self.on_record(line, item)
         elif kind in ("checkpoint", "anchor"):
             self.on_checkpoint(line, item)
+        elif kind == TREE_START:
+            self.on_start(line, item)
+        elif kind == CONTINUATION:
+            self.on_continuation(line, item)
         elif kind == "proof":
             self.on_proof(line, item)
         else:
@@ -256,17 +355,25 @@ class _Verifier:
             return
         self.header = item
         self.full_export = header.since is None
-        self.report.tenant = header.tenant
-        self.check_key(line, header.key_id, "the export")
+        report = self.report
+        report.tenant, report.exported_by = header.tenant, header.exported_by
+        report.exported_at = item["exported_at"]
+        report.since, report.until = item["since"], item["until"]
+        self.exported_at = header.exported_at
+        self.check_key(line, header.key_id, header.exported_at, "the export")
 
-    def check_key(self, line: int, signer: str, what: str) -> Ed25519PublicKey | None:
-        key = self.keys.get(signer)
-        if key is None and signer not in self.unknown_keys:
-            self.unknown_keys.add(signer)
-            given = ", ".join(sorted(self.keys))
-            self.problem(
-                line, None, ProblemKind.UNKNOWN_KEY, f"{what} is signed by key {signer}; the key given is {given}"
-            )
+    def check_key(self, line: int, signer: str, at: datetime | None, what: str) -> Ed25519PublicKey | None:
+        """The key that may sign `what` dated `at`; None (reported once per key and reason) otherwise."""
+        try:
+            key = self.keys.key_for(signer, at, what)
+        except UntrustedKeyError as exc:
+            reason = f"{signer}:{'validity' if signer in self.keys.validity else 'unknown'}"
+            if reason not in self.unknown_keys:
+                self.unknown_keys.add(reason)
+                self.problem(line, None, ProblemKind.UNKNOWN_KEY, str(exc))
+            return None
+        if signer not in self.report.key_ids:
+            self.report.key_ids.append(signer)
         return key
 
     def after_proof(self, line: int, kind: object) -> None:
@@ -313,13 +420,18 @@ class _Verifier:
         if last is None:
             self.first_record(line, seq, prev, stated)
         elif seq == last + 1:
+            if len(self.heads) > 1:
+                self.tree = None  # which of two records is in the tree is settled by the chain, not here
             if prev in self.heads:
                 self.settle_heads(prev)
             else:
                 self.broken_link(line, seq)
                 self.settle_heads(None)
+                self.tree = None  # reported as a broken link; the signed roots cannot add to it
             self.last_seq, self.heads = seq, {stated: line}
+            self.grow(seq, stated)
         elif seq > last + 1:
+            self.tree = None
             self.settle_heads(None)
             gap = self.problem(
                 line, seq, ProblemKind.SEQUENCE_GAP, f"records {_span(last + 1, seq - 1)} are missing (deleted)"
@@ -337,10 +449,24 @@ class _Verifier:
             return
         self.tail.append((line, seq, stated))
 
+    def grow(self, seq: int, stated: str) -> None:
+        """Add record `seq` to the tree, if the tree is known up to the record before."""
+        tree = self.tree
+        if tree is None:
+            return
+        if tree.size != seq - 1 or len(stated) != 64:
+            self.tree = None
+            return
+        tree.append(leaf_hash(bytes.fromhex(stated)))
+        if seq in self.roots_at:
+            self.report.roots[seq] = tree.root().hex()
+
     def first_record(self, line: int, seq: int, prev: str, stated: str) -> None:
         self.report.first_seq = seq
         self.first_line, self.first_prev = line, prev
         self.last_seq, self.heads = seq, {stated: line}
+        self.tree = self.starting_tree(line, seq)
+        self.grow(seq, stated)
         anchor = self.anchor
         if anchor is not None:
             if seq != anchor.seq + 1:
@@ -367,6 +493,81 @@ class _Verifier:
                 f"a full export starts at seq 1 or right after a signed prune anchor, this one at seq {seq} with "
                 f"no anchor: records {_span(1, seq - 1)} are missing (the oldest records were deleted)",
             )
+
+    def starting_tree(self, line: int, seq: int) -> Frontier | None:
+        """The tree the first record joins: empty at seq 1, else the tree-start line's (checked against the
+        anchor's signed root when the export starts at a prune anchor)."""
+        start, anchor = self.start, self.anchor
+        if seq == 1 and start is None:
+            return Frontier()
+        if start is None:
+            if self.full_export and anchor is None:
+                return None  # reported as a sequence gap: a full export starts at seq 1 or at an anchor
+            self.problem(
+                line,
+                seq,
+                ProblemKind.MISSING_TREE_START,
+                f"the export starts at seq {seq} without the tree-start line that gives the tree of records "
+                f"1..{seq - 1}: its signed roots cannot be checked",
+            )
+            return None
+        if start.size != seq - 1:
+            self.problem(
+                self.start_line,
+                seq,
+                ProblemKind.MISSING_TREE_START,
+                f"the tree-start line gives the tree of {start.size} records, but the records start at seq {seq}",
+            )
+            return None
+        if anchor is not None and anchor.seq == start.size and anchor.root != start.root():
+            self.problem(
+                self.start_line,
+                None,
+                ProblemKind.CHECKPOINT_MISMATCH,
+                f"the tree-start subtrees do not make the root the prune anchor signs for records 1..{anchor.seq}",
+            )
+            return None
+        if start.size in self.roots_at:
+            self.report.roots[start.size] = start.root()  # proven by the signed roots after it
+        return start.frontier()
+
+    def on_start(self, line: int, item: dict[str, Any]) -> None:
+        try:
+            start = TreeStart.from_json(item)
+        except InvalidStatementError as exc:
+            self.problem(line, None, ProblemKind.MALFORMED_LINE, f"bad tree-start line: {exc}")
+            return
+        if self.start is not None:
+            self.problem(
+                line, None, ProblemKind.DUPLICATE, f"a second tree-start line (the first is line {self.start_line})"
+            )
+            return
+        if self.last_seq is not None:
+            self.problem(line, None, ProblemKind.REORDERED, "the tree-start line must come before the first record")
+            return
+        self.start, self.start_line = start, line
+
+    def on_continuation(self, line: int, item: dict[str, Any]) -> None:
+        try:
+            continuation = Continuation.from_json(item)
+        except InvalidStatementError as exc:
+            self.problem(line, None, ProblemKind.MALFORMED_LINE, f"bad continuation line: {exc}")
+            return
+        head = continuation.tree_head
+        if head.tenant != self.report.tenant:
+            self.problem(line, head.seq, ProblemKind.WRONG_TENANT, f"a tree head of tenant {head.tenant}")
+            return
+        if self.continuation is not None:
+            self.problem(line, head.seq, ProblemKind.DUPLICATE, "a second continuation line")
+            return
+        what = f"the tree head over {head.seq} records in the continuation"
+        key = self.check_key(line, head.key_id, head.time, what)
+        if key is None:
+            return
+        if not statement_signature_valid(key, CHECKPOINT_DOMAIN, head.signed_payload(), head.signature):
+            self.problem(line, head.seq, ProblemKind.BAD_CHECKPOINT_SIGNATURE, f"{what}: signature does not verify")
+            return
+        self.continuation = (line, continuation)
 
     def broken_link(self, line: int, seq: int) -> None:
         lines = ", ".join(str(number) for number in self.heads.values())
@@ -408,7 +609,7 @@ class _Verifier:
         if checkpoint.tenant != self.report.tenant:
             self.problem(line, checkpoint.seq, ProblemKind.WRONG_TENANT, f"{what} of tenant {checkpoint.tenant}")
             return
-        key = self.check_key(line, checkpoint.key_id, what)
+        key = self.check_key(line, checkpoint.key_id, checkpoint.time, what)
         if key is None:
             return
         if not statement_signature_valid(key, CHECKPOINT_DOMAIN, checkpoint.signed_payload(), checkpoint.signature):
@@ -467,13 +668,26 @@ class _Verifier:
         genuine = checkpoint.head_hash
         self.settle_heads(genuine)
         self.heads = {genuine: self.heads[genuine]}
+        tree = self.tree
+        if tree is not None and tree.size == seq and tree.root().hex() != checkpoint.root:
+            self.problem(
+                line,
+                seq,
+                ProblemKind.CHECKPOINT_MISMATCH,
+                f"the signed root for records 1..{seq} differs from the tree of the records read: "
+                + ("the tree-start line was forged" if self.start is not None else "a record was altered"),
+            )
+            self.tree = None
+            return
         self.accept(line, checkpoint)
 
     def accept(self, line: int, checkpoint: Checkpoint) -> None:
         self.checkpointed[checkpoint.seq] = line
         self.report.checkpoints += 1
+        self.report.tree_head = checkpoint
+        if self.tree is not None:
+            self.report.roots[checkpoint.seq] = checkpoint.root
         self.starts.append((line, checkpoint))
-        self.tail.clear()
 
     def match_pending(self, line: int, seq: int, stated: str) -> None:
         """A checkpoint seen before its record: moved earlier, or (below the first record) from another range."""
@@ -512,7 +726,7 @@ class _Verifier:
         except InvalidExportError as exc:
             self.problem(line, None, ProblemKind.MALFORMED_LINE, str(exc))
             return
-        key = self.check_key(line, proof.key_id, "the proof")
+        key = self.check_key(line, proof.key_id, self.exported_at, "the proof")
         if key is None:
             return
         if not statement_signature_valid(key, PROOF_DOMAIN, proof.signed_payload(), proof.signature):
@@ -536,17 +750,85 @@ class _Verifier:
                 f"a checkpoint covers seq {checkpoint.seq} but the last record is {self.last_seq}: "
                 "records were cut from the end",
             )
+        self.check_continuation()
         if self.proof is None:
             if not self.proof_line:
                 self.problem(lines, None, ProblemKind.TRUNCATED, "no proof line: the export was cut short")
         else:
             self.check_proof(self.proof)
         self.check_starts()
+        if not self.record_problem and not self.unknown_keys:  # else those problems explain it
+            self.check_unsigned(lines)
         for gap in self.gaps:
             if len(gap.seen) == gap.last - gap.first + 1:
                 self.problems.remove(gap.problem)  # every missing record turned up later: reordered, not lost
         self.report.problems = sorted(self.problems, key=lambda found: found.line)
         return self.report
+
+    def check_continuation(self) -> None:
+        """A continuation binds the last record to a later signed tree head: the records' tree must be
+        consistent with the signed one (RFC 9162 consistency proof)."""
+        last = self.last_seq
+        if last is None:
+            return
+        tree = self.tree
+        if tree is not None and tree.size == last:
+            self.report.roots[last] = tree.root().hex()
+        if self.continuation is None:
+            return
+        line, continuation = self.continuation
+        if continuation.size != last:
+            self.problem(
+                line,
+                last,
+                ProblemKind.TRUNCATED,
+                f"the continuation binds records 1..{continuation.size}, the file ends at {last}",
+            )
+            return
+        if tree is None or tree.size != last:
+            if not self.record_problem:
+                self.problem(
+                    line,
+                    last,
+                    ProblemKind.MISSING_TREE_START,
+                    "the continuation cannot be checked: the records' tree is not known",
+                )
+            return
+        head = continuation.tree_head
+        try:
+            verify_consistency(
+                last, head.seq, tree.root(), bytes.fromhex(head.root), raw_hashes(continuation.consistency)
+            )
+        except InvalidProofError as exc:
+            self.problem(
+                line,
+                last,
+                ProblemKind.CHECKPOINT_MISMATCH,
+                f"the records are not the first {last} of the tree signed over {head.seq} records ({exc})",
+            )
+            return
+        if last in self.checkpointed:
+            self.problem(line, last, ProblemKind.DUPLICATE, "a continuation after the checkpoint over the last record")
+            return
+        self.covered_by_continuation = True
+        self.report.tree_head = head
+
+    def check_unsigned(self, lines: int) -> None:
+        """The last record must be covered by a tree head signed when it was committed."""
+        last = self.last_seq
+        if last is None or last in self.checkpointed or self.covered_by_continuation:
+            return
+        signed = max((seq for seq in self.checkpointed if seq <= last), default=None)
+        first = (signed + 1) if signed is not None else (self.report.first_seq or last)
+        line = next(iter(self.heads.values()), lines)
+        self.problem(
+            line,
+            last,
+            ProblemKind.UNSIGNED_RECORDS,
+            f"records {_span(first, last)} are covered by no signed tree head"
+            + (f" (the last one in the file signs seq {signed})" if signed is not None else "")
+            + ": the signed heads over them were cut, or they were added without the gateway's key",
+        )
 
     def check_starts(self) -> None:
         """Each checkpoint signs where its chain started (after `pruned_count` pruned records). Records in the
@@ -640,7 +922,14 @@ def _span(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}..{last}"
 
 
-def verify_export(lines: Iterable[bytes], public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey]) -> VerifyReport:
-    """Check a JSONL export line by line. Give the gateway's public key (or several, across a rotation)."""
-    verifier = _Verifier(_as_keys(public_key))
+def verify_export(
+    lines: Iterable[bytes],
+    public_key: Ed25519PublicKey | Iterable[Ed25519PublicKey] | TrustedKeys,
+    *,
+    roots_at: Iterable[int] = (),
+) -> VerifyReport:
+    """Check a JSONL export line by line. Give the gateway's public key (or several, across a rotation, or
+    TrustedKeys built from a key history). The roots of the records' tree at the sizes in `roots_at` (and at
+    every checkpoint and at the last record) are in `report.roots`, to compare with another export's."""
+    verifier = _Verifier(trusted(public_key), roots_at)
     return verifier.finish(verifier.run(lines))

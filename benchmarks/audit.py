@@ -29,13 +29,17 @@ import psutil
 import pymysql
 from sqlalchemy import insert, select
 
-from audit.events import Actor, ActorKind, AuditEvent, empty_head, head_after, link
+from audit.checkpoints import Checkpoint, checkpoint_bytes, sign_checkpoint
+from audit.events import Actor, ActorKind, AuditEvent, ChainHead, StoredRecord, empty_head, head_after, link
 from audit.export.jsonl import ExportHeader, write_jsonl
+from audit.merkle import Frontier, leaf_hash
 from audit.signing import generate_private_key_pem, key_id, load_private_key
+from audit.store.bulk_insert import record_row
 from audit.store.group_commit import AppendReceipt, GroupCommitAppender
-from audit.store.log import AuditLog, record_row
+from audit.store.log import AuditLog
 from audit.store.reader import EXPORT_PAGE, export_items, export_range
 from audit.store.tables import audit_heads, audit_records
+from audit.store.tree import TILE_LEVEL, insert_nodes
 from audit.verify import verify_export
 from enclave.db import create_db_engine, session_factory, transaction, upgrade
 
@@ -176,15 +180,28 @@ def group_commit_run(url: str, tenant: str, count: int, producers: int) -> dict[
     return {"events": per_producer * producers, "seconds": elapsed, "cpu": cpu}
 
 
-def build_export(count: int) -> bytes:
+def signed_head(head: ChainHead, frontier: Frontier, moment: datetime) -> Checkpoint:
+    """The tree head the store would sign over `head` (whose tree is `frontier`)."""
+    root = frontier.root().hex()
+    return sign_checkpoint(
+        KEY, kind="checkpoint", tenant=head.tenant, seq=head.seq, head_hash=head.hash, root=root, time=moment
+    )
+
+
+def build_export(count: int, every: int = 1000) -> bytes:
+    """A full export of `count` records with a signed tree head every `every` records and at the end, as the
+    store keeps them by default."""
     head = empty_head("acme")
-    records = []
+    frontier = Frontier()
+    items: list[StoredRecord | Checkpoint] = []
+    moment = datetime.now(UTC)
     for i in range(count):
         record = link(head, sample_event(i))
         head = head_after(record)
-        records.append(record)
-    from audit.events import StoredRecord
-
+        frontier.append(leaf_hash(bytes.fromhex(record.hash)))
+        items.append(StoredRecord(record.seq, record.hash, record.body))
+        if record.seq % every == 0 or i == count - 1:
+            items.append(signed_head(head, frontier, moment))
     out = io.BytesIO()
     header = ExportHeader(
         tenant="acme",
@@ -194,7 +211,7 @@ def build_export(count: int) -> bytes:
         exported_by="bench",
         key_id=key_id(KEY.public_key()),
     )
-    write_jsonl(out, header, (StoredRecord(r.seq, r.hash, r.body) for r in records), KEY)
+    write_jsonl(out, header, items, KEY)
     return out.getvalue()
 
 
@@ -228,6 +245,7 @@ def bench_export(count: int) -> None:
     db = Database()
     try:
         head = empty_head("acme")
+        frontier = Frontier()
         batch: list[dict[str, object]] = []
         load_started = time.perf_counter()
         with db.engine.begin() as connection:
@@ -235,11 +253,14 @@ def bench_export(count: int) -> None:
                 record = link(head, sample_event(i))
                 head = head_after(record)
                 batch.append(record_row(record))
+                kept = frontier.append(leaf_hash(bytes.fromhex(record.hash)), keep_level=TILE_LEVEL)
+                insert_nodes(connection, "acme", kept)
                 if len(batch) == 5000:
                     connection.execute(insert(audit_records), batch)
                     batch.clear()
             if batch:
                 connection.execute(insert(audit_records), batch)
+            signed = signed_head(head, frontier, datetime.now(UTC))
             connection.execute(
                 insert(audit_heads),
                 [
@@ -249,6 +270,8 @@ def bench_export(count: int) -> None:
                         "hash": head.hash,
                         "checkpoint_seq": 0,
                         "checkpoint_at": datetime.now(UTC),
+                        "tree": frontier.to_bytes(),
+                        "signed_head": checkpoint_bytes(signed),
                     }
                 ],
             )

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
-from azure.storage.blob import BlobServiceClient, UserDelegationKey, generate_blob_sas
+from azure.storage.blob import BlobServiceClient, UserDelegationKey, generate_blob_sas, generate_container_sas
 from azure.storage.blob._shared.constants import X_MS_VERSION
 
 from storage_connector.grants import Grant
@@ -145,6 +145,32 @@ class AzureSigner:
             url = f"{base}/{quote(request.object_name, safe='/~')}?{extra}{sas}"
             urls.append(SignedUrl(request.operation, request.object_name, method, url, context.expires_at, headers))
         return urls
+
+    def sign_list(self, prefix: str, marker: str | None, context: SigningContext) -> SignedUrl:
+        """List Blobs under `prefix` from `marker` (the previous page's NextMarker) with a container SAS: bound to
+        the read policy "<policy id>-r" (which must grant list, `rl`, for the audit sync), or a user-delegation
+        SAS with list permission. https://learn.microsoft.com/rest/api/storageservices/list-blobs"""
+        if self._delegation:
+            sas = generate_container_sas(
+                self._account,
+                self._grant.bucket,
+                user_delegation_key=self._user_delegation_key(context.expires_at - context.now)[0],
+                permission="l",
+                expiry=context.expires_at,
+            )
+        else:
+            sas = generate_container_sas(
+                self._account,
+                self._grant.bucket,
+                account_key=self._account_key,
+                policy_id=policy_name(str(self._policy_id), Operation.GET),
+                expiry=context.expires_at,
+            )
+        query = f"restype=container&comp=list&prefix={quote(prefix, safe='')}"
+        if marker is not None:
+            query += f"&marker={quote(marker, safe='')}"
+        url = f"{account_url(self._grant)}/{self._grant.bucket}?{query}&{sas}"
+        return SignedUrl(Operation.GET, prefix, "GET", url, context.expires_at)
 
     def _sas(
         self, request: UrlRequest, permission: str, context: SigningContext, delegation_key: UserDelegationKey | None

@@ -88,6 +88,25 @@ class GcsSigner:
             )
         return urls
 
+    def sign_list(self, prefix: str, marker: str | None, context: SigningContext) -> SignedUrl:
+        """A V4-signed XML API listing (list-type=2) of the objects under `prefix`, from `marker` (the previous
+        page's NextContinuationToken). https://cloud.google.com/storage/docs/xml-api/get-bucket-list"""
+        params = [("list-type", "2"), ("prefix", prefix)]
+        if marker is not None:
+            params.append(("continuation-token", marker))
+        signed = sign_v4(
+            client_email=self._account.email,
+            sign_bytes=self._account.sign,
+            location=self._location,
+            bucket=self._grant.bucket,
+            object_name=None,
+            method="GET",
+            now=context.now,
+            expires_seconds=int((context.expires_at - context.now).total_seconds()),
+            params=params,
+        )
+        return SignedUrl(Operation.GET, prefix, "GET", signed.url, context.expires_at)
+
     @staticmethod
     def _method_and_headers(request: UrlRequest) -> tuple[str, dict[str, str]]:
         headers: dict[str, str] = {}

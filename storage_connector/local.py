@@ -31,6 +31,7 @@ from tenancy.errors import ForbiddenError, InvalidRequestError, PayloadTooLargeE
 ROUTE = "/objects"  # served by enclave/api/routes/storage_local.py, outside the authenticated API
 DOMAIN = b"enclave-local-url-v1\n"
 METHODS = {Operation.GET: "GET", Operation.PUT: "PUT"}
+LIST = "LIST"  # signed in place of a method for a listing URL
 CHUNK = 1 << 16
 
 
@@ -121,6 +122,17 @@ class LocalSigner:
                 )
             )
         return urls
+
+    def sign_list(self, prefix: str, marker: str | None, context: SigningContext) -> SignedUrl:
+        """A signed listing of the objects under `prefix` (the method signed is LIST, so it never passes for a
+        download); the whole listing comes in one answer, so `marker` is unused."""
+        fields = {"expires": str(int(context.expires_at.timestamp())), "user": context.principal}
+        signature = hmac.new(
+            self._key, _string_to_sign(LIST, self.grant_id, prefix, fields), hashlib.sha256
+        ).hexdigest()
+        query = urlencode({**fields, "signature": signature}, quote_via=quote)
+        path = f"{ROUTE}/{self.grant_id}/{quote(prefix, safe='/~')}"
+        return SignedUrl(Operation.GET, prefix, LIST, f"{self._base_url}{path}?list=1&{query}", context.expires_at)
 
     def probe(self) -> ProbeResult:
         return ProbeResult(ProbeStatus.OK, "local store: served by the gateway itself")
@@ -220,3 +232,18 @@ class LocalStore:
     def open(self, bucket: str, object_name: str) -> Path | None:
         path = self._path(bucket, object_name)
         return path if path.is_file() else None
+
+    def list(self, bucket: str, prefix: str) -> list[tuple[str, int]]:
+        """(object name, size) of every object whose name starts with `prefix`, in name order (temporary upload
+        files are not objects)."""
+        base = (self.root / bucket).resolve()
+        folder, _, _ = prefix.rpartition("/")
+        start = self._path(bucket, folder) if folder else base
+        if not start.is_dir():
+            return []
+        found = []
+        for path in start.rglob("*"):
+            name = path.relative_to(base).as_posix()
+            if path.is_file() and name.startswith(prefix) and not path.name.startswith(".upload-"):
+                found.append((name, path.stat().st_size))
+        return sorted(found)

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from storage_connector.grants import Grant
 from storage_connector.s3_urls import S3Location, presign
-from storage_connector.signer import ProbeResult, ProbeStatus, SignedUrl, SigningContext, UrlRequest
+from storage_connector.signer import Operation, ProbeResult, ProbeStatus, SignedUrl, SigningContext, UrlRequest
 from storage_connector.sigv4 import AwsCredentials, SigV4Presigner
 
 SESSION_SECONDS = 3600
@@ -124,6 +124,28 @@ class S3Signer:
             expires_at=context.expires_at,
             principal=context.principal,
         )
+
+    def sign_list(self, prefix: str, marker: str | None, context: SigningContext) -> SignedUrl:
+        """A presigned ListObjectsV2 of the keys under `prefix` (which must be under the grant's prefix), from
+        `marker` (the previous page's NextContinuationToken). The assumed role's session policy allows
+        s3:ListBucket for the grant's prefix only.
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html"""
+        credentials = self._role.current(needed=context.expires_at - context.now)
+        base, host, path = self._location.target("")
+        params = [("list-type", "2"), ("prefix", prefix)]
+        if marker is not None:
+            params.append(("continuation-token", marker))
+        parts = self._presigner.presign(
+            credentials=credentials,
+            method="GET",
+            host=host,
+            encoded_path=path,
+            params=params,
+            headers={},
+            now=context.now,
+            expires_seconds=int((context.expires_at - context.now).total_seconds()),
+        )
+        return SignedUrl(Operation.GET, prefix, "GET", f"{base}{path}?{parts.query}", context.expires_at)
 
     def probe(self) -> ProbeResult:
         """A fresh AssumeRole (the trust and ExternalId still hold) and a header-signed LIST on the prefix

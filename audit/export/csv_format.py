@@ -13,9 +13,12 @@ from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.canonical import canonical_bytes
 from audit.events import StoredRecord
+from audit.export.jsonl import ExportHeader
+from audit.export.trailer import Trailer
 
 COLUMNS = (
     "seq",
@@ -75,8 +78,17 @@ def csv_row(record: StoredRecord) -> list[str]:
     return [safe_cell(value) for value in values]
 
 
-def write_csv(out: BinaryIO, records: Iterable[StoredRecord]) -> int:
-    """Write a header row and one row per record (UTF-8, RFC 4180 quoting); returns the number of records."""
+def write_csv(
+    out: BinaryIO,
+    records: Iterable[StoredRecord],
+    *,
+    header: ExportHeader | None = None,
+    private_key: Ed25519PrivateKey | None = None,
+) -> int:
+    """Write a header row and one row per record (UTF-8, RFC 4180 quoting); returns the number of records. With
+    `header` and `private_key`, the file ends with a signed trailer row (audit.export.trailer)."""
+    trailer = Trailer("csv", out, header, private_key) if header is not None and private_key is not None else None
+    target = trailer.writer if trailer is not None else out
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
@@ -84,9 +96,13 @@ def write_csv(out: BinaryIO, records: Iterable[StoredRecord]) -> int:
     for record in records:
         writer.writerow(csv_row(record))
         count += 1
+        if trailer is not None:
+            trailer.add(record.seq)
         if count % _ROWS_PER_WRITE == 0:
-            out.write(buffer.getvalue().encode("utf-8"))
+            target.write(buffer.getvalue().encode("utf-8"))
             buffer.seek(0)
             buffer.truncate()
-    out.write(buffer.getvalue().encode("utf-8"))
+    target.write(buffer.getvalue().encode("utf-8"))
+    if trailer is not None:
+        trailer.finish()
     return count

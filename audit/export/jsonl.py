@@ -1,16 +1,20 @@
-"""The verifiable export: a JSON Lines file carrying the chain, its checkpoints and a signed proof.
+"""The verifiable export: a JSON Lines file carrying the chain, its signed tree heads and a signed proof.
 
-    {"type":"header", "format":"enclave-audit-jsonl", "version":2, "tenant":..., "since":..., ...}
+    {"type":"header", "format":"enclave-audit-jsonl", "version":3, "tenant":..., "since":..., ...}
     {"type":"anchor", ...}                      only when the range starts right after pruned records
+    {"type":"tree-start", "size":N, "subtrees":[...]}   only when the range starts after seq 1
     {"body":{...},"hash":"<sha256 of body>","type":"record"}   one per record, in seq order
-    {"type":"checkpoint", ...}                  right after the record it covers
+    {"type":"checkpoint", ..., "root":...}      a signed tree head, right after the record it covers
+    {"type":"continuation", ...}                only when the range stops before a signed tree head
     {"type":"proof", "header_hash":..., "records":N, "first_seq":..., "last_hash":..., "tail":[...], ...}
 
 Every line is the canonical JSON encoding of its object followed by "\n"; verification refuses any other
 spelling. Record bodies are the canonical bytes the store holds, embedded as they are (no re-encoding), so
-writing costs little more than the I/O. The proof binds the header, the counts, both ends of the chain and the
-(shortened) hashes of the records after the last checkpoint under the gateway's Ed25519 key: cutting the tail,
-swapping in another header, or altering an unsigned record and rehashing those after it, breaks it.
+writing costs little more than the I/O. Every record is covered by a tree head signed when it was committed
+(the last checkpoint, or the continuation's); the proof, signed when the file is written, binds the header,
+the counts, both ends of the chain and the (shortened) hashes of the records after the last checkpoint line,
+so cutting the file, swapping in another header, or altering a record and rehashing those after it, is
+detected and the altered record named.
 """
 
 from __future__ import annotations
@@ -26,15 +30,16 @@ from typing import Any, BinaryIO
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit.canonical import JsonValue, canonical_bytes
+from audit.canonical import JsonValue, canonical_bytes, field_problem
 from audit.checkpoints import Checkpoint
 from audit.events import StoredRecord, format_time, parse_time
 from audit.signing import key_id, sign_statement
+from audit.treeproofs import Continuation, TreeStart
 from tenancy.names import is_tenant_name
 
 FORMAT = "enclave-audit-jsonl"
-FORMAT_VERSION = 2  # 2: checkpoints commit to the chain's start; the proof lists the unsigned tail
-PROOF_DOMAIN = "enclave-audit-export-proof-v2"
+FORMAT_VERSION = 3  # 3: signed tree heads (Merkle roots) over every record; tree-start and continuation lines
+PROOF_DOMAIN = "enclave-audit-export-proof-v3"
 TAIL_HASH_HEX = 16  # digits of each tail record's hash in the proof: enough to point at an altered record
 MAX_TAIL = 10_000  # tail hashes the proof lists at most (the last ones); checkpoints keep the tail far shorter
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -119,12 +124,9 @@ class ExportHeader:
     def from_json(cls, data: Any) -> ExportHeader:
         if not isinstance(data, dict) or data.get("type") != "header":
             raise InvalidExportError('the first line must be the export header ({"type":"header",...})')
-        missing = [name for name in _HEADER_FIELDS if name not in data]
-        if missing:
-            raise InvalidExportError(f"header is missing {', '.join(missing)}")
-        extra = sorted(set(data) - set(_HEADER_FIELDS))
-        if extra:
-            raise InvalidExportError(f"header has unknown fields {', '.join(extra)}")
+        problem = field_problem(data, _HEADER_FIELDS, "header")
+        if problem is not None:
+            raise InvalidExportError(problem)
         exported_at = _parse_optional_time(data, "exported_at")
         if exported_at is None:
             raise InvalidExportError("header exported_at is required")
@@ -157,7 +159,8 @@ class ExportProof:
     first_prev: str | None
     last_seq: int | None
     last_hash: str | None
-    tail: tuple[str, ...]  # leading hex digits of the hashes of the records after the last checkpoint
+    tail: tuple[str, ...]  # leading hex digits of the hashes of the records after the last checkpoint line
+    # followed by a record (a final checkpoint keeps the records before it)
     key_id: str
     signature: str
 
@@ -183,12 +186,9 @@ class ExportProof:
     def from_json(cls, data: Any) -> ExportProof:
         if not isinstance(data, dict) or data.get("type") != "proof":
             raise InvalidExportError("not a proof line")
-        missing = [name for name in _PROOF_FIELDS if name not in data]
-        if missing:
-            raise InvalidExportError(f"proof is missing {', '.join(missing)}")
-        extra = sorted(set(data) - set(_PROOF_FIELDS))
-        if extra:
-            raise InvalidExportError(f"proof has unknown fields {', '.join(extra)}")
+        problem = field_problem(data, _PROOF_FIELDS, "proof")
+        if problem is not None:
+            raise InvalidExportError(problem)
         checks = {
             "header_hash": _is_str(data["header_hash"]),
             "records": _is_count(data["records"]),
@@ -237,12 +237,13 @@ def _record_line(record: StoredRecord) -> bytes:
 def write_jsonl(
     out: BinaryIO,
     header: ExportHeader,
-    items: Iterable[StoredRecord | Checkpoint],
+    items: Iterable[StoredRecord | Checkpoint | TreeStart | Continuation],
     private_key: Ed25519PrivateKey,
 ) -> ExportSummary:
-    """Stream `items` (an optional anchor first, then records in seq order, each checkpoint right after the
-    record it covers) as a signed JSONL export, in constant memory. Raises InvalidExportError when the items
-    cannot form one tenant's chain segment (another tenant's checkpoint, seq not increasing)."""
+    """Stream `items` (audit.store.reader.export_items: an optional anchor and tree start, then records in seq
+    order, each checkpoint right after the record it covers, then an optional continuation) as a signed JSONL
+    export, in constant memory. Raises InvalidExportError when the items cannot form one tenant's chain segment
+    (another tenant's checkpoint, seq not increasing)."""
     signer = key_id(private_key.public_key())
     if header.key_id != signer:
         raise InvalidExportError(f"header names key {header.key_id} but the export is signed with {signer}")
@@ -254,16 +255,24 @@ def write_jsonl(
     first_prev: str | None = None
     last_seq: int | None = None
     last_hash: str | None = None
+    signed_before = False
     for item in items:
         if isinstance(item, StoredRecord):
             if last_seq is not None and item.seq <= last_seq:
                 raise InvalidExportError(f"record seq {item.seq} follows seq {last_seq}: records must be in order")
             if first_seq is None:
                 first_seq, first_prev = item.seq, _first_prev(item, header.tenant)
+            if signed_before:  # records after a checkpoint line: the tail restarts (the last one keeps it)
+                tail.clear()
+                signed_before = False
             out.write(_record_line(item))
             count += 1
             last_seq, last_hash = item.seq, item.hash
             tail.append(item.hash)
+        elif isinstance(item, TreeStart | Continuation):
+            if isinstance(item, Continuation) and item.tree_head.tenant != header.tenant:
+                raise InvalidExportError(f"tree head of tenant {item.tree_head.tenant} in an export of {header.tenant}")
+            out.write(canonical_bytes(item.to_json()) + b"\n")
         else:
             if item.tenant != header.tenant:
                 raise InvalidExportError(f"{item.kind} of tenant {item.tenant} in an export of {header.tenant}")
@@ -272,8 +281,7 @@ def write_jsonl(
                 anchors += 1
             else:
                 checkpoints += 1
-                if item.seq == last_seq:
-                    tail.clear()
+                signed_before = signed_before or item.seq == last_seq
     proof = ExportProof(
         header_hash=header_hash(header_json),
         records=count,

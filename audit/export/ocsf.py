@@ -13,10 +13,13 @@ from importlib import metadata
 from typing import Any, BinaryIO
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.actions import OcsfClass, action_info
 from audit.canonical import JsonValue
 from audit.events import StoredRecord, parse_time
+from audit.export.jsonl import ExportHeader
+from audit.export.trailer import Trailer
 
 OCSF_VERSION = "1.3.0"
 
@@ -70,6 +73,12 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "audit.exported": (2, "Read"),
     "audit.queried": (2, "Read"),
     "audit.pruned": (4, "Delete"),
+    "audit.sealed": (3, "Update"),
+    "audit.key.rotated": (3, "Update"),
+    "audit.sync.enabled": (1, "Create"),
+    "audit.sync.disabled": (4, "Delete"),
+    "audit.sync.failed": (99, "Other"),
+    "audit.sync.recovered": (99, "Other"),
     "audit.demo": (99, "Other"),
 }
 OTHER_ACTIVITY = (99, "Other")
@@ -161,12 +170,25 @@ def _add_class_fields(
             event["resources"] = [{"uid": target}]
 
 
-def write_ocsf(out: BinaryIO, records: Iterable[StoredRecord]) -> int:
-    """One OCSF event per line; returns the number of records."""
+def write_ocsf(
+    out: BinaryIO,
+    records: Iterable[StoredRecord],
+    *,
+    header: ExportHeader | None = None,
+    private_key: Ed25519PrivateKey | None = None,
+) -> int:
+    """One OCSF event per line; returns the number of records. With `header` and `private_key`, the file ends
+    with a signed trailer line (audit.export.trailer)."""
+    trailer = Trailer("ocsf", out, header, private_key) if header is not None and private_key is not None else None
+    target = trailer.writer if trailer is not None else out
     version = _product_version()
     count = 0
     for record in records:
         event = ocsf_event(orjson.loads(record.body), record.hash, version)
-        out.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+        target.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
         count += 1
+        if trailer is not None:
+            trailer.add(record.seq)
+    if trailer is not None:
+        trailer.finish()
     return count

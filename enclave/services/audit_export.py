@@ -10,12 +10,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import BinaryIO
 
-from audit.checkpoints import Checkpoint
 from audit.events import Actor, AuditEvent, StoredRecord, utc_now
 from audit.export.csv_format import write_csv
 from audit.export.jsonl import ExportHeader, write_jsonl
 from audit.export.ocsf import write_ocsf
-from audit.store.reader import ChainStartError, ExportRange, export_items, export_range
+from audit.store.reader import ChainStartError, ExportItem, ExportRange, export_items, export_range
 from enclave.db import transaction
 from enclave.runtime import Runtime
 
@@ -76,7 +75,7 @@ class PreparedExport:
                 f"records ({type(exc).__name__}); it is incomplete"
             ) from exc
 
-    def _items(self, on_record: Callable[[], None] | None, written: list[int]) -> Iterator[StoredRecord | Checkpoint]:
+    def _items(self, on_record: Callable[[], None] | None, written: list[int]) -> Iterator[ExportItem]:
         if self.span is None:
             return
         for item in export_items(self.runtime.sessions, self.span):

@@ -17,11 +17,19 @@ from audit.signing import key_id
 
 KEY = Ed25519PrivateKey.from_private_bytes(b"\x01" * 32)
 HEAD = "ab" * 32
+ROOT = "cd" * 32
 MOMENT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
 
 def _checkpoint(**overrides: object) -> Checkpoint:
-    fields: dict[str, object] = {"kind": "checkpoint", "tenant": "acme", "seq": 10, "head_hash": HEAD, "time": MOMENT}
+    fields: dict[str, object] = {
+        "kind": "checkpoint",
+        "tenant": "acme",
+        "seq": 10,
+        "head_hash": HEAD,
+        "root": ROOT,
+        "time": MOMENT,
+    }
     fields.update(overrides)
     return sign_checkpoint(KEY, **fields)  # type: ignore[arg-type]
 
@@ -47,6 +55,7 @@ def test_time_is_kept_in_utc_to_the_microsecond() -> None:
     [
         {"seq": 11},
         {"head_hash": "cd" * 32},
+        {"root": "ab" * 32},
         {"tenant": "other"},
         {"time": MOMENT + timedelta(microseconds=1)},
         {"kind": "anchor"},
@@ -91,6 +100,7 @@ def test_json_round_trip_through_bytes() -> None:
         ({"seq": "10"}, "seq must be an integer"),
         ({"seq": True}, "seq must be an integer"),
         ({"head_hash": "AB" * 32}, "head_hash must be 64 lowercase hex"),
+        ({"root": "ab" * 31}, "root must be 64 lowercase hex"),
         ({"tenant": "Not A Tenant"}, "tenant is not a valid tenant id"),
         ({"time": "yesterday"}, "time must look like"),
         ({"key_id": "xyz"}, "key_id must be 16"),

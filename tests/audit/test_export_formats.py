@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.actions import ACTIONS, OcsfClass
-from audit.checkpoints import Checkpoint, sign_checkpoint
+from audit.checkpoints import Checkpoint
 from audit.events import Actor, ActorKind, AuditEvent, Outcome, StoredRecord, empty_head, head_after, link
 from audit.export import ExportHeader, InvalidExportError, write_csv, write_jsonl, write_ocsf
 from audit.export.csv_format import COLUMNS, safe_cell
@@ -18,6 +18,7 @@ from audit.export.jsonl import ExportProof, header_hash
 from audit.export.ocsf import ACTIVITIES, OCSF_CLASSES
 from audit.signing import key_id
 from audit.verify import verify_export
+from tests.audit.chains import signed_head
 
 KEY = Ed25519PrivateKey.from_private_bytes(b"\x09" * 32)
 KEY_ID = key_id(KEY.public_key())
@@ -55,8 +56,8 @@ def header(**fields: object) -> ExportHeader:
     return ExportHeader(**values)  # type: ignore[arg-type]
 
 
-def checkpoint(record: StoredRecord) -> Checkpoint:
-    return sign_checkpoint(KEY, kind="checkpoint", tenant="acme", seq=record.seq, head_hash=record.hash, time=T0)
+def checkpoint(records: list[StoredRecord], seq: int) -> Checkpoint:
+    return signed_head(KEY, records, seq, T0)
 
 
 # -- JSONL ----------------------------------------------------------------------------------------------
@@ -64,17 +65,22 @@ def checkpoint(record: StoredRecord) -> Checkpoint:
 
 def test_jsonl_layout_header_records_checkpoints_proof() -> None:
     records = chain([event(details={"n": i}) for i in range(5)])
-    items: list[StoredRecord | Checkpoint] = [*records[:3], checkpoint(records[2]), *records[3:]]
+    items: list[StoredRecord | Checkpoint] = [
+        *records[:3],
+        checkpoint(records, 3),
+        *records[3:],
+        checkpoint(records, 5),
+    ]
     out = io.BytesIO()
     summary = write_jsonl(out, header(since=T0 - timedelta(days=1)), items, KEY)
     lines = out.getvalue().splitlines()
     kinds = [orjson.loads(line)["type"] for line in lines]
-    assert kinds == ["header", "record", "record", "record", "checkpoint", "record", "record", "proof"]
-    assert (summary.count, summary.checkpoints, summary.anchors) == (5, 1, 0)
+    assert kinds == ["header", "record", "record", "record", "checkpoint", "record", "record", "checkpoint", "proof"]
+    assert (summary.count, summary.checkpoints, summary.anchors) == (5, 2, 0)
     assert (summary.first_seq, summary.last_seq, summary.last_hash) == (1, 5, records[-1].hash)
     first = orjson.loads(lines[0])
     assert first["format"] == "enclave-audit-jsonl"
-    assert first["version"] == 2
+    assert first["version"] == 3
     assert first["since"] == "2026-05-31T08:00:00.250000Z"
     assert first["until"] is None
     proof = ExportProof.from_json(orjson.loads(lines[-1]))
@@ -125,7 +131,7 @@ def test_jsonl_refuses_another_tenants_items() -> None:
     other = chain([event(tenant="globex")])
     with pytest.raises(InvalidExportError, match="not a record of tenant acme"):
         write_jsonl(io.BytesIO(), header(), other, KEY)
-    foreign = sign_checkpoint(KEY, kind="checkpoint", tenant="globex", seq=1, head_hash=other[0].hash, time=T0)
+    foreign = signed_head(KEY, other, 1, T0, tenant="globex")
     with pytest.raises(InvalidExportError, match="checkpoint of tenant globex"):
         write_jsonl(io.BytesIO(), header(), [records[0], foreign], KEY)
 

@@ -432,6 +432,41 @@ def test_redact_event_cleans_every_free_form_field(secret: str, api_secret: str,
     assert (redacted.id, redacted.time, redacted.action) == (event.id, event.time, event.action)
 
 
+URL_PASSWORD = "s3cr3t-Pa55word"
+URL = f"postgres://auditor:{URL_PASSWORD}@db.internal:5432/enclave"
+FREE_FORM_FIELDS = {
+    "target": lambda text: {"target": text},
+    "target after a kind": lambda text: {"target": f"storage-grant:{text}"},
+    "reason": lambda text: {"reason": text},
+    "request_id": lambda text: {"request_id": text[:128]},
+    "trace_id": lambda text: {"trace_id": text[:128]},
+    "actor.id": lambda text: {"actor": Actor(ActorKind.USER, text)},
+    "actor.email": lambda text: {"actor": Actor(ActorKind.USER, "alice", email=text)},
+    "actor.user_agent": lambda text: {"actor": Actor(ActorKind.USER, "alice", user_agent=text)},
+    "details value": lambda text: {"details": {"dsn_used": text}},
+    "details list": lambda text: {"details": {"tried": ["x", text]}},
+    "details nested": lambda text: {"details": {"source": {"url": f"copied from {text}"}}},
+}
+
+
+@pytest.mark.parametrize("field", sorted(FREE_FORM_FIELDS))
+@pytest.mark.parametrize("url", [URL, f"https://user:{URL_PASSWORD}@example.com/x", f"mysql://root:{URL_PASSWORD}@h"])
+def test_a_password_in_a_url_is_redacted_in_every_field(field: str, url: str) -> None:
+    """Issue 13: `scheme://user:password@host` in a target was stored in clear; every free-form field is
+    scanned the same way (user and host stay: an auditor needs them)."""
+    values: dict[str, object] = {"tenant": "acme", "actor": Actor(ActorKind.USER, "alice"), "action": "audit.demo"}
+    values.update(FREE_FORM_FIELDS[field](url))
+    redacted = redact_event(AuditEvent(**values))  # type: ignore[arg-type]
+    encoded = orjson.dumps(redacted.body(1, "0" * 64, datetime(2026, 1, 1, tzinfo=UTC))).decode()
+    assert URL_PASSWORD not in encoded
+    assert f":{REDACTED}@" in encoded
+
+
+def test_a_target_url_keeps_its_scheme_user_and_host() -> None:
+    event = AuditEvent(tenant="acme", actor=Actor(ActorKind.USER, "alice"), action="audit.demo", target=URL)
+    assert redact_event(event).target == f"postgres://auditor:{REDACTED}@db.internal:5432/enclave"
+
+
 def test_redact_event_returns_a_clean_event_as_is() -> None:
     event = AuditEvent(
         tenant="acme",

@@ -15,11 +15,14 @@ from audit.checkpoints import Checkpoint, CheckpointKind, sign_checkpoint
 from audit.events import Actor, ActorKind, AuditEvent, ChainHead, StoredRecord, empty_head, head_after, link
 from audit.export.jsonl import PROOF_DOMAIN, ExportHeader, write_jsonl
 from audit.signing import key_id, sign_statement
+from audit.treeproofs import TreeStart
 from audit.verify import MAX_PROBLEMS, Problem, ProblemKind, verify_export
+from tests.audit.chains import signed_head, tree_root, tree_start
 
 KEY = Ed25519PrivateKey.from_private_bytes(b"\x05" * 32)
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 ACTIONS = ["auth.login.succeeded", "storage.urls.issued", "auth.apikey.created", "storage.grant.revoked"]
+CHAINS: dict[str, dict[int, StoredRecord]] = {}  # every record made here, by tenant and seq: for roots
 
 
 def make_chain(
@@ -40,36 +43,50 @@ def make_chain(
         record = link(head, event)
         head = head_after(record)
         records.append(StoredRecord(record.seq, record.hash, record.body))
+        CHAINS.setdefault(tenant, {})[record.seq] = records[-1]
     return records, head
 
 
+def chain_of(tenant: str) -> list[StoredRecord]:
+    known = CHAINS[tenant]
+    return [known[seq] for seq in range(1, max(known) + 1)]
+
+
 def checkpoint_for(
-    record: StoredRecord, tenant: str = "acme", kind: CheckpointKind = "checkpoint", pruned_count: int = 0
+    record: StoredRecord,
+    tenant: str = "acme",
+    kind: CheckpointKind = "checkpoint",
+    pruned_count: int = 0,
+    key: Ed25519PrivateKey = KEY,
 ) -> Checkpoint:
-    return sign_checkpoint(
-        KEY, kind=kind, tenant=tenant, seq=record.seq, head_hash=record.hash, time=T0, pruned_count=pruned_count
-    )
+    return signed_head(key, chain_of(tenant), record.seq, T0, tenant=tenant, kind=kind, pruned_count=pruned_count)
 
 
 def with_checkpoints(records: list[StoredRecord], every: int = 4) -> list[StoredRecord | Checkpoint]:
+    """Records with a checkpoint every `every` records and, like a real export, a signed head at the end."""
     items: list[StoredRecord | Checkpoint] = []
     for record in records:
         items.append(record)
-        if record.seq % every == 0:
+        if record.seq % every == 0 or record is records[-1]:
             items.append(checkpoint_for(record))
     return items
 
 
 def export(
-    items: Sequence[StoredRecord | Checkpoint],
+    items: Sequence[StoredRecord | Checkpoint | TreeStart],
     tenant: str = "acme",
     key: Ed25519PrivateKey = KEY,
     since: datetime | None = None,
 ) -> list[bytes]:
-    """The export's lines; `since` set makes it a range export (which may start mid-chain)."""
+    """The export's lines; `since` set makes it a range export (which may start mid-chain). Like the store's
+    export, one starting after seq 1 carries the tree-start line (after the anchor, if any)."""
     header = ExportHeader(
         tenant=tenant, exported_at=T0, exported_by="auditor", key_id=key_id(key.public_key()), since=since
     )
+    first = next((item for item in items if isinstance(item, StoredRecord)), None)
+    if first is not None and first.seq > 1 and not any(isinstance(item, TreeStart) for item in items):
+        at = 1 if items and isinstance(items[0], Checkpoint) and items[0].kind == "anchor" else 0
+        items = [*items[:at], tree_start(chain_of(tenant), first.seq - 1), *items[at:]]
     out = io.BytesIO()
     write_jsonl(out, header, items, key)
     return out.getvalue().splitlines(keepends=True)
@@ -142,8 +159,8 @@ def test_export_after_pruning_verifies_from_the_anchor() -> None:
 def test_several_public_keys_accepted_across_a_rotation() -> None:
     old = Ed25519PrivateKey.generate()
     records, _ = make_chain(count=6)
-    old_checkpoint = sign_checkpoint(old, kind="checkpoint", tenant="acme", seq=3, head_hash=records[2].hash, time=T0)
-    lines = export([*records[:3], old_checkpoint, *records[3:]])
+    old_checkpoint = checkpoint_for(records[2], key=old)
+    lines = export([*records[:3], old_checkpoint, *records[3:], checkpoint_for(records[5])])
     assert verify_export(lines, [KEY.public_key(), old.public_key()]).ok
     assert [p.kind for p in verify_export(lines, KEY.public_key()).problems] == [ProblemKind.UNKNOWN_KEY]
 
@@ -173,7 +190,7 @@ def test_altered_last_record_with_recomputed_hash_fails_the_checkpoint(intact: l
     intact[at - 1] = edit_body(intact[at - 1], rehash=True, outcome="denied")
     found = problems(intact)
     assert (ProblemKind.CHECKPOINT_MISMATCH, line_of(intact, 12, "checkpoint")) in found
-    assert (ProblemKind.TRUNCATED, len(intact)) in found  # the proof's last hash no longer matches
+    assert (ProblemKind.ALTERED_RECORD, at) in found  # the proof's tail names it
 
 
 def test_whitespace_is_refused_but_the_chain_is_still_checked(intact: list[bytes]) -> None:
@@ -291,7 +308,9 @@ def test_bad_checkpoint_signature(intact: list[bytes]) -> None:
 
 def test_checkpoint_mismatch(intact: list[bytes]) -> None:
     records, _ = make_chain(count=12)
-    wrong = sign_checkpoint(KEY, kind="checkpoint", tenant="acme", seq=6, head_hash="0" * 64, time=T0)
+    wrong = sign_checkpoint(
+        KEY, kind="checkpoint", tenant="acme", seq=6, head_hash="0" * 64, root=tree_root(records, 6), time=T0
+    )
     at = line_of(intact, 6) + 1
     intact.insert(at - 1, canonical_bytes(wrong.to_json()) + b"\n")
     found = problems(intact)
@@ -382,7 +401,7 @@ def test_anchor_that_does_not_join_the_records() -> None:
     records, _ = make_chain(count=12)
     anchor = checkpoint_for(records[4], kind="anchor", pruned_count=5)
     lines = export([anchor, *records[7:]])
-    assert problems(lines) == [(ProblemKind.SEQUENCE_GAP, 3)]
+    assert problems(lines) == [(ProblemKind.SEQUENCE_GAP, line_of(lines, 8))]
 
 
 def test_first_record_must_start_from_genesis(intact: list[bytes]) -> None:
@@ -514,15 +533,13 @@ def test_full_export_must_start_at_seq_1_or_an_anchor() -> None:
     records, _ = make_chain(count=20)
     lines = export(with_checkpoints(records[10:]))  # since is null: a full export, starting at seq 11
     report = verify_export(lines, KEY.public_key())
-    assert [(p.kind, p.line) for p in report.problems] == [(ProblemKind.SEQUENCE_GAP, 2)]
+    assert [(p.kind, p.line) for p in report.problems] == [(ProblemKind.SEQUENCE_GAP, line_of(lines, 11))]
     assert "records 1..10 are missing" in report.problems[0].message
 
 
 def test_a_range_export_may_start_mid_chain_but_not_before_the_signed_start() -> None:
     records, _ = make_chain(count=12)
-    starts_after_6 = sign_checkpoint(
-        KEY, kind="checkpoint", tenant="acme", seq=12, head_hash=records[11].hash, time=T0, pruned_count=6
-    )
+    starts_after_6 = checkpoint_for(records[11], pruned_count=6)
     lines = export([*records[2:], starts_after_6], since=T0)
     report = verify_export(lines, KEY.public_key())
     assert [p.kind for p in report.problems] == [ProblemKind.INSERTED_RECORD]
@@ -548,12 +565,15 @@ def rehash_from(lines: list[bytes], seq: int, **changes: object) -> None:
         lines[number] = canonical_bytes(item) + b"\n"
 
 
-def test_record_in_the_unsigned_tail_altered_and_the_rest_rehashed() -> None:
+def test_record_after_the_last_checkpoint_altered_and_the_rest_rehashed() -> None:
     records, _ = make_chain(count=15)
-    lines = export(with_checkpoints(records))  # checkpoints at 4, 8, 12; 13..15 unsigned
+    lines = export(with_checkpoints(records))  # checkpoints at 4, 8, 12 and the signed head at 15
     rehash_from(lines, 13, outcome="denied")
     report = verify_export(lines, KEY.public_key())
-    assert [(p.kind, p.line, p.seq) for p in report.problems] == [(ProblemKind.ALTERED_RECORD, line_of(lines, 13), 13)]
+    assert [(p.kind, p.line, p.seq) for p in report.problems] == [
+        (ProblemKind.ALTERED_RECORD, line_of(lines, 13), 13),
+        (ProblemKind.CHECKPOINT_MISMATCH, line_of(lines, 15, "checkpoint"), 15),
+    ]
     assert "the proof signs another hash for record 13" in report.problems[0].message
 
 
@@ -574,4 +594,4 @@ def test_the_fast_path_and_the_full_check_agree_on_an_intact_export() -> None:
     lines.insert(line_of(lines, 15), b"{not json\n")
     report = verify_export(lines, KEY.public_key())
     assert [(p.kind, p.line) for p in report.problems] == [(ProblemKind.MALFORMED_LINE, line_of(lines, 15) + 1)]
-    assert (report.records, report.checkpoints, report.first_seq, report.last_seq) == (30, 4, 1, 30)
+    assert (report.records, report.checkpoints, report.first_seq, report.last_seq) == (30, 5, 1, 30)

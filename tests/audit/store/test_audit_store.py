@@ -20,11 +20,11 @@ from audit.otel import OtelRecordEmitter
 from audit.signing import generate_private_key_pem, load_private_key
 from audit.store.group_commit import GroupCommitAppender
 from audit.store.log import AuditLog, AuditWriteError, checkpoint_row
-from audit.store.reader import ChainStartError, EventFilter, query_events
+from audit.store.reader import ChainStartError, EventFilter, export_range, query_events
 from audit.store.retention import prune
 from audit.store.tables import audit_checkpoints, audit_records
 from audit.verify import verify_export
-from enclave.db import create_db_engine, session_factory, transaction, upgrade
+from enclave.db import transaction
 from tests.audit.store.exporting import export_bytes as export_chain
 
 KEY = load_private_key(generate_private_key_pem())
@@ -43,14 +43,6 @@ class ManualClock:
 
 def event(tenant: str = "acme", action: str = "audit.demo", **kwargs: object) -> AuditEvent:
     return AuditEvent(tenant=tenant, actor=kwargs.pop("actor", ALICE), action=action, **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def sessions(database_url: str):  # type: ignore[no-untyped-def]
-    engine = create_db_engine(database_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def export_bytes(sessions, tenant: str, since=None, until=None) -> bytes:  # type: ignore[no-untyped-def]
@@ -75,7 +67,7 @@ def test_appends_form_one_verifiable_chain_per_tenant(sessions) -> None:  # type
             .scalars()
             .all()
         )
-    assert sorted(kinds) == [4, 8]
+    assert sorted(kinds) == [1, 4, 8]  # the first signed head, then every 4 records
     report = verify(export_bytes(sessions, "acme"))
     assert report.ok, report.problems
 
@@ -137,15 +129,17 @@ def test_checkpoint_if_due_signs_quiet_tenants(sessions) -> None:  # type: ignor
     clock = [datetime(2026, 11, 22, tzinfo=UTC)]
     log = AuditLog(KEY, checkpoint_every=1000, checkpoint_seconds=60, clock=lambda: clock[0])
     with transaction(sessions) as session:
-        log.append(session, event())
+        log.append(session, event())  # a log's first signed head is kept as a checkpoint at once
+    with transaction(sessions) as session:
+        log.append(session, event())  # signed in its commit; kept as a checkpoint when due
     with transaction(sessions) as session:
         assert log.checkpoint_if_due(session, "acme") is None  # not yet due
     clock[0] += timedelta(seconds=61)
     with transaction(sessions) as session:
         checkpoint = log.checkpoint_if_due(session, "acme")
-    assert checkpoint is not None and checkpoint.seq == 1
+    assert checkpoint is not None and checkpoint.seq == 2
     with transaction(sessions) as session:
-        assert log.checkpoint_if_due(session, "acme", force=True) is None  # nothing new to sign
+        assert log.checkpoint_if_due(session, "acme", force=True) is None  # nothing new to keep
 
 
 def test_group_commit_resolves_every_future_with_a_contiguous_chain(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -234,9 +228,8 @@ def test_cutting_the_tail_after_a_checkpoint_is_detected(sessions) -> None:  # t
             log.append(session, event())
     with transaction(sessions) as session:  # an attacker with database access removes records 8..12
         session.execute(delete(audit_records).where(audit_records.c.seq >= 8))
-    report = verify(export_bytes(sessions, "acme"))
-    assert not report.ok
-    assert any(p.kind == "truncated" for p in report.problems)
+    with pytest.raises(ChainStartError, match="record 8 is neither in the log"):
+        export_bytes(sessions, "acme")  # the signed tree head over 12 records cannot be reached from 7
 
 
 def test_prune_leaves_an_anchor_and_later_exports_still_verify(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -311,15 +304,21 @@ def test_a_forged_anchor_row_cannot_move_the_start(sessions) -> None:  # type: i
     log = AuditLog(KEY, checkpoint_every=3)
     with transaction(sessions) as session:
         log.append(session, event())
-    other = load_private_key(generate_private_key_pem())
-    forged = sign_checkpoint(other, kind="anchor", tenant="acme", seq=1, head_hash="0" * 64, time=utc_now())
-    with transaction(sessions) as session:
-        session.execute(insert(audit_checkpoints), [checkpoint_row(forged)])
-    with (
-        pytest.raises(AuditWriteError, match="latest prune anchor of acme does not verify"),
-        transaction(sessions) as session,
-    ):
         log.append(session, event())
+    other = load_private_key(generate_private_key_pem())
+    forged = sign_checkpoint(
+        other, kind="anchor", tenant="acme", seq=1, head_hash="0" * 64, root="0" * 64, time=utc_now(), pruned_count=1
+    )
+    with transaction(sessions) as session:  # an insider deletes record 1 and writes an anchor over it
+        session.execute(delete(audit_records).where(audit_records.c.seq == 1))
+        session.execute(insert(audit_checkpoints), [checkpoint_row(forged)])
+    with pytest.raises(ChainStartError, match=r"anchor of acme at seq 1 is forged: the log's signed tree head says"):
+        export_range(sessions, "acme", None, None)
+    with pytest.raises(
+        ChainStartError, match=r"anchor of acme at seq 1 is signed by key \w+, which is not this gateway's"
+    ):
+        export_range(sessions, "acme", None, None, check=log.verify)
+    with transaction(sessions) as session:  # appending goes on: the anchor is only read to export
         log.append(session, event())
 
 
