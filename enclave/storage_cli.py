@@ -59,14 +59,14 @@ def local_store_dir(settings: Settings) -> Path:
 
 def open_storage_service(runtime: Runtime) -> StorageService:
     from storage_connector.factory import Signers
-    from storage_connector.revocation import open_grant_states
+    from storage_connector.revocation import GrantStates
     from storage_connector.service import StorageService
 
     return StorageService(
         runtime.sessions,
         runtime.audit,
         runtime.appender.append,
-        open_grant_states(runtime.sessions, runtime.settings.cache_url),
+        GrantStates(runtime.sessions, runtime.cache),
         Signers(platform_credentials(runtime.settings)),
     )
 
