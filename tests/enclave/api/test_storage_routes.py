@@ -112,6 +112,9 @@ def test_local_urls_are_checked_like_a_store_would(runtime: Runtime, dedicated: 
 BAD_BATCHES: list[tuple[dict[str, Any], int, str]] = [
     ({"items": [{"operation": "get", "key": "../globex/x"}]}, 403, "'..' segment"),
     ({"items": [{"operation": "get", "key": "%2e%2e/x"}]}, 403, "percent-encoded"),
+    ({"items": [{"operation": "get", "key": "..;/globex/x"}]}, 403, "starting with '..'"),
+    ({"items": [{"operation": "get", "key": "..globex/x"}]}, 403, "starting with '..'"),
+    ({"items": [{"operation": "put", "key": "a/...."}]}, 403, "starting with '..'"),
     ({"items": [{"operation": "get", "key": "ok"}, {"operation": "get", "key": "a\u202eb"}]}, 403, "item 1"),
     ({"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u"}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "grant": "nope"}, 404, "no storage grant"),
