@@ -112,7 +112,8 @@ def bench_azure(count: int) -> None:
     from azure.storage.blob import generate_blob_sas
 
     from storage_connector.azure import AzureSigner
-    from storage_connector.grants import Grant, parse_spec
+    from storage_connector.backends import parse_spec
+    from storage_connector.grants import Grant
     from storage_connector.signer import Operation, SigningContext, UrlRequest
 
     account_key = "a2V5LWZvci1iZW5jaG1hcmtzLW9ubHktMzItYnl0ZXM="
@@ -142,8 +143,9 @@ def bench_gcs(count: int) -> None:
     from google.cloud import storage
     from google.oauth2 import service_account
 
+    from storage_connector.backends import parse_spec
     from storage_connector.gcs import GcsServiceAccount, GcsSigner
-    from storage_connector.grants import Grant, parse_spec
+    from storage_connector.grants import Grant
     from storage_connector.signer import Operation, SigningContext, UrlRequest
 
     info = json.loads(
@@ -183,8 +185,9 @@ def bench_http_batch(batches: int) -> None:
     from enclave.db import transaction
     from enclave.runtime import Runtime
     from enclave.settings import Settings
-    from storage_connector.factory import PlatformCredentials, Signers
-    from storage_connector.grants import parse_spec
+    from storage_connector.backends import parse_spec
+    from storage_connector.factory import Signers
+    from storage_connector.platform import PlatformCredentials
     from storage_connector.revocation import open_grant_states
     from storage_connector.service import StorageService
     from storage_connector.signer import Operation, SigningContext, UrlRequest
@@ -300,7 +303,7 @@ def bench_revocation(trials: int) -> None:
     from enclave.runtime import Runtime
     from enclave.settings import Settings
     from enclave.storage_cli import open_storage_service
-    from storage_connector.grants import parse_spec
+    from storage_connector.backends import parse_spec
 
     redis_url = "redis://127.0.0.1:6379/0"
     try:

@@ -15,7 +15,7 @@ from enclave.cli_output import cli_table
 if TYPE_CHECKING:
     from enclave.runtime import Runtime
     from enclave.settings import Settings
-    from storage_connector.factory import PlatformCredentials
+    from storage_connector.platform import PlatformCredentials
     from storage_connector.service import StorageService
 
 storage_app = typer.Typer(no_args_is_help=True, help="Storage grants on customer buckets: connect, revoke, restore.")
@@ -37,7 +37,7 @@ def local_signing_key(settings: Settings) -> bytes:
 
 
 def platform_credentials(settings: Settings) -> PlatformCredentials:
-    from storage_connector.factory import PlatformCredentials
+    from storage_connector.platform import PlatformCredentials
 
     scheme = "https" if settings.tls_cert_file else "http"
     return PlatformCredentials(
@@ -50,6 +50,7 @@ def platform_credentials(settings: Settings) -> PlatformCredentials:
         azure_account_key=(
             settings.storage_azure_account_key.get_secret_value() if settings.storage_azure_account_key else None
         ),
+        aws_identity=settings.storage_platform_identity if settings.storage_cloud == "aws" else None,
     )
 
 
@@ -87,18 +88,21 @@ def connect(
     region: Annotated[str | None, typer.Option(help="S3: the bucket's region")] = None,
     endpoint: Annotated[str | None, typer.Option(help="S3-compatible / emulator endpoint, or GCS bound host")] = None,
     role_arn: Annotated[str | None, typer.Option(help="S3: the customer's role")] = None,
-    external_id: Annotated[str | None, typer.Option(help="S3: the ExternalId its trust requires")] = None,
-    gcs_url_style: Annotated[str, typer.Option(help="GCS: path, virtual-hosted or bucket-bound")] = "path",
+    external_id: Annotated[
+        str | None, typer.Option(help="S3: the ExternalId Enclave generated for the grant (default: that one)")
+    ] = None,
+    gcs_url_style: Annotated[str | None, typer.Option(help="GCS: path, virtual-hosted or bucket-bound")] = None,
     azure_account: Annotated[str | None, typer.Option(help="Azure: the storage account")] = None,
-    azure_auth: Annotated[str, typer.Option(help="Azure: stored-policy or user-delegation")] = "stored-policy",
+    azure_auth: Annotated[str | None, typer.Option(help="Azure: stored-policy or user-delegation")] = None,
     azure_policy_id: Annotated[str | None, typer.Option(help="Azure: the stored access policy's id")] = None,
-    ttl_default: Annotated[int, typer.Option(help="default URL lifetime, seconds")] = 900,
-    ttl_max: Annotated[int, typer.Option(help="longest URL lifetime, seconds (at most 3600)")] = 3600,
+    ttl_default: Annotated[int | None, typer.Option(help="default URL lifetime, seconds (default 900)")] = None,
+    ttl_max: Annotated[int | None, typer.Option(help="longest URL lifetime, seconds (at most 3600)")] = None,
     reason: Annotated[str | None, typer.Option(help="why (recorded in the audit log)")] = None,
 ) -> None:
     """Register a customer's bucket access grant for a tenant (audited)."""
     from enclave.cli import cli_actor, console, opened_runtime
-    from storage_connector.grants import GrantError, parse_spec
+    from storage_connector.backends import parse_spec
+    from storage_connector.grants import GrantError
     from tenancy.errors import DomainError
 
     values: dict[str, Any] = {

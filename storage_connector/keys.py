@@ -4,8 +4,8 @@ A caller names a key relative to the grant's prefix. Anything that could reach o
 could mean one thing to us and another to the store, is refused rather than repaired: `.` segments, any
 segment starting with `..` (`..`, `..;`, `..name`, `....`), absolute paths, empty segments, backslashes,
 percent-encoded sequences, control and invisible format characters, and Unicode compatibility characters
-(full-width dots and slashes and other look-alikes, which NFKC folds into ASCII). Keys are NFC-normalised so that one name has one spelling.
-"""
+(full-width dots and slashes and other look-alikes, which NFKC folds into ASCII). Keys are NFC-normalised so
+that one name has one spelling."""
 
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """S3 presigned URLs for each operation, in exactly the form botocore's generate_presigned_url writes them
-(virtual-hosted style; path style for buckets with dots and for a custom endpoint)."""
+(virtual-hosted style in every partition; path style for buckets with dots and for a custom endpoint)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from storage_connector.aws_partitions import partition_of_region
 from storage_connector.signer import Operation, SignedUrl, UnsupportedOperationError, UrlRequest
 from storage_connector.sigv4 import AwsCredentials, SigV4Presigner, uri_encode
 
@@ -22,23 +22,41 @@ METHODS = {
 }
 
 
-@dataclass(frozen=True)
 class S3Location:
-    bucket: str
-    region: str
-    endpoint: str | None = None  # an S3-compatible endpoint (path style), e.g. http://127.0.0.1:5000
+    """Where a grant's objects are, as botocore's S3 endpoint rule set writes it: virtual-hosted style at the
+    region's host in its partition (`bucket.s3.cn-north-1.amazonaws.com.cn`), path style for a bucket with dots
+    (it would not match the host's wildcard certificate), and path style on an S3-compatible endpoint, whose own
+    path is kept (`https://host/s3api` -> `https://host/s3api/bucket/key`). The host signed is the endpoint's
+    host in lower case without a default port, as botocore's `_host_from_url` derives it."""
+
+    __slots__ = ("base", "host", "root")
+
+    def __init__(self, bucket: str, region: str, endpoint: str | None = None) -> None:
+        if endpoint is not None:
+            parts = urlsplit(endpoint)
+            default_port = {"http": 80, "https": 443}.get(parts.scheme)
+            host = parts.hostname or ""
+            if parts.port is not None and parts.port != default_port:
+                host = f"{host}:{parts.port}"
+            self.base, self.host, self.root = (
+                f"{parts.scheme}://{parts.netloc}",
+                host,
+                f"{parts.path.rstrip('/')}/{bucket}",
+            )
+            return
+        partition = partition_of_region(region)
+        if partition is None:
+            raise ValueError(f"{region!r} is not a region of any AWS partition botocore knows")
+        regional = partition.s3_host(region)
+        if "." in bucket:
+            self.base, self.host, self.root = f"https://{regional}", regional, f"/{bucket}"
+        else:
+            self.host = f"{bucket}.{regional}"
+            self.base, self.root = f"https://{self.host}", ""
 
     def target(self, object_name: str) -> tuple[str, str, str]:
         """(scheme://netloc, host to sign, encoded path)."""
-        path = "/" + uri_encode(object_name, keep_slash=True)
-        if self.endpoint is not None:
-            parts = urlsplit(self.endpoint)
-            return f"{parts.scheme}://{parts.netloc}", parts.netloc, f"/{self.bucket}{path}"
-        regional = "s3.amazonaws.com" if self.region == "us-east-1" else f"s3.{self.region}.amazonaws.com"
-        if "." in self.bucket:  # a dotted name does not match the wildcard certificate
-            return f"https://{regional}", regional, f"/{self.bucket}{path}"
-        host = f"{self.bucket}.{regional}"
-        return f"https://{host}", host, path
+        return self.base, self.host, f"{self.root}/{uri_encode(object_name, keep_slash=True)}"
 
 
 def _request_parts(request: UrlRequest) -> tuple[list[tuple[str, str]], dict[str, str]]:

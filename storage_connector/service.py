@@ -26,11 +26,12 @@ from audit.events import Actor, AuditEvent, Outcome, format_time, new_event_id, 
 from audit.store.log import AuditLog
 from auth.principal import Principal
 from auth.roles import Permission
-from storage_connector.factory import Signers, SignerUnavailableError
+from storage_connector.backends import registration
+from storage_connector.external_ids import ExternalId, external_id_for, resolve_external_id
+from storage_connector.factory import Signers
 from storage_connector.grants import (
     Grant,
     GrantNotFoundError,
-    GrantSpec,
     GrantStatus,
     connect_grant,
     get_grant,
@@ -40,6 +41,7 @@ from storage_connector.grants import (
     revoke_grants,
 )
 from storage_connector.keys import KeyPolicyError, object_key, relative_key
+from storage_connector.platform import SignerUnavailableError
 from storage_connector.revocation import GrantStates, RevocationStateUnknownError
 from storage_connector.signer import (
     MAX_PART_NUMBER,
@@ -49,6 +51,7 @@ from storage_connector.signer import (
     UnsupportedOperationError,
     UrlRequest,
 )
+from storage_connector.spec import GrantSpecBase
 from storage_connector.ttl import TtlPolicy, TtlPolicyError
 from tenancy.errors import (
     ConflictError,
@@ -299,6 +302,7 @@ class StorageService:
         try:
             requests = [_request(grant.prefix, index, item) for index, item in enumerate(items)]
             lifetime = grant.ttl.lifetime(ttl_seconds)
+            _check_operations(grant, operations)
         except StorageRefusedError as exc:
             self._deny(tenant, actor, target, exc.message, count=len(items))
             raise
@@ -377,12 +381,23 @@ class StorageService:
             states.append(GrantState(grant, status))
         return states
 
-    def connect(self, actor: Actor, tenant: str, spec: GrantSpec, reason: str | None = None) -> Grant:
-        self.signers.check_backend(spec.backend)
+    def connect(self, actor: Actor, tenant: str, spec: GrantSpecBase, reason: str | None = None) -> Grant:
+        """Register a grant (audited). Refused when this gateway could never sign for it, and for a backend whose
+        trust needs an ExternalId, unless Enclave generated one for the tenant and grant name (`external_id`)."""
+        self.signers.check(spec)
         with self._sessions() as session, session.begin():
-            grant = connect_grant(session, self._audit, actor, tenant, spec, reason)
+            external_id = None
+            if registration(spec.backend).external_id:
+                external_id = resolve_external_id(session, tenant, spec.name, spec.stored().external_id)
+            grant = connect_grant(session, self._audit, actor, tenant, spec, reason, external_id=external_id)
         self.states.publish([grant])
         return grant
+
+    def external_id(self, actor: Actor, tenant: str, grant_name: str) -> ExternalId:
+        """The ExternalId the customer's role must trust for the tenant's grant `grant_name`: generated on the
+        first request (audited as `storage.externalid.generated`), the same on every later one."""
+        with self._sessions() as session, session.begin():
+            return external_id_for(session, self._audit, actor, tenant, grant_name)
 
     def deny_grant_request(self, tenant: str, actor: Actor, target: str | None, reason: str) -> None:
         """Record a refused grant change or status request (role, another tenant's grant)."""
@@ -418,6 +433,15 @@ class StorageService:
             self.deny_grant_request(tenant, actor, f"storage-grant:{(grant_ref or '*')[:64]}", str(exc))
             raise
         return changed, self.states.publish(changed)
+
+
+def _check_operations(grant: Grant, operations: Counter[str]) -> None:
+    """Every operation has a signed URL on the grant's store (its registration says which do not, and why)."""
+    backend = registration(grant.backend)
+    for operation in sorted(operations):
+        why = backend.refuses(Operation(operation))
+        if why is not None:
+            raise StorageRefusedError(Refusal.CONFLICT, why)
 
 
 def _principal_label(principal: Principal) -> str:

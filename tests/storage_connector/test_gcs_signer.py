@@ -13,8 +13,9 @@ import pytest
 from google.cloud.storage._signing import generate_signed_url_v4
 from google.oauth2 import service_account
 
+from storage_connector.backends import parse_spec
 from storage_connector.gcs import USER_PARAMETER, GcsServiceAccount, GcsSigner
-from storage_connector.grants import Grant, parse_spec
+from storage_connector.grants import Grant
 from storage_connector.signer import Operation, SigningContext, UnsupportedOperationError, UrlRequest
 
 KEY_FILE = (

@@ -14,8 +14,9 @@ from audit.events import SYSTEM_ACTOR
 from audit.store.tables import audit_records
 from auth.roles import Role
 from enclave.runtime import Runtime
-from storage_connector.factory import SignerUnavailableError
-from storage_connector.grants import Grant, GrantError, GrantStatus, parse_spec
+from storage_connector.backends import parse_spec
+from storage_connector.grants import Grant, GrantError, GrantStatus
+from storage_connector.platform import SignerUnavailableError
 from storage_connector.service import BatchItem, Refusal, StorageRefusedError, StorageService, keys_digest
 from storage_connector.signer import Operation
 from tests.storage_connector.conftest import principal
@@ -171,15 +172,14 @@ def test_no_audit_record_no_urls(runtime: Runtime, storage: StorageService, loca
 def test_grant_specs_are_validated() -> None:
     cases = [
         ({"backend": "s3", "bucket": "b-1", "region": "eu-west-1", "external_id": "abc"}, "role_arn"),
-        (
-            {"backend": "s3", "bucket": "b-1", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/r"},
-            "external_id",
-        ),
         ({"backend": "s3", "bucket": "B", "region": "eu-west-1"}, "bucket"),
-        ({"backend": "azure", "bucket": "cont-1", "azure_account": "acct"}, "azure_policy_id"),
+        (
+            {"backend": "azure", "bucket": "cont-1", "azure_account": "acct", "azure_auth": "stored-policy"},
+            "azure_policy_id",
+        ),
         ({"backend": "local", "bucket": "data", "prefix": "../x"}, "'..'"),
-        ({"backend": "local", "bucket": "data", "ttl_max_seconds": 7200}, "maximum TTL"),
-        ({"backend": "local", "bucket": "data", "role_arn": "arn:aws:iam::123456789012:role/r"}, "not used"),
+        ({"backend": "local", "bucket": "data", "ttl_max_seconds": 7200}, "less than or equal to 3600"),
+        ({"backend": "local", "bucket": "data", "role_arn": "arn:aws:iam::123456789012:role/r"}, "role_arn: Extra"),
         ({"backend": "ftp", "bucket": "data"}, "backend"),
         ({"backend": "local", "bucket": "data", "surprise": 1}, "surprise"),
     ]

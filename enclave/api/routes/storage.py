@@ -30,8 +30,9 @@ from enclave.api.problems import problem_responses
 from enclave.api.routing import max_body, resource_router
 from enclave.logging import request_id_var
 from enclave.storage_cli import open_storage_service
+from storage_connector.backends import connect_reason
 from storage_connector.probe import GrantProber
-from storage_connector.service import BatchItem, StorageService
+from storage_connector.service import StorageService
 from tenancy.errors import ForbiddenError
 
 
@@ -119,9 +120,13 @@ StorageAdmin = Annotated[TenantAccess, Depends(storage_access(Permission.STORAGE
 )
 @max_body(MAX_BATCH_BODY_BYTES)
 def post_urls(body: UrlBatchIn, service: StorageDep, access: Annotated[TenantAccess, Depends(caller)]) -> Response:
-    items = [BatchItem(**item.model_dump()) for item in body.items]
     batch = service.issue(
-        access.principal, body.grant, items, body.ttl_seconds, actor=access.actor, request_id=access.request_id
+        access.principal,
+        body.grant,
+        body.batch_items(),
+        body.ttl_seconds,
+        actor=access.actor,
+        request_id=access.request_id,
     )
     # Built and encoded directly (the shape of UrlBatchOut, which documents it): validating 1,000 URLs
     # through the response model again would cost more than signing them.
@@ -146,7 +151,7 @@ def get_grants(service: StorageDep, access: StorageRevoke) -> list[GrantOut]:
     responses=problem_responses(409),
 )
 def post_grant(body: GrantConnectIn, service: StorageDep, access: StorageAdmin) -> GrantOut:
-    return GrantOut.of(service.connect(access.actor, access.tenant, body.spec(), body.reason))
+    return GrantOut.of(service.connect(access.actor, access.tenant, body, connect_reason(body)))
 
 
 @router.post(
