@@ -10,11 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from audit.events import SYSTEM_ACTOR
 from audit.store.tables import audit_records
 from auth.roles import Role
+from enclave.api.routes.storage import service_for
 from enclave.app import create_app
 from enclave.runtime import Runtime
 from tests.conftest import make_settings
@@ -124,6 +127,11 @@ BAD_BATCHES: list[tuple[dict[str, Any], int, str]] = [
     ({"items": []}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}] * 1001}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": 3601}, 422, ""),
+    ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": True}, 422, "ttl_seconds"),
+    ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": "900"}, 422, "ttl_seconds"),
+    ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": 900.0}, 422, "ttl_seconds"),
+    ({"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u", "part_number": "3"}]}, 422, "part_number"),
+    ({"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u", "part_number": True}]}, 422, "part_number"),
     ({"items": [{"operation": "delete", "key": "k"}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k", "extra": 1}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "tenant": "globex"}, 422, ""),
@@ -222,3 +230,51 @@ def test_the_gateway_runs_the_access_probe(sqlite_url: str, tmp_path: Path) -> N
         assert probed["id"] == grant["id"]
     finally:
         runtime.close()
+
+
+S3_GRANT = {
+    "backend": "s3",
+    "bucket": "acme-data",
+    "prefix": "tenants/acme",
+    "region": "cn-north-1",
+    "role_arn": "arn:aws-cn:iam::123456789012:role/enclave-access",
+}
+
+
+def test_s3_grants_over_the_api_use_the_id_enclave_generated(
+    runtime: Runtime, dedicated: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEPLATFORM0")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "platform-secret-for-tests-only")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    admin = bearer(issue_key(runtime, "acme", Role.ADMIN))
+    missing = dedicated.post("/api/v1/storage/grants", headers=admin, json=S3_GRANT)
+    assert missing.status_code == 409 and "enclave storage external-id" in missing.json()["detail"]
+    generated = service_for(dedicated.app).external_id(SYSTEM_ACTOR, "acme", "default").value  # type: ignore[arg-type]
+    chosen = dedicated.post("/api/v1/storage/grants", headers=admin, json={**S3_GRANT, "external_id": "mine-1234"})
+    assert chosen.status_code == 409 and "not the one Enclave generated" in chosen.json()["detail"]
+    connected = dedicated.post("/api/v1/storage/grants", headers=admin, json={**S3_GRANT, "reason": "BYOB kit"})
+    assert connected.status_code == 201, connected.text
+    assert connected.json()["region"] == "cn-north-1"
+    assert service_for(dedicated.app).grant_by_id(connected.json()["id"]).external_id == generated  # type: ignore[arg-type,union-attr]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**S3_GRANT, "role_arn": "arn:aws-cn:iam::123456789012:role/r\u00f4le"}, "role_arn"),
+        ({**S3_GRANT, "role_arn": "arn:aws-cn:iam::123456789012:role/" + "r" * 512}, "role_arn"),
+        ({**S3_GRANT, "region": "cn-south-9"}, "not an AWS region"),
+        ({**S3_GRANT, "region": "eu-west-1"}, "partition"),
+        ({**S3_GRANT, "prefix": "tenants/..;"}, "prefix"),
+        ({**S3_GRANT, "ttl_max_seconds": True}, "ttl_max_seconds"),
+        ({**S3_GRANT, "ttl_max_seconds": "900"}, "ttl_max_seconds"),
+    ],
+)
+def test_grant_bodies_the_model_refuses_get_422(
+    runtime: Runtime, dedicated: TestClient, body: dict[str, Any], field: str
+) -> None:
+    admin = bearer(issue_key(runtime, "acme", Role.ADMIN))
+    response = dedicated.post("/api/v1/storage/grants", headers=admin, json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.text
