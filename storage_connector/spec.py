@@ -18,11 +18,11 @@ from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
-    StrictInt,
     field_validator,
     model_validator,
 )
@@ -43,7 +43,19 @@ MAX_PREFIX_INPUT = 510  # with the '/' the prefix is stored with: 511, the grant
 _HOST = r"https?://[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?"
 ENDPOINT_PATTERN = rf"^{_HOST}(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?$"
 HOST_ENDPOINT_PATTERN = rf"^{_HOST}/?$"
-TTL_SECONDS = Annotated[StrictInt, Field(ge=1, le=int(HARD_MAX_TTL.total_seconds()))]
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema's integer: a number without a fractional part (900 or 900.0), never `true` or "900"."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer number, not a boolean or a string")
+    return value
+
+
+# An integer as its JSON Schema says (pydantic's lax int would also take true and "900"). Metadata for
+# `Annotated[int, Field(ge=..., le=...), JSON_INTEGER]`: the bounds first, so that the schema publishes them.
+JSON_INTEGER = BeforeValidator(_json_integer)
+TtlSeconds = Annotated[int, Field(ge=1, le=int(HARD_MAX_TTL.total_seconds())), JSON_INTEGER]
 
 
 @dataclass(frozen=True)
@@ -107,10 +119,10 @@ class GrantSpecBase(BaseModel):
         max_length=MAX_PREFIX_INPUT,
         description="the tenant's prefix in the bucket; keys are confined to it (segments never start with '.')",
     )
-    ttl_default_seconds: TTL_SECONDS | None = Field(
+    ttl_default_seconds: TtlSeconds | None = Field(
         None, description="URL lifetime when a batch names none; default 15 minutes, or ttl_max_seconds if shorter"
     )
-    ttl_max_seconds: TTL_SECONDS = Field(
+    ttl_max_seconds: TtlSeconds = Field(
         int(HARD_MAX_TTL.total_seconds()), description="the longest URL lifetime a batch may ask for"
     )
 

@@ -153,11 +153,17 @@ def test_prefix_segments_never_start_with_a_dot(prefix: str) -> None:
     [
         {"backend": "local", "ttl_max_seconds": True},
         {"backend": "local", "ttl_max_seconds": "900"},
-        {"backend": "local", "ttl_default_seconds": 900.0},
+        {"backend": "local", "ttl_default_seconds": False},
+        {"backend": "local", "ttl_default_seconds": 900.5},
     ],
 )
 def test_lifetimes_are_integers_not_booleans_or_strings(values: dict[str, Any]) -> None:
-    refused_everywhere(values, "valid integer")
+    refused_everywhere(values, "integer")
+
+
+def test_a_json_number_without_a_fraction_is_an_integer() -> None:
+    """JSON Schema's `integer` admits 900.0; the model takes what its published schema admits."""
+    assert accepted_everywhere({"backend": "local", "ttl_default_seconds": 900.0}).ttl_default_seconds == 900
 
 
 def test_the_default_lifetime_follows_a_shorter_maximum() -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from storage_connector.backends import GrantConnectIn
 from storage_connector.external_ids import ExternalId
 from storage_connector.grants import REASON_PATTERN, Grant
 from storage_connector.service import MAX_BATCH, BatchItem, GrantState, IssuedBatch
 from storage_connector.signer import MAX_PART_NUMBER, Operation
-from storage_connector.spec import GRANT_NAME_PATTERN
-from storage_connector.ttl import HARD_MAX_TTL
+from storage_connector.spec import GRANT_NAME_PATTERN, JSON_INTEGER, TtlSeconds
 
 __all__ = ["GrantConnectIn"]  # the one grant model (storage_connector/backends.py), as the API's body
 
@@ -70,7 +69,7 @@ class MultipartCreateItemIn(_ItemIn):
 class MultipartPartItemIn(_ItemIn):
     operation: Literal[Operation.MULTIPART_PART]
     upload_id: str = Field(pattern=UPLOAD_ID_PATTERN)
-    part_number: StrictInt = Field(ge=1, le=MAX_PART_NUMBER)
+    part_number: Annotated[int, Field(ge=1, le=MAX_PART_NUMBER), JSON_INTEGER]
     checksum_sha256: str | None = Field(None, pattern=SHA256_PATTERN)
 
 
@@ -99,9 +98,7 @@ class UrlBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grant: str = Field("default", pattern=GRANT_REF_PATTERN, description="the grant's name or id")
-    ttl_seconds: StrictInt | None = Field(
-        None, ge=1, le=int(HARD_MAX_TTL.total_seconds()), description="default: the grant's (15 min); an integer"
-    )
+    ttl_seconds: TtlSeconds | None = Field(None, description="default: the grant's (15 min)")
     items: list[UrlItemIn] = Field(min_length=1, max_length=MAX_BATCH)
 
     def batch_items(self) -> list[BatchItem]:

@@ -148,6 +148,9 @@ def get_grants(service: StorageDep, access: StorageRevoke) -> list[GrantOut]:
     status_code=201,
     response_model=GrantOut,
     summary="Connect a storage grant (the customer's bucket access)",
+    description="One body per backend. 422 also for fields that are valid alone but not together (an S3 region "
+    "outside its role's partition, a default lifetime above the maximum); 409 for an S3 grant without the "
+    "ExternalId Enclave generated for its tenant and name, or one this gateway could never sign for.",
     responses=problem_responses(409),
 )
 def post_grant(body: GrantConnectIn, service: StorageDep, access: StorageAdmin) -> GrantOut:

@@ -129,9 +129,15 @@ BAD_BATCHES: list[tuple[dict[str, Any], int, str]] = [
     ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": 3601}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": True}, 422, "ttl_seconds"),
     ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": "900"}, 422, "ttl_seconds"),
-    ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": 900.0}, 422, "ttl_seconds"),
-    ({"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u", "part_number": "3"}]}, 422, "part_number"),
-    ({"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u", "part_number": True}]}, 422, "part_number"),
+    ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": 900.5}, 422, "ttl_seconds"),
+    *(
+        (
+            {"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u", "part_number": n}]},
+            422,
+            "part_number",
+        )
+        for n in ("3", True, 2.5)
+    ),
     ({"items": [{"operation": "delete", "key": "k"}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k", "extra": 1}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "tenant": "globex"}, 422, ""),
