@@ -149,7 +149,7 @@ def bench_gcs(count: int) -> None:
     from storage_connector.signer import Operation, SigningContext, UrlRequest
 
     info = json.loads(
-        (ROOT.parent / "shared" / "conformance" / "gcs-v4" / "test_service_account.not-a-test.json").read_text()
+        (ROOT / "tests" / "storage_connector" / "vectors" / "gcs-v4" / "test_service_account.not-a-test.json").read_text()
     )
     credentials = service_account.Credentials.from_service_account_info(info)
     bucket = storage.Client(project=info["project_id"], credentials=credentials).bucket("acme-data")

@@ -18,13 +18,7 @@ from storage_connector.gcs import USER_PARAMETER, GcsServiceAccount, GcsSigner
 from storage_connector.grants import Grant
 from storage_connector.signer import Operation, SigningContext, UnsupportedOperationError, UrlRequest
 
-KEY_FILE = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "conformance"
-    / "gcs-v4"
-    / "test_service_account.not-a-test.json"
-)
+KEY_FILE = Path(__file__).resolve().parent / "vectors" / "gcs-v4" / "test_service_account.not-a-test.json"
 INFO = json.loads(KEY_FILE.read_text())
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 ALPHABET = "abcXYZ019 -_.~!*'()+,;=:@&$?#[]/äöü€日本"

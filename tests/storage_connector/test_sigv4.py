@@ -21,7 +21,7 @@ from storage_connector.s3_urls import USER_PARAMETER, S3Location, presign
 from storage_connector.signer import Operation, UrlRequest
 from storage_connector.sigv4 import AwsCredentials, SigV4Presigner
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "aws-sigv4"
+VECTORS = Path(__file__).resolve().parent / "vectors" / "aws-sigv4"  # AWS's suite, vendored (vectors/README.md)
 NOW = datetime(2026, 11, 30, 12, 34, 56, tzinfo=UTC)
 ALPHABET = "abcXYZ019 -_.~!*'()+,;=:@&$?#[]%/\"<>^`{|}äöüßéçñ€ሴ日本語😀\u00a0\u3000"  # reserved, unicode, spaces
 
