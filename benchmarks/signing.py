@@ -31,6 +31,7 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
+GCS_KEY = "test_service_account.not-a-test.json"  # Google's published dummy key (vectors/README.md)
 KEY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789 -_.~!*'()+,;=:@&$äöü€日本/"
 
 
@@ -148,9 +149,7 @@ def bench_gcs(count: int) -> None:
     from storage_connector.grants import Grant
     from storage_connector.signer import Operation, SigningContext, UrlRequest
 
-    info = json.loads(
-        (ROOT / "tests" / "storage_connector" / "vectors" / "gcs-v4" / "test_service_account.not-a-test.json").read_text()
-    )
+    info = json.loads((ROOT / "tests" / "storage_connector" / "vectors" / "gcs-v4" / GCS_KEY).read_text())
     credentials = service_account.Credentials.from_service_account_info(info)
     bucket = storage.Client(project=info["project_id"], credentials=credentials).bucket("acme-data")
     signer = GcsSigner(
@@ -215,7 +214,7 @@ def bench_http_batch(batches: int) -> None:
             service = StorageService(
                 runtime.sessions,
                 runtime.audit,
-                runtime.appender.append,
+                runtime.appender,
                 open_grant_states(runtime.sessions, settings.cache_url),
                 signers,
             )

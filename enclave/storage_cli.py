@@ -66,7 +66,7 @@ def open_storage_service(runtime: Runtime) -> StorageService:
     return StorageService(
         runtime.sessions,
         runtime.audit,
-        runtime.appender.append,
+        runtime.appender,
         GrantStates(runtime.sessions, runtime.cache),
         Signers(platform_credentials(runtime.settings)),
     )

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from storage_connector.aws_partitions import partition_of_region
@@ -84,6 +85,9 @@ def _request_parts(request: UrlRequest) -> tuple[list[tuple[str, str]], dict[str
     return params, headers
 
 
+Shape = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], Mapping[str, str]]
+
+
 def presign(
     presigner: SigV4Presigner,
     location: S3Location,
@@ -94,27 +98,29 @@ def presign(
     expires_at: datetime,
     principal: str | None,
 ) -> list[SignedUrl]:
-    expires_seconds = int((expires_at - now).total_seconds())
+    batch = presigner.batch(credentials, now, int((expires_at - now).total_seconds()))
+    shapes: dict[tuple[object, ...], Shape] = {}  # items of a batch mostly share their operation and headers
     urls: list[SignedUrl] = []
     for request in requests:
-        base, host, path = location.target(request.object_name)
-        params, headers = _request_parts(request)
-        if principal is not None:
-            params.append((USER_PARAMETER, principal))
-        method = METHODS[request.operation]
-        parts = presigner.presign(
-            credentials=credentials,
-            method=method,
-            host=host,
-            encoded_path=path,
-            params=params,
-            headers=headers,
-            now=now,
-            expires_seconds=expires_seconds,
+        key = (
+            request.operation,
+            request.content_type,
+            request.content_md5,
+            request.checksum_sha256,
+            request.upload_id,
+            request.part_number,
         )
+        shape = shapes.get(key)
+        if shape is None:
+            params, headers = _request_parts(request)
+            if principal is not None:
+                params.append((USER_PARAMETER, principal))
+            signed = tuple(sorted(headers.items()))
+            shape = shapes[key] = (METHODS[request.operation], tuple(params), signed, MappingProxyType(headers))
+        method, params_, signed_headers, headers_ = shape
+        base, host, path = location.target(request.object_name)
+        query = batch.query(method, host, path, params_, signed_headers)
         urls.append(
-            SignedUrl(
-                request.operation, request.object_name, method, f"{base}{path}?{parts.query}", expires_at, headers
-            )
+            SignedUrl(request.operation, request.object_name, method, f"{base}{path}?{query}", expires_at, headers_)
         )
     return urls

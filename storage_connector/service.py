@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,7 +41,7 @@ from storage_connector.grants import (
     restore_grants,
     revoke_grants,
 )
-from storage_connector.keys import KeyPolicyError, object_key, relative_key
+from storage_connector.keys import KeyPolicyError, object_key
 from storage_connector.platform import SignerUnavailableError
 from storage_connector.revocation import GrantStates, RevocationStateUnknownError
 from storage_connector.signer import (
@@ -48,7 +49,6 @@ from storage_connector.signer import (
     Operation,
     SignedUrl,
     SigningContext,
-    UnsupportedOperationError,
     UrlRequest,
 )
 from storage_connector.spec import GrantSpecBase
@@ -226,23 +226,41 @@ def _request(prefix: str, index: int, item: BatchItem) -> UrlRequest:
     )
 
 
+class AuditReceipt(Protocol):
+    def result(self, timeout: float | None = None) -> object:
+        """Once the record is durable; raises why it is not (then the act must not happen)."""
+        ...
+
+
+class AuditAppender(Protocol):
+    """The gateway's group-commit appender (audit/store/group_commit.py `GroupCommitAppender` fits)."""
+
+    def submit(self, event: AuditEvent) -> AuditReceipt: ...
+
+
+APPEND_TIMEOUT_SECONDS = 30.0
+
+
 class StorageService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
         audit: AuditLog,
-        append: Callable[[AuditEvent], object],
+        appender: AuditAppender,
         states: GrantStates,
         signers: Signers,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
         self._audit = audit
-        self._append = append  # the gateway's group-commit appender; raises when the record is not written
+        self._appender = appender
         self.states = states
         self.signers = signers
         self._clock = clock
         self._grants: dict[tuple[str, str], Grant] = {}  # (tenant, ref) -> grant; status is never read from it
+
+    def _append(self, event: AuditEvent) -> None:
+        self._appender.submit(event).result(APPEND_TIMEOUT_SECONDS)
 
     # -- issuing -------------------------------------------------------------------------------------
     def _deny(self, tenant: str, actor: Actor, target: str | None, reason: str, **details: str | int | None) -> None:
@@ -322,21 +340,15 @@ class StorageService:
         try:
             signer = self.signers.for_grant(grant)
             expires_at = TtlPolicy.expiry(now, lifetime, signer.credentials_expire_at(now, lifetime))
-            if (expires_at - now).total_seconds() < 1:
-                raise StorageRefusedError(Refusal.UNAVAILABLE, "the store's credentials are about to expire")
-            signed = signer.sign(requests, SigningContext(expires_at, now, _principal_label(principal), batch_id))
-        except UnsupportedOperationError as exc:
-            self._deny(tenant, actor, target, str(exc), count=len(items))
-            raise StorageRefusedError(Refusal.CONFLICT, str(exc)) from None
-        except StorageRefusedError:
-            raise
         except SignerUnavailableError as exc:
             raise StorageRefusedError(Refusal.UNAVAILABLE, str(exc)) from None
         except Exception as exc:  # the customer's identity service or the store refused our credentials
-            logger.warning("signing for grant %s failed: %s", grant.id, type(exc).__name__)
+            logger.warning("signing credentials for grant %s failed: %s", grant.id, type(exc).__name__)
             raise StorageRefusedError(
                 Refusal.UNAVAILABLE, f"could not obtain signing credentials ({type(exc).__name__})"
             ) from None
+        if (expires_at - now).total_seconds() < 1:
+            raise StorageRefusedError(Refusal.UNAVAILABLE, "the store's credentials are about to expire")
         event = AuditEvent(
             tenant=tenant,
             actor=actor,
@@ -354,13 +366,22 @@ class StorageService:
             time=now,
             id=batch_id,
         )
+        # Every check that can refuse has passed and the credentials are in hand, so the record is submitted
+        # now and the URLs are signed (in memory) while it commits; none is returned before it is durable.
+        receipt = self._appender.submit(event)
         try:
-            self._append(event)
+            signed = signer.sign(requests, SigningContext(expires_at, now, _principal_label(principal), batch_id))
         except Exception as exc:
+            logger.error("batch %s was recorded but signing failed (%s); nothing issued", batch_id, type(exc).__name__)
+            raise StorageRefusedError(Refusal.UNAVAILABLE, f"signing failed ({type(exc).__name__})") from None
+        finally:
+            durable = _settle(receipt)
+        if durable is not None:
             raise StorageRefusedError(
-                Refusal.UNAVAILABLE, f"the audit log cannot be written, so no URL was issued ({type(exc).__name__})"
-            ) from None
-        urls = [IssuedUrl(relative_key(grant.prefix, url.object_name), url) for url in signed]
+                Refusal.UNAVAILABLE, f"the audit log cannot be written, so no URL was issued ({durable})"
+            )
+        cut = len(grant.prefix)
+        urls = [IssuedUrl(url.object_name[cut:], url) for url in signed]
         return IssuedBatch(batch_id, grant, expires_at, urls)
 
     # -- grants ----------------------------------------------------------------------------------------
@@ -433,6 +454,15 @@ class StorageService:
             self.deny_grant_request(tenant, actor, f"storage-grant:{(grant_ref or '*')[:64]}", str(exc))
             raise
         return changed, self.states.publish(changed)
+
+
+def _settle(receipt: AuditReceipt) -> str | None:
+    """Wait until the record is durable: None, or why it is not (its error's type; never its message)."""
+    try:
+        receipt.result(APPEND_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return type(exc).__name__
+    return None
 
 
 def _check_operations(grant: Grant, operations: Counter[str]) -> None:

@@ -32,14 +32,25 @@ class AwsCredentials:
         return f"AwsCredentials(access_key_id={self.access_key_id!r}, expires_at={self.expires_at!r})"
 
 
-UNRESERVED_PATH = re.compile(r"[A-Za-z0-9\-._~/]*")
+RESERVED_IN_PATH = re.compile(r"[^A-Za-z0-9\-._~/]+")
 
 
 def uri_encode(text: str, *, keep_slash: bool = False) -> str:
     """RFC 3986 encoding as SigV4 wants it: unreserved characters stay, everything else is %XX (UTF-8)."""
     if keep_slash:
-        return text if UNRESERVED_PATH.fullmatch(text) else quote(text, safe="/~")
+        # Only the runs that need it go through quote (cached: keys of a batch share their odd characters);
+        # the same result as quote(text, safe="/~") at a third of its cost on typical keys.
+        return RESERVED_IN_PATH.sub(_encoded_run, text)
     return _encode_parameter(text)
+
+
+def _encoded_run(match: re.Match[str]) -> str:
+    return _encode_run(match.group())
+
+
+@functools.lru_cache(maxsize=4096)
+def _encode_run(run: str) -> str:
+    return quote(run, safe="")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -70,6 +81,49 @@ class PresignedParts:
     string_to_sign: str
     signature: str
     query: str  # the URL's query string in the order botocore writes it, signature last
+
+
+class PresignBatch:
+    """The URLs of one batch: one set of credentials, one time, one lifetime. What every URL of a request shape
+    (method, host, query parameters, signed headers) shares is computed once; each URL then costs its path,
+    one SHA-256 and one HMAC."""
+
+    __slots__ = ("_key", "_presigner", "_shapes", "_string_to_sign", "credentials", "expires_seconds", "now")
+
+    def __init__(
+        self, presigner: SigV4Presigner, credentials: AwsCredentials, now: datetime, expires_seconds: int
+    ) -> None:
+        self._presigner = presigner
+        self.credentials = credentials
+        self.now = now
+        self.expires_seconds = expires_seconds
+        stamp, day, scope = presigner._time_parts(now)
+        self._string_to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n"
+        self._key = presigner._signing_key(credentials.secret_access_key, day)
+        self._shapes: dict[tuple[object, ...], tuple[str, str, str]] = {}
+
+    def query(
+        self,
+        method: str,
+        host: str,
+        encoded_path: str,
+        params: tuple[tuple[str, str], ...],
+        headers: tuple[tuple[str, str], ...],
+    ) -> str:
+        """The URL's query string, signature last (as SigV4Presigner.presign writes it)."""
+        shape = (method, host, params, headers)
+        parts = self._shapes.get(shape)
+        if parts is None:
+            stamp, _, scope = self._presigner._time_parts(self.now)
+            header_block, signed_headers, sorted_query, url_query = self._presigner._fixed_parts(
+                self.credentials, stamp, scope, self.expires_seconds, host, headers, params
+            )
+            tail = f"\n{sorted_query}\n{header_block}\n{signed_headers}\n{UNSIGNED_PAYLOAD}"
+            parts = self._shapes[shape] = (f"{method}\n", tail, f"{url_query}&X-Amz-Signature=")
+        head, tail, query = parts
+        digest = hashlib.sha256(f"{head}{encoded_path}{tail}".encode()).hexdigest()
+        signature = hmac.digest(self._key, (self._string_to_sign + digest).encode(), "sha256").hex()
+        return query + signature
 
 
 class SigV4Presigner:
@@ -128,6 +182,9 @@ class SigV4Presigner:
             self._fixed.clear()
         self._fixed[(credentials, stamp, expires_seconds, host, header_items, tuple(params))] = parts
         return parts
+
+    def batch(self, credentials: AwsCredentials, now: datetime, expires_seconds: int) -> PresignBatch:
+        return PresignBatch(self, credentials, now, expires_seconds)
 
     def presign(
         self,

@@ -26,7 +26,7 @@ def _replica(
     runtime: Runtime, storage: StorageService, redis_url: str, sessions: sessionmaker | None = None
 ) -> StorageService:  # type: ignore[type-arg]
     states = GrantStates(sessions or runtime.sessions, RedisCache(redis_url))
-    return StorageService(runtime.sessions, runtime.audit, runtime.appender.append, states, storage.signers)
+    return StorageService(runtime.sessions, runtime.audit, runtime.appender, states, storage.signers)
 
 
 def test_a_revocation_on_one_replica_is_refused_by_the_next_request_on_another(

@@ -222,7 +222,7 @@ def test_the_prober_marks_the_grant_revoked_by_customer_until_an_admin_restores_
 ) -> None:
     signers = Signers(PlatformCredentials(sts_client=lambda _: cloud.client("sts", cloud.platform)))
     states = GrantStates(runtime.sessions, None)
-    service = StorageService(runtime.sessions, runtime.audit, runtime.appender.append, states, signers)
+    service = StorageService(runtime.sessions, runtime.audit, runtime.appender, states, signers)
     values = {k: v for k, v in _spec_values(cloud).items() if k != "external_id"}  # Enclave's own is used
     grant = service.connect(SYSTEM_ACTOR, "acme", parse_spec(values), "BYOB kit applied")
     assert grant.external_id == enclave_trust

@@ -26,9 +26,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=64), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_storage_external_ids_tenant_id_tenants")
-        ),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_storage_external_ids_tenant_id_tenants")),
         sa.PrimaryKeyConstraint("tenant_id", "grant_name", name=op.f("pk_storage_external_ids")),
         sa.UniqueConstraint("external_id", name=op.f("uq_storage_external_ids_external_id")),
     )
