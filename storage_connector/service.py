@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,6 +63,7 @@ from tenancy.errors import (
 )
 
 MAX_BATCH = 1000
+WHOLE_OBJECT = frozenset({Operation.GET, Operation.PUT, Operation.MULTIPART_CREATE})  # no upload id, no part
 UPLOAD_ID = re.compile(r"[\x21-\x7e]{1,1024}")
 CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(;[\x20-\x7e]{0,120})?")
 logger = logging.getLogger(__name__)
@@ -133,8 +134,7 @@ _REFUSALS: dict[Refusal, type[StorageRefusedError]] = {
 }
 
 
-@dataclass(frozen=True)
-class BatchItem:
+class BatchItem(NamedTuple):
     operation: Operation
     key: str
     content_type: str | None = None
@@ -144,8 +144,7 @@ class BatchItem:
     part_number: int | None = None
 
 
-@dataclass(frozen=True)
-class IssuedUrl:
+class IssuedUrl(NamedTuple):
     key: str  # relative to the grant's prefix, as the caller named it (normalised)
     signed: SignedUrl
 
@@ -192,6 +191,15 @@ def _request(prefix: str, index: int, item: BatchItem) -> UrlRequest:
         name = object_key(prefix, item.key)
     except KeyPolicyError as exc:
         raise StorageRefusedError(Refusal.KEY_REFUSED, f"item {index}: {exc}", index) from None
+    if (
+        item.content_type is None
+        and item.checksum_sha256 is None
+        and item.content_md5 is None
+        and item.upload_id is None
+        and item.part_number is None
+        and item.operation in WHOLE_OBJECT
+    ):
+        return UrlRequest(item.operation, name)  # nothing but the key to check (most items of most batches)
     writes = item.operation in (Operation.PUT, Operation.MULTIPART_CREATE)
     if item.content_type is not None and (not writes or not CONTENT_TYPE.fullmatch(item.content_type)):
         raise bad("content_type must be type/subtype and only on put or multipart-create")

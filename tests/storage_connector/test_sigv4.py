@@ -191,7 +191,7 @@ def test_every_operation_is_byte_identical_to_botocore(
                 for key in keys
             ]
         for key, expected in zip(keys, expected_urls, strict=True):
-            request = UrlRequest(**{**request_.__dict__, "object_name": key})
+            request = request_._replace(object_name=key)
             [ours] = presign(
                 presigner,
                 location,

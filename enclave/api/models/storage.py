@@ -122,24 +122,27 @@ class UrlBatchOut(BaseModel):
 
 
 def url_batch_document(batch: IssuedBatch) -> dict[str, Any]:
-    """UrlBatchOut as plain data (times in UTC with a Z), for encoding straight to JSON."""
+    """UrlBatchOut as plain data (times in UTC with a Z), for encoding straight to JSON. URLs of a batch share
+    their headers and expiry: each distinct one is converted once."""
     expires = batch.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return {
-        "batch_id": batch.batch_id,
-        "grant": batch.grant.id,
-        "expires_at": expires,
-        "urls": [
+    headers: dict[int, dict[str, str]] = {}
+    urls: list[dict[str, Any]] = []
+    for issued in batch.urls:
+        signed = issued.signed
+        shared = headers.get(id(signed.headers))
+        if shared is None:
+            shared = headers[id(signed.headers)] = dict(signed.headers)
+        urls.append(
             {
-                "key": u.key,
-                "operation": u.signed.operation.value,
-                "method": u.signed.method,
-                "url": u.signed.url,
-                "headers": dict(u.signed.headers),
-                "expires_at": expires if u.signed.expires_at == batch.expires_at else u.signed.expires_at.isoformat(),
+                "key": issued.key,
+                "operation": signed.operation,  # a str enum: encoded as its value
+                "method": signed.method,
+                "url": signed.url,
+                "headers": shared,
+                "expires_at": expires if signed.expires_at == batch.expires_at else signed.expires_at.isoformat(),
             }
-            for u in batch.urls
-        ],
-    }
+        )
+    return {"batch_id": batch.batch_id, "grant": batch.grant.id, "expires_at": expires, "urls": urls}
 
 
 class GrantOut(BaseModel):
