@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from storage_connector.aws_partitions import partition_of_region
 from storage_connector.signer import Operation, SignedUrl, UnsupportedOperationError, UrlRequest
-from storage_connector.sigv4 import AwsCredentials, SigV4Presigner, uri_encode
+from storage_connector.sigv4 import AwsCredentials, PresignShape, SigV4Presigner, uri_encode
 
 USER_PARAMETER = "x-enclave-user"  # S3 ignores "x-" parameters but writes them to its server access log
 METHODS = {
@@ -28,7 +28,8 @@ class S3Location:
     region's host in its partition (`bucket.s3.cn-north-1.amazonaws.com.cn`), path style for a bucket with dots
     (it would not match the host's wildcard certificate), and path style on an S3-compatible endpoint, whose own
     path is kept (`https://host/s3api` -> `https://host/s3api/bucket/key`). The host signed is the endpoint's
-    host in lower case without a default port, as botocore's `_host_from_url` derives it."""
+    host in lower case without a default port, as botocore's `_host_from_url` derives it. A URL is
+    `{base}{root}/{encoded key}`, signed for `host`."""
 
     __slots__ = ("base", "host", "root")
 
@@ -54,10 +55,6 @@ class S3Location:
         else:
             self.host = f"{bucket}.{regional}"
             self.base, self.root = f"https://{self.host}", ""
-
-    def target(self, object_name: str) -> tuple[str, str, str]:
-        """(scheme://netloc, host to sign, encoded path)."""
-        return self.base, self.host, f"{self.root}/{uri_encode(object_name, keep_slash=True)}"
 
 
 def _request_parts(request: UrlRequest) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -85,9 +82,6 @@ def _request_parts(request: UrlRequest) -> tuple[list[tuple[str, str]], dict[str
     return params, headers
 
 
-Shape = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], Mapping[str, str]]
-
-
 def presign(
     presigner: SigV4Presigner,
     location: S3Location,
@@ -99,28 +93,23 @@ def presign(
     principal: str | None,
 ) -> list[SignedUrl]:
     batch = presigner.batch(credentials, now, int((expires_at - now).total_seconds()))
-    shapes: dict[tuple[object, ...], Shape] = {}  # items of a batch mostly share their operation and headers
+    # The items of a batch mostly share their operation and headers: one shape each, keyed by every field of
+    # the request but its object name.
+    shapes: dict[tuple[object, ...], tuple[str, PresignShape, Mapping[str, str]]] = {}
+    base, host, root = location.base, location.host, location.root
     urls: list[SignedUrl] = []
     for request in requests:
-        key = (
-            request.operation,
-            request.content_type,
-            request.content_md5,
-            request.checksum_sha256,
-            request.upload_id,
-            request.part_number,
-        )
+        key = (request[0], *request[2:])
         shape = shapes.get(key)
         if shape is None:
             params, headers = _request_parts(request)
             if principal is not None:
                 params.append((USER_PARAMETER, principal))
-            signed = tuple(sorted(headers.items()))
-            shape = shapes[key] = (METHODS[request.operation], tuple(params), signed, MappingProxyType(headers))
-        method, params_, signed_headers, headers_ = shape
-        base, host, path = location.target(request.object_name)
-        query = batch.query(method, host, path, params_, signed_headers)
-        urls.append(
-            SignedUrl(request.operation, request.object_name, method, f"{base}{path}?{query}", expires_at, headers_)
-        )
+            method = METHODS[request.operation]
+            signer = batch.shape(method, host, tuple(params), tuple(sorted(headers.items())))
+            shape = shapes[key] = (method, signer, MappingProxyType(headers))
+        method, signer, signed_headers = shape
+        path = f"{root}/{uri_encode(request.object_name, keep_slash=True)}"
+        url = f"{base}{path}?{signer.query(path)}"
+        urls.append(SignedUrl(request.operation, request.object_name, method, url, expires_at, signed_headers))
     return urls

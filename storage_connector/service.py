@@ -16,6 +16,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -67,6 +68,7 @@ WHOLE_OBJECT = frozenset({Operation.GET, Operation.PUT, Operation.MULTIPART_CREA
 UPLOAD_ID = re.compile(r"[\x21-\x7e]{1,1024}")
 CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(;[\x20-\x7e]{0,120})?")
 logger = logging.getLogger(__name__)
+LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="storage-grant-state")  # one per process
 
 
 class Refusal(StrEnum):
@@ -325,6 +327,9 @@ class StorageService:
             self._deny(tenant, actor, f"storage-grant:{grant_ref[:64]}", str(exc), count=len(items))
             raise StorageRefusedError(Refusal.NOT_FOUND, str(exc)) from None
         target = f"storage-grant:{grant.id}"
+        # The grant's state is a round trip to Redis (or the database): it is asked now and answers while the
+        # items are checked; it is only acted on after them, so the order of refusals stays as documented.
+        state = LOOKUPS.submit(self.states.status, grant.id)
         try:
             requests = [_request(grant.prefix, index, item) for index, item in enumerate(items)]
             lifetime = grant.ttl.lifetime(ttl_seconds)
@@ -336,7 +341,7 @@ class StorageService:
             self._deny(tenant, actor, target, str(exc), count=len(items))
             raise StorageRefusedError(Refusal.CONFLICT, f"{exc} under grant {grant.name}") from None
         try:
-            status = self.states.status(grant.id)
+            status = state.result()
         except RevocationStateUnknownError as exc:
             raise StorageRefusedError(Refusal.UNAVAILABLE, str(exc)) from None
         if status is not GrantStatus.ACTIVE:
