@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ from storage_connector.signer import (
     MAX_PART_NUMBER,
     Operation,
     SignedUrl,
+    Signer,
     SigningContext,
     UrlRequest,
 )
@@ -64,6 +66,7 @@ from tenancy.errors import (
 )
 
 MAX_BATCH = 1000
+SIGN_SLICE = 100
 WHOLE_OBJECT = frozenset({Operation.GET, Operation.PUT, Operation.MULTIPART_CREATE})  # no upload id, no part
 UPLOAD_ID = re.compile(r"[\x21-\x7e]{1,1024}")
 CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(;[\x20-\x7e]{0,120})?")
@@ -383,7 +386,9 @@ class StorageService:
         # now and the URLs are signed (in memory) while it commits; none is returned before it is durable.
         receipt = self._appender.submit(event)
         try:
-            signed = signer.sign(requests, SigningContext(expires_at, now, _principal_label(principal), batch_id))
+            signed = _sign_yielding(
+                signer, requests, SigningContext(expires_at, now, _principal_label(principal), batch_id)
+            )
         except Exception as exc:
             logger.error("batch %s was recorded but signing failed (%s); nothing issued", batch_id, type(exc).__name__)
             raise StorageRefusedError(Refusal.UNAVAILABLE, f"signing failed ({type(exc).__name__})") from None
@@ -467,6 +472,17 @@ class StorageService:
             self.deny_grant_request(tenant, actor, f"storage-grant:{(grant_ref or '*')[:64]}", str(exc))
             raise
         return changed, self.states.publish(changed)
+
+
+def _sign_yielding(signer: Signer, requests: list[UrlRequest], context: SigningContext) -> list[SignedUrl]:
+    """Sign in slices, letting other threads run between them: the audit writer needs the interpreter after
+    each round trip to the database, and would otherwise wait up to a switch interval (5 ms) each time while
+    signing holds it, which would serialise the commit behind the signing it is meant to overlap."""
+    signed: list[SignedUrl] = []
+    for start in range(0, len(requests), SIGN_SLICE):
+        signed += signer.sign(requests[start : start + SIGN_SLICE], context)
+        time.sleep(0)  # releases the GIL: a thread waiting for it takes it now
+    return signed
 
 
 def _settle(receipt: AuditReceipt) -> str | None:
