@@ -250,14 +250,14 @@ def _request_phases() -> Phases:
     import auth.apikeys
     import enclave.api.routes.storage
     import storage_connector.revocation
-    import storage_connector.s3
     import storage_connector.service
 
     phases = Phases()
     phases.wrap(storage_connector.service.StorageService, "issue", "StorageService.issue (all of issuing)")
     phases.wrap(auth.apikeys.ApiKeyAuthenticator, "authenticate", "API key authentication (database read)")
     phases.wrap(storage_connector.revocation.GrantStates, "status", "revocation state (Redis, else database)")
-    phases.wrap(storage_connector.s3.S3Signer, "sign", "signing 1,000 URLs")
+    phases.wrap(storage_connector.service, "_requests", "checking the 1,000 items (keys, fields)")
+    phases.wrap(storage_connector.service, "_sign_yielding", "signing 1,000 URLs (in slices)")
     phases.wrap(storage_connector.service, "_settle", "waiting for the batch record after signing")
     phases.wrap(audit.store.group_commit.GroupCommitAppender, "_write", "the group commit's write (own thread)")
     phases.wrap(enclave.api.routes.storage, "url_batch_document", "response document")

@@ -239,6 +239,11 @@ def _request(prefix: str, index: int, item: BatchItem) -> UrlRequest:
     )
 
 
+def _requests(prefix: str, items: Sequence[BatchItem]) -> list[UrlRequest]:
+    """Every item checked and confined to the prefix, or the first refusal (naming the item)."""
+    return [_request(prefix, index, item) for index, item in enumerate(items)]
+
+
 class AuditReceipt(Protocol):
     def result(self, timeout: float | None = None) -> object:
         """Once the record is durable; raises why it is not (then the act must not happen)."""
@@ -334,7 +339,7 @@ class StorageService:
         # items are checked; it is only acted on after them, so the order of refusals stays as documented.
         state = LOOKUPS.submit(self.states.status, grant.id)
         try:
-            requests = [_request(grant.prefix, index, item) for index, item in enumerate(items)]
+            requests = _requests(grant.prefix, items)
             lifetime = grant.ttl.lifetime(ttl_seconds)
             _check_operations(grant, operations)
         except StorageRefusedError as exc:
