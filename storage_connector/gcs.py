@@ -27,6 +27,7 @@ from storage_connector.signer import (
     UrlRequest,
 )
 from storage_connector.spec import GrantSpecBase, HostEndpoint, Matches, StoredFields
+from tenancy.gcp import GCP_PROJECT_ID_RULE, is_gcp_project_id
 
 USER_PARAMETER = "x-goog-custom-audit-enclave-user"
 PKCS1, SHA256 = padding.PKCS1v15(), hashes.SHA256()
@@ -100,6 +101,9 @@ class GcsServiceAccount:
             raise ValueError("not a service-account key file (client_email, private_key)") from None
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the service-account key is not an RSA key")
+        project = info.get("project_id")
+        if project is not None and not is_gcp_project_id(project):  # the probe lists objects as this project
+            raise ValueError(f"the key file's project_id is not a GCP project id ({GCP_PROJECT_ID_RULE})")
         self._key = key
         self.info = info
 

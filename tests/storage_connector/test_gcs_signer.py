@@ -68,3 +68,9 @@ def test_operations_without_a_signed_url_are_refused(operation: Operation) -> No
 def test_a_key_file_without_a_key_is_refused() -> None:
     with pytest.raises(ValueError, match="service-account key"):
         GcsServiceAccount({"client_email": "x@y"})
+
+
+@pytest.mark.parametrize("project", ["Dummy-Project", "my-google-project", "dummy-project-", "p1"])
+def test_a_key_file_of_an_invalid_project_is_refused(project: str) -> None:
+    with pytest.raises(ValueError, match="6 to 30 lowercase"):
+        GcsServiceAccount({**INFO, "project_id": project})
