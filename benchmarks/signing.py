@@ -7,7 +7,7 @@ nothing. Run from the repository root: `.venv/bin/python -m benchmarks.signing`.
 3. GCS: Enclave's V4 signer vs google-cloud-storage's generate_signed_url with the same RSA key (>= 1x).
 4. A batch of 1,000 S3 URLs through the HTTP API in-process (API-key authentication, validation, revocation
    state from Redis when it answers, signing, the audited batch event on MariaDB, JSON): median over 30
-   batches (target <= 100 ms), idle and with 6 CPU-spinning processes added (`--load`), each with `uptime`,
+   batches (target <= 100 ms), idle and with 4 CPU-spinning processes added (`--load`), each with `uptime`,
    and its ratio to signing the same 1,000 URLs alone; `--phases` says where the time goes. STS is moto's
    server (AssumeRole once, then cached).
 5. Revocation propagation: `revoke` in this process until a second process (its own database engine and
@@ -548,7 +548,7 @@ def main() -> None:
         "--load",
         type=int,
         nargs="*",
-        default=[0, 6],
+        default=[0, 4],
         help="HTTP batches are measured once per value, with that many CPU-spinning processes added (a loaded "
         "2-core machine)",
     )
