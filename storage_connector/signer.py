@@ -84,7 +84,10 @@ class Signer(Protocol):
         signer may refresh them first."""
         ...
 
-    def sign(self, requests: Sequence[UrlRequest], context: SigningContext) -> list[SignedUrl]: ...
+    def sign(self, requests: Sequence[UrlRequest], context: SigningContext) -> list[SignedUrl]:
+        """One URL per request, in order. A batch may be signed in several calls (slices) with one context;
+        by then the service has checked every operation against the backend's registration."""
+        ...
 
     def probe(self) -> ProbeResult:
         """Use the platform's own access to the grant (not a signed URL) to see whether it still works."""
