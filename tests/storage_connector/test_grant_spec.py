@@ -12,7 +12,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from storage_connector.aws_partitions import partition_of_arn, partition_of_region
 from storage_connector.backends import REGISTRY, GrantConnectIn, parse_spec, registration
+from storage_connector.factory import Signers
 from storage_connector.grants import Backend, Grant, GrantError
+from storage_connector.platform import PlatformCredentials, SignerUnavailableError
 from storage_connector.s3 import MAX_SESSION_POLICY, S3GrantSpec, iam_literal, session_policy
 from storage_connector.spec import GrantSpecBase
 
@@ -230,3 +232,16 @@ def test_a_prefix_whose_session_policy_is_too_long_is_refused() -> None:
     spec = accepted_everywhere(s3(prefix="a*" * 100))
     assert len(session_policy(spec.bucket, spec.prefix)) <= MAX_SESSION_POLICY
     refused_everywhere(s3(prefix="*" * 500), "too long for an AssumeRole session policy")
+
+
+def test_a_gateway_in_one_partition_refuses_grants_of_another() -> None:
+    """Partitions do not share IAM: a gateway whose own identity is in `aws` cannot assume an `aws-cn` role."""
+    china = parse_spec(s3(region="cn-north-1", role_arn="arn:aws-cn:iam::123456789012:role/r"))
+    commercial = Signers(PlatformCredentials(sts_client=object, aws_identity="arn:aws:iam::210987654321:role/gw"))
+    with pytest.raises(SignerUnavailableError, match="partition aws; a role in aws-cn"):
+        commercial.check(china)
+    commercial.check(parse_spec(s3()))
+    in_china = Signers(PlatformCredentials(sts_client=object, aws_identity="arn:aws-cn:iam::210987654321:role/gw"))
+    in_china.check(china)
+    unknown = Signers(PlatformCredentials(sts_client=object))  # no identity configured: nothing to compare with
+    unknown.check(china)
