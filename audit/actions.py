@@ -84,6 +84,7 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("storage.grant.revocation.detected", _API, "A probe found the customer revoked access in their cloud."),
     ("storage.grant.restored", _API, "A revoked grant was restored by the customer's IT."),
     ("storage.grant.denied", _API, "A grant change or status request was refused (role, another tenant's grant)."),
+    ("storage.externalid.generated", _API, "Enclave generated the ExternalId a tenant's S3 grant trust requires."),
     # the audit log itself
     ("audit.exported", _API, "The tenant's audit log was exported."),
     ("audit.queried", _API, "The tenant's audit events were read through the API."),

@@ -1,62 +1,27 @@
 """The cache behind the gateway: in-process for one embedded process, Redis for replicas (fan-out of
 revocations and session invalidation builds on it), and the token buckets that rate-limit failed sign-ins,
-login attempts or signed-URL issuance — atomic in Redis (one Lua script), so a limit holds across replicas."""
+login attempts or signed-URL issuance — atomic in Redis (one Lua script), so a limit holds across replicas.
+The protocol the runtime packages program against is tenancy/cache.py; these are its implementations."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from dataclasses import dataclass
-from typing import Protocol
 
 import redis
 
-from tenancy.errors import UnavailableError
+from tenancy.cache import Cache, CacheUnavailableError, RateLimit
 
-
-class CacheUnavailableError(UnavailableError):
-    """The cache cannot be reached; callers that depend on it refuse (fail closed)."""
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A token bucket: up to `capacity` takes at once, refilled evenly over `per_seconds`."""
-
-    capacity: int
-    per_seconds: float
-
-    def __post_init__(self) -> None:
-        if self.capacity < 1 or self.per_seconds <= 0:
-            raise ValueError("a rate limit needs capacity >= 1 and per_seconds > 0")
-
-    @property
-    def refill_per_second(self) -> float:
-        return self.capacity / self.per_seconds
-
-
-class Cache(Protocol):
-    def ping(self) -> None: ...
-    def get(self, key: str) -> bytes | None: ...
-    def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
-    def add(self, key: str, value: bytes, ttl_seconds: int) -> bool:
-        """Set `key` only if it is absent; whether it was set (one winner across replicas)."""
-        ...
-
-    def take(self, key: str, limit: RateLimit, cost: int = 1) -> float:
-        """Take `cost` tokens from the bucket `key`: 0.0 when granted, otherwise the seconds until it could
-        be (nothing is taken then). `cost=0` only asks whether one token is available."""
-        ...
-
-    def increment(self, key: str, field: str, ttl_seconds: int) -> int:
-        """Add one to the counter `field` of the counters `key` (which live `ttl_seconds`); its new value."""
-        ...
-
-    def counters(self, key: str) -> dict[str, int]:
-        """Every counter of `key` (empty when there are none)."""
-        ...
-
-    def close(self) -> None: ...
+__all__ = [
+    "Cache",
+    "CacheUnavailableError",
+    "MemoryCache",
+    "RateLimit",
+    "RedisCache",
+    "open_cache",
+    "retry_after_seconds",
+]
 
 
 def _refill(tokens: float, elapsed: float, limit: RateLimit) -> float:
@@ -72,6 +37,10 @@ def _take(tokens: float, limit: RateLimit, cost: int) -> tuple[float, float]:
 
 
 class MemoryCache:
+    """One process's cache (the embedded gateway): nothing in it is seen by another process."""
+
+    shared = False
+
     def __init__(self) -> None:
         self._items: dict[str, tuple[float, bytes]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, monotonic time)
@@ -153,6 +122,10 @@ return tostring(wait)
 
 
 class RedisCache:
+    """Every replica's cache."""
+
+    shared = True
+
     def __init__(self, url: str) -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._take = self._client.register_script(_TAKE_SCRIPT)

@@ -1,24 +1,24 @@
-"""The Azure backend: service SAS bound to a stored access policy (customer IT deletes the policy and every
-outstanding URL stops at once), or user-delegation SAS (signed with a key Azure AD issues to the platform's
-identity; the batch's audit event id rides as the signed correlation id, `scid`, into the customer's
-storage logs). SAS strings come from azure-storage-blob's own generate_blob_sas."""
+"""The Azure backend: its grant fields; service SAS bound to a stored access policy (customer IT deletes the
+policy and every outstanding URL stops at once), or user-delegation SAS (signed with a key Azure AD issues to
+the platform's identity; the batch's audit event id rides as the signed correlation id, `scid`, into the
+customer's storage logs). SAS strings come from azure-storage-blob's own generate_blob_sas."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from urllib.parse import quote
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
-from azure.storage.blob import BlobServiceClient, UserDelegationKey, generate_blob_sas, generate_container_sas
-from azure.storage.blob._shared.constants import X_MS_VERSION
+from pydantic import Field, model_validator
 
-from storage_connector.grants import Grant
+from storage_connector.grants import Backend, Grant
+from storage_connector.platform import PlatformCredentials, SignerUnavailableError
 from storage_connector.signer import (
     Operation,
     ProbeResult,
@@ -28,6 +28,10 @@ from storage_connector.signer import (
     UnsupportedOperationError,
     UrlRequest,
 )
+from storage_connector.spec import Endpoint, GrantSpecBase, Matches, StoredFields
+
+if TYPE_CHECKING:  # the SDK is imported when a signer is opened, not when grants are validated
+    from azure.storage.blob import UserDelegationKey
 
 # Operation -> (HTTP method, SAS permission). With stored-policy SAS the permission lives in the policy: the
 # container carries two, "<policy id>-r" (read) and "<policy id>-w" (create, write), so that a read URL
@@ -38,8 +42,80 @@ PERMISSIONS = {
     Operation.MULTIPART_PART: ("PUT", "w"),  # Put Block
     Operation.MULTIPART_COMPLETE: ("PUT", "w"),  # Put Block List
 }
+UNSUPPORTED = {
+    Operation.MULTIPART_CREATE: "Azure has no multipart-create: upload blocks with multipart-part and commit them "
+    "with multipart-complete (Put Block List)",
+    Operation.MULTIPART_ABORT: "Azure has no multipart-abort: uncommitted blocks are discarded after 7 days",
+}
 DELEGATION_KEY_LIFETIME = timedelta(hours=6)
 DELEGATION_KEY_MARGIN = timedelta(minutes=70)  # never sign an up-to-1-hour URL with a key about to expire
+
+
+# Container names, https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata:
+# 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit. Storage
+# account names: 3-24 lower-case letters and digits. A stored access policy id is at most 64 characters; '-r' and
+# '-w' are appended to ours.
+AZURE_CONTAINER_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+AZURE_ACCOUNT_PATTERN = r"^[a-z0-9]{3,24}$"
+AZURE_POLICY_PATTERN = r"^[A-Za-z0-9_.-]{1,62}$"
+Container = Annotated[
+    str, Matches(AZURE_CONTAINER_PATTERN, "a container name is lower-case letters, digits and single hyphens")
+]
+Account = Annotated[str, Matches(AZURE_ACCOUNT_PATTERN, "a storage account name is 3-24 lower-case letters and digits")]
+PolicyId = Annotated[str, Matches(AZURE_POLICY_PATTERN, "1-62 of [A-Za-z0-9_.-] ('-r' and '-w' are appended)")]
+
+
+class AzureGrantSpec(GrantSpecBase):
+    backend: Literal[Backend.AZURE]
+    bucket: Container = Field(min_length=3, max_length=63, description="the container")
+    azure_account: Account = Field(description="the storage account")
+    azure_auth: Literal["stored-policy", "user-delegation"] | None = Field(
+        None, description="default: stored-policy with azure_policy_id, user-delegation without"
+    )
+    azure_policy_id: PolicyId | None = Field(None, description="stored-policy SAS: the policies <id>-r and <id>-w")
+    endpoint: Endpoint | None = Field(None, max_length=500, description="the account's blob endpoint (an emulator's)")
+
+    @model_validator(mode="after")
+    def _auth(self) -> Self:
+        if self.auth == "stored-policy" and self.azure_policy_id is None:
+            raise ValueError("azure stored-policy SAS needs azure_policy_id ('-r' and '-w' are appended)")
+        if self.auth == "user-delegation" and self.azure_policy_id is not None:
+            raise ValueError("azure_policy_id is only for stored-policy SAS")
+        return self
+
+    @property
+    def auth(self) -> str:
+        return self.azure_auth or ("stored-policy" if self.azure_policy_id else "user-delegation")
+
+    def stored(self) -> StoredFields:
+        endpoint = self.endpoint.rstrip("/") if self.endpoint else None
+        options = {"account": self.azure_account, "auth": self.auth, "policy_id": self.azure_policy_id}
+        return StoredFields(endpoint=endpoint, options=options)
+
+
+def unavailable(platform: PlatformCredentials, spec: GrantSpecBase) -> str | None:
+    assert isinstance(spec, AzureGrantSpec)
+    if spec.auth == "user-delegation" and platform.azure_token_credential is None:
+        return "this gateway has no Azure AD credential for user-delegation SAS"
+    if spec.auth == "stored-policy" and platform.azure_account_key is None:
+        return "this gateway has no Azure account key for stored-policy SAS (ENCLAVE_STORAGE_AZURE_ACCOUNT_KEY)"
+    return None
+
+
+def open_signer(grant: Grant, platform: PlatformCredentials, clock: Callable[[], datetime]) -> AzureSigner:
+    try:
+        return AzureSigner(
+            grant, account_key=platform.azure_account_key, token_credential=platform.azure_token_credential, clock=clock
+        )
+    except ValueError as exc:
+        raise SignerUnavailableError(str(exc)) from None
+
+
+@functools.cache
+def _service_version() -> str:
+    from azure.storage.blob._shared.constants import X_MS_VERSION
+
+    return str(X_MS_VERSION)
 
 
 def policy_name(policy_id: str, operation: Operation) -> str:
@@ -56,10 +132,11 @@ def policy_sas(account: str, key: bytes, container: str, blob: str, policy_id: s
     (account_key, policy_id, expiry) — proven byte-identical in tests/storage_connector/test_azure_sas.py —
     without the SDK's per-call set-up (object construction, key decoding), which costs more than the HMAC."""
     expires = expiry.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    fields = ("", "", expires, f"/blob/{account}/{container}/{blob}", policy_id, "", "", X_MS_VERSION, "b")
+    version = _service_version()
+    fields = ("", "", expires, f"/blob/{account}/{container}/{blob}", policy_id, "", "", version, "b")
     string_to_sign = "\n".join(fields) + "\n" * 7  # snapshot, encryption scope, five response overrides
     signature = base64.b64encode(hmac.digest(key, string_to_sign.encode(), "sha256")).decode()
-    return f"se={quote(expires)}&sv={X_MS_VERSION}&si={quote(policy_id)}&sr=b&sig={quote(signature)}"
+    return f"se={quote(expires)}&sv={version}&si={quote(policy_id)}&sr=b&sig={quote(signature)}"
 
 
 def account_url(grant: Grant) -> str:
@@ -89,6 +166,8 @@ class AzureSigner:
             raise ValueError("stored-policy SAS needs the storage account key (ENCLAVE_STORAGE_AZURE_ACCOUNT_KEY)")
         self._account_key = account_key
         self._key = base64.b64decode(account_key) if account_key else b""
+        from azure.storage.blob import BlobServiceClient
+
         self._service = BlobServiceClient(
             account_url(grant), credential=token_credential or account_key, connection_verify=connection_verify
         )
@@ -122,10 +201,7 @@ class AzureSigner:
         for request in requests:
             entry = PERMISSIONS.get(request.operation)
             if entry is None:
-                raise UnsupportedOperationError(
-                    f"Azure has no {request.operation.value}: upload blocks with multipart-part and commit them "
-                    "with multipart-complete (Put Block List); uncommitted blocks are discarded after 7 days"
-                )
+                raise UnsupportedOperationError(UNSUPPORTED[request.operation])
             method, permission = entry
             sas = self._sas(request, permission, context, delegation_key)
             extra = ""
@@ -150,6 +226,8 @@ class AzureSigner:
         """List Blobs under `prefix` from `marker` (the previous page's NextMarker) with a container SAS: bound to
         the read policy "<policy id>-r" (which must grant list, `rl`, for the audit sync), or a user-delegation
         SAS with list permission. https://learn.microsoft.com/rest/api/storageservices/list-blobs"""
+        from azure.storage.blob import generate_container_sas
+
         if self._delegation:
             sas = generate_container_sas(
                 self._account,
@@ -180,6 +258,8 @@ class AzureSigner:
             return policy_sas(
                 self._account, self._key, self._grant.bucket, request.object_name, policy, context.expires_at
             )
+        from azure.storage.blob import generate_blob_sas
+
         correlation = str(uuid.UUID(hex=context.batch_id)) if self._carry_correlation_id else None
         return generate_blob_sas(
             self._account,
@@ -194,6 +274,8 @@ class AzureSigner:
     def probe(self) -> ProbeResult:
         """With the platform's own credential: the stored access policy still exists (stored-policy), or a
         user delegation key is still issued (user-delegation); and listing the prefix is allowed."""
+        from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+
         container = self._service.get_container_client(self._grant.bucket)
         try:
             if self._delegation:

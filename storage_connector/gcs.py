@@ -1,19 +1,22 @@
-"""The GCS backend: V4 signed URLs with the platform's service-account key; the requesting user rides in
-a signed `x-goog-custom-audit-*` parameter, which GCS copies into the customer's Cloud Audit Logs."""
+"""The GCS backend: its grant fields, V4 signed URLs with the platform's service-account key; the requesting
+user rides in a signed `x-goog-custom-audit-*` parameter, which GCS copies into the customer's Cloud Audit
+Logs."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import Field, model_validator
 
 from storage_connector.gcs_v4 import DEFAULT_ENDPOINT, GcsLocation, UrlStyle, sign_v4
-from storage_connector.grants import Grant
+from storage_connector.grants import Backend, Grant
+from storage_connector.platform import PlatformCredentials, SignerUnavailableError
 from storage_connector.signer import (
     Operation,
     ProbeResult,
@@ -23,10 +26,68 @@ from storage_connector.signer import (
     UnsupportedOperationError,
     UrlRequest,
 )
+from storage_connector.spec import GrantSpecBase, HostEndpoint, Matches, StoredFields
+from tenancy.gcp import GCP_PROJECT_ID_RULE, is_gcp_project_id
 
 USER_PARAMETER = "x-goog-custom-audit-enclave-user"
 PKCS1, SHA256 = padding.PKCS1v15(), hashes.SHA256()
 MAX_AUDIT_VALUE = 1200
+_SESSION_URI = (
+    "a resumable upload started with multipart-create returns a session URI that takes the parts, finishes "
+    "and cancels it unsigned"
+)
+UNSUPPORTED = {
+    operation: f"GCS has no signed URL for {operation.value}: {_SESSION_URI}"
+    for operation in (Operation.MULTIPART_PART, Operation.MULTIPART_COMPLETE, Operation.MULTIPART_ABORT)
+}
+# Bucket names, https://cloud.google.com/storage/docs/buckets#naming: lower-case letters, digits, '-', '_' and
+# '.', starting and ending with a letter or digit; 3-63 characters, or up to 222 with dots.
+GCS_BUCKET_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"
+GcsBucket = Annotated[
+    str,
+    Matches(
+        GCS_BUCKET_PATTERN,
+        "a GCS bucket name is 3-222 lower-case letters, digits, '-', '_' and '.', starting and "
+        "ending with a letter or digit",
+    ),
+]
+
+
+class GcsGrantSpec(GrantSpecBase):
+    backend: Literal[Backend.GCS]
+    bucket: GcsBucket = Field(description="the GCS bucket")
+    endpoint: HostEndpoint | None = Field(
+        None,
+        max_length=500,
+        description="scheme://host[:port]: another API endpoint (path style), or the bucket-bound host name",
+    )
+    gcs_url_style: Literal["path", "virtual-hosted", "bucket-bound"] = "path"
+
+    @model_validator(mode="after")
+    def _bound_host(self) -> Self:
+        if self.gcs_url_style == "bucket-bound" and self.endpoint is None:
+            raise ValueError("gcs_url_style bucket-bound needs endpoint (the bucket's bound host name)")
+        return self
+
+    def stored(self) -> StoredFields:
+        endpoint = self.endpoint.rstrip("/") if self.endpoint else None
+        return StoredFields(endpoint=endpoint, options={"url_style": self.gcs_url_style})
+
+
+def unavailable(platform: PlatformCredentials, spec: GrantSpecBase) -> str | None:
+    if platform.gcs_key_file is None:
+        return "this gateway has no GCS service-account key (ENCLAVE_STORAGE_GCS_KEY_FILE)"
+    return None
+
+
+def open_signer(grant: Grant, platform: PlatformCredentials, clock: Callable[[], datetime]) -> GcsSigner:
+    if platform.gcs_key_file is None:
+        raise SignerUnavailableError("no GCS service-account key (ENCLAVE_STORAGE_GCS_KEY_FILE)")
+    try:
+        account = GcsServiceAccount.from_file(platform.gcs_key_file)
+    except (OSError, ValueError) as exc:
+        raise SignerUnavailableError(f"GCS key file unusable: {type(exc).__name__}") from None
+    return GcsSigner(grant, account)
 
 
 class GcsServiceAccount:
@@ -40,6 +101,9 @@ class GcsServiceAccount:
             raise ValueError("not a service-account key file (client_email, private_key)") from None
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the service-account key is not an RSA key")
+        project = info.get("project_id")
+        if project is not None and not is_gcp_project_id(project):  # the probe lists objects as this project
+            raise ValueError(f"the key file's project_id is not a GCP project id ({GCP_PROJECT_ID_RULE})")
         self._key = key
         self.info = info
 
@@ -121,10 +185,7 @@ class GcsSigner:
         if request.operation is Operation.MULTIPART_CREATE:
             headers["x-goog-resumable"] = "start"
             return "POST", headers
-        raise UnsupportedOperationError(
-            f"GCS has no signed URL for {request.operation.value}: a resumable upload started with "
-            "multipart-create returns a session URI that takes the parts, finishes and cancels it unsigned"
-        )
+        raise UnsupportedOperationError(UNSUPPORTED[request.operation])
 
     def probe(self) -> ProbeResult:
         """A header-authenticated LIST on the prefix with the platform's service account."""

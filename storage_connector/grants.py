@@ -8,9 +8,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,22 +17,13 @@ from sqlalchemy.orm import Session
 from audit.events import Actor, AuditEvent, Outcome, utc_now
 from audit.store.log import AuditLog
 from auth.models import Tenant
-from storage_connector.keys import KeyPolicyError, normalize_prefix
 from storage_connector.models import StorageGrantRow
-from storage_connector.ttl import DEFAULT_TTL, HARD_MAX_TTL, TtlPolicy, TtlPolicyError
+from storage_connector.ttl import TtlPolicy
 from tenancy.errors import ConflictError, InvalidRequestError, NotFoundError
 
-GRANT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
-EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
-S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-GCS_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
-AZURE_CONTAINER = re.compile(r"(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*")
-AZURE_POLICY = re.compile(r"[A-Za-z0-9_.-]{1,62}")
-AZURE_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
-LOCAL_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{0,61}")
-REGION = re.compile(r"[a-z0-9-]{2,64}")
-ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?")
+if TYPE_CHECKING:
+    from storage_connector.spec import GrantSpecBase
+
 MAX_REASON = 500
 # A reason: no control characters, and at least one character that is not white space (the same in Python,
 # in pydantic's engine and in the ECMA regex of the OpenAPI document, hence no \s or \S).
@@ -43,6 +33,8 @@ REASON_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 
 
 class Backend(StrEnum):
+    """The registered backends: storage_connector/backends.py registers one module for each."""
+
     S3 = "s3"
     GCS = "gcs"
     AZURE = "azure"
@@ -65,111 +57,6 @@ class GrantConflictError(ConflictError, GrantError):
 
 class GrantNotFoundError(NotFoundError, GrantError):
     """No such grant in this tenant (a grant of another tenant is not found either)."""
-
-
-class GrantSpec(BaseModel):
-    """What `enclave storage connect` and the API accept. Secrets are not part of a grant: the platform's
-    own credentials (AWS role, GCS key, Azure key) come from the gateway's settings."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field("default", description="names the grant within the tenant")
-    backend: Backend
-    bucket: str = Field(description="bucket, container, or (local) directory name")
-    prefix: str = Field("", description="the tenant's prefix within the bucket; keys are confined to it")
-    region: str | None = None
-    endpoint: str | None = Field(None, description="an S3-compatible / emulator endpoint (scheme://host:port)")
-    role_arn: str | None = Field(None, description="S3: the customer's role the platform assumes")
-    external_id: str | None = Field(None, description="S3: the ExternalId the role's trust requires")
-    gcs_url_style: Literal["path", "virtual-hosted", "bucket-bound"] = "path"
-    azure_account: str | None = None
-    azure_auth: Literal["stored-policy", "user-delegation"] = "stored-policy"
-    azure_policy_id: str | None = Field(None, description="Azure: the stored access policy SAS URLs are bound to")
-    ttl_default_seconds: int = Field(int(DEFAULT_TTL.total_seconds()), ge=1)
-    ttl_max_seconds: int = Field(int(HARD_MAX_TTL.total_seconds()), ge=1)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not GRANT_NAME.fullmatch(value):
-            raise ValueError("name: 1-63 lower-case letters, digits and inner hyphens")
-        return value
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        try:
-            return normalize_prefix(value)
-        except KeyPolicyError as exc:
-            raise ValueError(str(exc)) from None
-
-    @model_validator(mode="after")
-    def _per_backend(self) -> Self:
-        try:
-            TtlPolicy(timedelta(seconds=self.ttl_default_seconds), timedelta(seconds=self.ttl_max_seconds))
-        except TtlPolicyError as exc:
-            raise ValueError(str(exc)) from None
-        if self.endpoint is not None and not ENDPOINT.fullmatch(self.endpoint):
-            raise ValueError("endpoint must be http(s)://host[:port][/path]")
-        if self.region is not None and not REGION.fullmatch(self.region):
-            raise ValueError("region: lower-case letters, digits and hyphens")
-        {
-            Backend.S3: self._s3,
-            Backend.GCS: self._gcs,
-            Backend.AZURE: self._azure,
-            Backend.LOCAL: self._local,
-        }[self.backend]()
-        return self
-
-    def _only(self, backend: Backend, *fields: str) -> None:
-        for field in fields:
-            if getattr(self, field) is not None:
-                raise ValueError(f"{field} is not used by the {backend.value} backend")
-
-    def _s3(self) -> None:
-        if not S3_BUCKET.fullmatch(self.bucket) or ".." in self.bucket:
-            raise ValueError("bucket is not a valid S3 bucket name")
-        if self.region is None:
-            raise ValueError("s3 needs region")
-        if self.role_arn is None or not ROLE_ARN.fullmatch(self.role_arn):
-            raise ValueError("s3 needs role_arn, the customer's role (arn:aws:iam::ACCOUNT:role/NAME)")
-        if self.external_id is None or not EXTERNAL_ID.fullmatch(self.external_id):
-            raise ValueError("s3 needs external_id (2-1224 characters of [A-Za-z0-9+=,.@:/_-])")
-        self._only(Backend.S3, "azure_account", "azure_policy_id")
-
-    def _gcs(self) -> None:
-        if not GCS_BUCKET.fullmatch(self.bucket):
-            raise ValueError("bucket is not a valid GCS bucket name")
-        self._only(Backend.GCS, "role_arn", "external_id", "azure_account", "azure_policy_id")
-        if self.gcs_url_style == "bucket-bound" and self.endpoint is None:
-            raise ValueError("gcs_url_style bucket-bound needs endpoint (the bucket's bound host name)")
-
-    def _azure(self) -> None:
-        if not AZURE_CONTAINER.fullmatch(self.bucket):
-            raise ValueError("bucket is not a valid Azure container name")
-        if self.azure_account is None or not AZURE_ACCOUNT.fullmatch(self.azure_account):
-            raise ValueError("azure needs azure_account (3-24 lower-case letters and digits)")
-        if self.azure_auth == "stored-policy" and not (
-            self.azure_policy_id and AZURE_POLICY.fullmatch(self.azure_policy_id)
-        ):
-            raise ValueError(
-                "azure stored-policy SAS needs azure_policy_id (1-62 of [A-Za-z0-9_.-]; '-r'/'-w' are appended)"
-            )
-        if self.azure_auth == "user-delegation" and self.azure_policy_id:
-            raise ValueError("azure_policy_id is only for stored-policy SAS")
-        self._only(Backend.AZURE, "role_arn", "external_id")
-
-    def _local(self) -> None:
-        if not LOCAL_BUCKET.fullmatch(self.bucket):
-            raise ValueError("bucket (a directory name) must be lower-case letters, digits and hyphens")
-        self._only(Backend.LOCAL, "role_arn", "external_id", "azure_account", "azure_policy_id", "region")
-
-    def options(self) -> dict[str, Any]:
-        if self.backend is Backend.GCS:
-            return {"url_style": self.gcs_url_style}
-        if self.backend is Backend.AZURE:
-            return {"account": self.azure_account, "auth": self.azure_auth, "policy_id": self.azure_policy_id}
-        return {}
 
 
 @dataclass(frozen=True)
@@ -223,9 +110,10 @@ class Grant:
         )
 
     @classmethod
-    def unsaved(cls, tenant: str, spec: GrantSpec, grant_id: str = "unsaved") -> Grant:
+    def unsaved(cls, tenant: str, spec: GrantSpecBase, grant_id: str = "unsaved") -> Grant:
         """A grant that is not (yet) in the database: to probe access before connecting it."""
         now = utc_now()
+        stored = spec.stored()
         return cls(
             id=grant_id,
             tenant=tenant,
@@ -233,12 +121,12 @@ class Grant:
             backend=spec.backend,
             bucket=spec.bucket,
             prefix=spec.prefix,
-            region=spec.region,
-            endpoint=spec.endpoint,
-            role_arn=spec.role_arn,
-            external_id=spec.external_id,
-            options=spec.options(),
-            ttl=TtlPolicy(timedelta(seconds=spec.ttl_default_seconds), timedelta(seconds=spec.ttl_max_seconds)),
+            region=stored.region,
+            endpoint=stored.endpoint,
+            role_arn=stored.role_arn,
+            external_id=stored.external_id,
+            options=stored.options,
+            ttl=spec.ttl_policy(),
             status=GrantStatus.ACTIVE,
             status_reason=None,
             status_changed_at=now,
@@ -263,14 +151,6 @@ class Grant:
         }
 
 
-def parse_spec(values: dict[str, Any]) -> GrantSpec:
-    try:
-        return GrantSpec.model_validate(values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'grant'}: {e['msg']}" for e in exc.errors())
-        raise GrantError(problems) from None
-
-
 def _reason(reason: str | None) -> str:
     text = reason or ""
     if not re.fullmatch(REASON_PATTERN, text):
@@ -281,11 +161,22 @@ def _reason(reason: str | None) -> str:
 
 
 def connect_grant(
-    session: Session, audit: AuditLog, actor: Actor, tenant: str, spec: GrantSpec, reason: str | None = None
+    session: Session,
+    audit: AuditLog,
+    actor: Actor,
+    tenant: str,
+    spec: GrantSpecBase,
+    reason: str | None = None,
+    *,
+    external_id: str | None = None,
 ) -> Grant:
+    """Record the grant (audited in the same transaction). `external_id`: the one Enclave generated for the
+    tenant and grant name, for a backend whose trust needs one (the caller resolved it)."""
     if session.get(Tenant, tenant) is None:
         raise GrantError(f"no such tenant {tenant!r}")
     now = utc_now()
+    stored = spec.stored()
+    ttl = spec.ttl_policy()
     row = StorageGrantRow(
         id=secrets.token_hex(8),
         tenant_id=tenant,
@@ -293,13 +184,13 @@ def connect_grant(
         backend=spec.backend.value,
         bucket=spec.bucket,
         prefix=spec.prefix,
-        region=spec.region,
-        endpoint=spec.endpoint,
-        role_arn=spec.role_arn,
-        external_id=spec.external_id,
-        options=spec.options(),
-        ttl_default_seconds=spec.ttl_default_seconds,
-        ttl_max_seconds=spec.ttl_max_seconds,
+        region=stored.region,
+        endpoint=stored.endpoint,
+        role_arn=stored.role_arn,
+        external_id=external_id or stored.external_id,
+        options=stored.options,
+        ttl_default_seconds=int(ttl.default.total_seconds()),
+        ttl_max_seconds=int(ttl.maximum.total_seconds()),
         status=GrantStatus.ACTIVE.value,
         status_reason=None,
         status_changed_at=now,
@@ -321,7 +212,7 @@ def connect_grant(
             action="storage.grant.registered",
             target=f"storage-grant:{grant.id}",
             reason=reason,
-            details={**grant.summary(), "external_id_set": spec.external_id is not None},
+            details={**grant.summary(), "external_id_set": grant.external_id is not None},
         ),
     )
     return grant

@@ -1,6 +1,6 @@
-"""The embedded `local` store: the gateway signs URLs (HMAC-SHA256) for a directory it serves itself, so a
-first run moves real bytes with no cloud account. The same checks a cloud store makes are made here when a
-URL is used: signature, expiry, method, content type, MD5 and size."""
+"""The embedded `local` store, and its grant fields: the gateway signs URLs (HMAC-SHA256) for a directory it
+serves itself, so a first run moves real bytes with no cloud account. The same checks a cloud store makes are
+made here when a URL is used: signature, expiry, method, content type, MD5 and size."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ import hmac
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import quote, urlencode
 
+from pydantic import Field
+
+from storage_connector.grants import Backend, Grant
 from storage_connector.keys import KeyPolicyError, object_key
+from storage_connector.platform import PlatformCredentials, SignerUnavailableError
 from storage_connector.signer import (
     Operation,
     ProbeResult,
@@ -26,13 +31,45 @@ from storage_connector.signer import (
     UnsupportedOperationError,
     UrlRequest,
 )
+from storage_connector.spec import GrantSpecBase, Matches
 from tenancy.errors import ForbiddenError, InvalidRequestError, PayloadTooLargeError
 
 ROUTE = "/objects"  # served by enclave/api/routes/storage_local.py, outside the authenticated API
 DOMAIN = b"enclave-local-url-v1\n"
 METHODS = {Operation.GET: "GET", Operation.PUT: "PUT"}
 LIST = "LIST"  # signed in place of a method for a listing URL
+UNSUPPORTED = {
+    operation: f"the local store has no {operation.value}; upload with one put (up to the gateway's "
+    "ENCLAVE_STORAGE_LOCAL_MAX_UPLOAD_BYTES)"
+    for operation in Operation
+    if operation not in METHODS
+}
 CHUNK = 1 << 16
+
+
+LocalBucket = Annotated[
+    str, Matches(r"^[a-z0-9][a-z0-9-]{0,61}$", "a directory name of 1-62 lower-case letters, digits and hyphens")
+]
+
+
+class LocalGrantSpec(GrantSpecBase):
+    backend: Literal[Backend.LOCAL]
+    bucket: LocalBucket = Field("data", description="a directory of the local store")
+
+
+def unavailable(platform: PlatformCredentials, spec: GrantSpecBase) -> str | None:
+    return "the local store's signing key is not loaded" if platform.local_key is None else None
+
+
+def open_signer(grant: Grant, platform: PlatformCredentials, clock: Callable[[], datetime]) -> LocalSigner:
+    if platform.local_key is None:
+        raise SignerUnavailableError("the local store's signing key is not loaded")
+    return LocalSigner(
+        grant_id=grant.id,
+        key=platform.local_key,
+        base_url=platform.local_base_url,
+        max_upload_bytes=platform.local_max_upload_bytes,
+    )
 
 
 class LocalUrlError(ForbiddenError):
@@ -94,10 +131,7 @@ class LocalSigner:
         for request in requests:
             method = METHODS.get(request.operation)
             if method is None:
-                raise UnsupportedOperationError(
-                    f"the local store has no {request.operation.value}; upload with one put "
-                    f"(up to {self._max_upload_bytes} bytes)"
-                )
+                raise UnsupportedOperationError(UNSUPPORTED[request.operation])
             fields = {"expires": expires, "user": context.principal}
             headers: dict[str, str] = {}
             if method == "PUT":

@@ -39,3 +39,16 @@ class StorageGrantRow(Base):
     probe_status: Mapped[str | None] = mapped_column(String(10))  # ok | denied | error, from the last probe
     probe_detail: Mapped[str | None] = mapped_column(String(500))
     probed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class StorageExternalIdRow(Base):
+    """The ExternalId Enclave generated for one tenant's grant name (AWS's confused-deputy guard): the customer's
+    role trusts it, and an S3 grant of that tenant and name connects only with it."""
+
+    __tablename__ = "storage_external_ids"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    grant_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))

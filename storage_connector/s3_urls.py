@@ -1,15 +1,16 @@
 """S3 presigned URLs for each operation, in exactly the form botocore's generate_presigned_url writes them
-(virtual-hosted style; path style for buckets with dots and for a custom endpoint)."""
+(virtual-hosted style in every partition; path style for buckets with dots and for a custom endpoint)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from storage_connector.aws_partitions import partition_of_region
 from storage_connector.signer import Operation, SignedUrl, UnsupportedOperationError, UrlRequest
-from storage_connector.sigv4 import AwsCredentials, SigV4Presigner, uri_encode
+from storage_connector.sigv4 import AwsCredentials, PresignShape, SigV4Presigner, uri_encode
 
 USER_PARAMETER = "x-enclave-user"  # S3 ignores "x-" parameters but writes them to its server access log
 METHODS = {
@@ -22,23 +23,38 @@ METHODS = {
 }
 
 
-@dataclass(frozen=True)
 class S3Location:
-    bucket: str
-    region: str
-    endpoint: str | None = None  # an S3-compatible endpoint (path style), e.g. http://127.0.0.1:5000
+    """Where a grant's objects are, as botocore's S3 endpoint rule set writes it: virtual-hosted style at the
+    region's host in its partition (`bucket.s3.cn-north-1.amazonaws.com.cn`), path style for a bucket with dots
+    (it would not match the host's wildcard certificate), and path style on an S3-compatible endpoint, whose own
+    path is kept (`https://host/s3api` -> `https://host/s3api/bucket/key`). The host signed is the endpoint's
+    host in lower case without a default port, as botocore's `_host_from_url` derives it. A URL is
+    `{base}{root}/{encoded key}`, signed for `host`."""
 
-    def target(self, object_name: str) -> tuple[str, str, str]:
-        """(scheme://netloc, host to sign, encoded path)."""
-        path = "/" + uri_encode(object_name, keep_slash=True)
-        if self.endpoint is not None:
-            parts = urlsplit(self.endpoint)
-            return f"{parts.scheme}://{parts.netloc}", parts.netloc, f"/{self.bucket}{path}"
-        regional = "s3.amazonaws.com" if self.region == "us-east-1" else f"s3.{self.region}.amazonaws.com"
-        if "." in self.bucket:  # a dotted name does not match the wildcard certificate
-            return f"https://{regional}", regional, f"/{self.bucket}{path}"
-        host = f"{self.bucket}.{regional}"
-        return f"https://{host}", host, path
+    __slots__ = ("base", "host", "root")
+
+    def __init__(self, bucket: str, region: str, endpoint: str | None = None) -> None:
+        if endpoint is not None:
+            parts = urlsplit(endpoint)
+            default_port = {"http": 80, "https": 443}.get(parts.scheme)
+            host = parts.hostname or ""
+            if parts.port is not None and parts.port != default_port:
+                host = f"{host}:{parts.port}"
+            self.base, self.host, self.root = (
+                f"{parts.scheme}://{parts.netloc}",
+                host,
+                f"{parts.path.rstrip('/')}/{bucket}",
+            )
+            return
+        partition = partition_of_region(region)
+        if partition is None:
+            raise ValueError(f"{region!r} is not a region of any AWS partition botocore knows")
+        regional = partition.s3_host(region)
+        if "." in bucket:
+            self.base, self.host, self.root = f"https://{regional}", regional, f"/{bucket}"
+        else:
+            self.host = f"{bucket}.{regional}"
+            self.base, self.root = f"https://{self.host}", ""
 
 
 def _request_parts(request: UrlRequest) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -76,27 +92,24 @@ def presign(
     expires_at: datetime,
     principal: str | None,
 ) -> list[SignedUrl]:
-    expires_seconds = int((expires_at - now).total_seconds())
+    batch = presigner.batch(credentials, now, int((expires_at - now).total_seconds()))
+    # The items of a batch mostly share their operation and headers: one shape each, keyed by every field of
+    # the request but its object name.
+    shapes: dict[tuple[object, ...], tuple[str, PresignShape, Mapping[str, str]]] = {}
+    base, host, root = location.base, location.host, location.root
     urls: list[SignedUrl] = []
     for request in requests:
-        base, host, path = location.target(request.object_name)
-        params, headers = _request_parts(request)
-        if principal is not None:
-            params.append((USER_PARAMETER, principal))
-        method = METHODS[request.operation]
-        parts = presigner.presign(
-            credentials=credentials,
-            method=method,
-            host=host,
-            encoded_path=path,
-            params=params,
-            headers=headers,
-            now=now,
-            expires_seconds=expires_seconds,
-        )
-        urls.append(
-            SignedUrl(
-                request.operation, request.object_name, method, f"{base}{path}?{parts.query}", expires_at, headers
-            )
-        )
+        key = (request[0], *request[2:])
+        shape = shapes.get(key)
+        if shape is None:
+            params, headers = _request_parts(request)
+            if principal is not None:
+                params.append((USER_PARAMETER, principal))
+            method = METHODS[request.operation]
+            signer = batch.shape(method, host, tuple(params), tuple(sorted(headers.items())))
+            shape = shapes[key] = (method, signer, MappingProxyType(headers))
+        method, signer, signed_headers = shape
+        path = f"{root}/{uri_encode(request.object_name, keep_slash=True)}"
+        url = f"{base}{path}?{signer.query(path)}"
+        urls.append(SignedUrl(request.operation, request.object_name, method, url, expires_at, signed_headers))
     return urls

@@ -14,11 +14,14 @@ import binascii
 import hashlib
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,11 +29,12 @@ from audit.events import Actor, AuditEvent, Outcome, format_time, new_event_id, 
 from audit.store.log import AuditLog
 from auth.principal import Principal
 from auth.roles import Permission
-from storage_connector.factory import Signers, SignerUnavailableError
+from storage_connector.backends import registration
+from storage_connector.external_ids import ExternalId, external_id_for, resolve_external_id
+from storage_connector.factory import Signers
 from storage_connector.grants import (
     Grant,
     GrantNotFoundError,
-    GrantSpec,
     GrantStatus,
     connect_grant,
     get_grant,
@@ -39,16 +43,18 @@ from storage_connector.grants import (
     restore_grants,
     revoke_grants,
 )
-from storage_connector.keys import KeyPolicyError, object_key, relative_key
+from storage_connector.keys import KeyPolicyError, object_key
+from storage_connector.platform import SignerUnavailableError
 from storage_connector.revocation import GrantStates, RevocationStateUnknownError
 from storage_connector.signer import (
     MAX_PART_NUMBER,
     Operation,
     SignedUrl,
+    Signer,
     SigningContext,
-    UnsupportedOperationError,
     UrlRequest,
 )
+from storage_connector.spec import GrantSpecBase
 from storage_connector.ttl import TtlPolicy, TtlPolicyError
 from tenancy.errors import (
     ConflictError,
@@ -60,9 +66,12 @@ from tenancy.errors import (
 )
 
 MAX_BATCH = 1000
+SIGN_SLICE = 100
+WHOLE_OBJECT = frozenset({Operation.GET, Operation.PUT, Operation.MULTIPART_CREATE})  # no upload id, no part
 UPLOAD_ID = re.compile(r"[\x21-\x7e]{1,1024}")
 CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(;[\x20-\x7e]{0,120})?")
 logger = logging.getLogger(__name__)
+LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="storage-grant-state")  # one per process
 
 
 class Refusal(StrEnum):
@@ -130,8 +139,7 @@ _REFUSALS: dict[Refusal, type[StorageRefusedError]] = {
 }
 
 
-@dataclass(frozen=True)
-class BatchItem:
+class BatchItem(NamedTuple):
     operation: Operation
     key: str
     content_type: str | None = None
@@ -141,8 +149,7 @@ class BatchItem:
     part_number: int | None = None
 
 
-@dataclass(frozen=True)
-class IssuedUrl:
+class IssuedUrl(NamedTuple):
     key: str  # relative to the grant's prefix, as the caller named it (normalised)
     signed: SignedUrl
 
@@ -189,6 +196,15 @@ def _request(prefix: str, index: int, item: BatchItem) -> UrlRequest:
         name = object_key(prefix, item.key)
     except KeyPolicyError as exc:
         raise StorageRefusedError(Refusal.KEY_REFUSED, f"item {index}: {exc}", index) from None
+    if (
+        item.content_type is None
+        and item.checksum_sha256 is None
+        and item.content_md5 is None
+        and item.upload_id is None
+        and item.part_number is None
+        and item.operation in WHOLE_OBJECT
+    ):
+        return UrlRequest(item.operation, name)  # nothing but the key to check (most items of most batches)
     writes = item.operation in (Operation.PUT, Operation.MULTIPART_CREATE)
     if item.content_type is not None and (not writes or not CONTENT_TYPE.fullmatch(item.content_type)):
         raise bad("content_type must be type/subtype and only on put or multipart-create")
@@ -223,23 +239,46 @@ def _request(prefix: str, index: int, item: BatchItem) -> UrlRequest:
     )
 
 
+def _requests(prefix: str, items: Sequence[BatchItem]) -> list[UrlRequest]:
+    """Every item checked and confined to the prefix, or the first refusal (naming the item)."""
+    return [_request(prefix, index, item) for index, item in enumerate(items)]
+
+
+class AuditReceipt(Protocol):
+    def result(self, timeout: float | None = None) -> object:
+        """Once the record is durable; raises why it is not (then the act must not happen)."""
+        ...
+
+
+class AuditAppender(Protocol):
+    """The gateway's group-commit appender (audit/store/group_commit.py `GroupCommitAppender` fits)."""
+
+    def submit(self, event: AuditEvent) -> AuditReceipt: ...
+
+
+APPEND_TIMEOUT_SECONDS = 30.0
+
+
 class StorageService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
         audit: AuditLog,
-        append: Callable[[AuditEvent], object],
+        appender: AuditAppender,
         states: GrantStates,
         signers: Signers,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
         self._audit = audit
-        self._append = append  # the gateway's group-commit appender; raises when the record is not written
+        self._appender = appender
         self.states = states
         self.signers = signers
         self._clock = clock
         self._grants: dict[tuple[str, str], Grant] = {}  # (tenant, ref) -> grant; status is never read from it
+
+    def _append(self, event: AuditEvent) -> None:
+        self._appender.submit(event).result(APPEND_TIMEOUT_SECONDS)
 
     # -- issuing -------------------------------------------------------------------------------------
     def _deny(self, tenant: str, actor: Actor, target: str | None, reason: str, **details: str | int | None) -> None:
@@ -296,9 +335,13 @@ class StorageService:
             self._deny(tenant, actor, f"storage-grant:{grant_ref[:64]}", str(exc), count=len(items))
             raise StorageRefusedError(Refusal.NOT_FOUND, str(exc)) from None
         target = f"storage-grant:{grant.id}"
+        # The grant's state is a round trip to Redis (or the database): it is asked now and answers while the
+        # items are checked; it is only acted on after them, so the order of refusals stays as documented.
+        state = LOOKUPS.submit(self.states.status, grant.id)
         try:
-            requests = [_request(grant.prefix, index, item) for index, item in enumerate(items)]
+            requests = _requests(grant.prefix, items)
             lifetime = grant.ttl.lifetime(ttl_seconds)
+            _check_operations(grant, operations)
         except StorageRefusedError as exc:
             self._deny(tenant, actor, target, exc.message, count=len(items))
             raise
@@ -306,7 +349,7 @@ class StorageService:
             self._deny(tenant, actor, target, str(exc), count=len(items))
             raise StorageRefusedError(Refusal.CONFLICT, f"{exc} under grant {grant.name}") from None
         try:
-            status = self.states.status(grant.id)
+            status = state.result()
         except RevocationStateUnknownError as exc:
             raise StorageRefusedError(Refusal.UNAVAILABLE, str(exc)) from None
         if status is not GrantStatus.ACTIVE:
@@ -318,21 +361,15 @@ class StorageService:
         try:
             signer = self.signers.for_grant(grant)
             expires_at = TtlPolicy.expiry(now, lifetime, signer.credentials_expire_at(now, lifetime))
-            if (expires_at - now).total_seconds() < 1:
-                raise StorageRefusedError(Refusal.UNAVAILABLE, "the store's credentials are about to expire")
-            signed = signer.sign(requests, SigningContext(expires_at, now, _principal_label(principal), batch_id))
-        except UnsupportedOperationError as exc:
-            self._deny(tenant, actor, target, str(exc), count=len(items))
-            raise StorageRefusedError(Refusal.CONFLICT, str(exc)) from None
-        except StorageRefusedError:
-            raise
         except SignerUnavailableError as exc:
             raise StorageRefusedError(Refusal.UNAVAILABLE, str(exc)) from None
         except Exception as exc:  # the customer's identity service or the store refused our credentials
-            logger.warning("signing for grant %s failed: %s", grant.id, type(exc).__name__)
+            logger.warning("signing credentials for grant %s failed: %s", grant.id, type(exc).__name__)
             raise StorageRefusedError(
                 Refusal.UNAVAILABLE, f"could not obtain signing credentials ({type(exc).__name__})"
             ) from None
+        if (expires_at - now).total_seconds() < 1:
+            raise StorageRefusedError(Refusal.UNAVAILABLE, "the store's credentials are about to expire")
         event = AuditEvent(
             tenant=tenant,
             actor=actor,
@@ -350,13 +387,24 @@ class StorageService:
             time=now,
             id=batch_id,
         )
+        # Every check that can refuse has passed and the credentials are in hand, so the record is submitted
+        # now and the URLs are signed (in memory) while it commits; none is returned before it is durable.
+        receipt = self._appender.submit(event)
         try:
-            self._append(event)
+            signed = _sign_yielding(
+                signer, requests, SigningContext(expires_at, now, _principal_label(principal), batch_id)
+            )
         except Exception as exc:
+            logger.error("batch %s was recorded but signing failed (%s); nothing issued", batch_id, type(exc).__name__)
+            raise StorageRefusedError(Refusal.UNAVAILABLE, f"signing failed ({type(exc).__name__})") from None
+        finally:
+            durable = _settle(receipt)
+        if durable is not None:
             raise StorageRefusedError(
-                Refusal.UNAVAILABLE, f"the audit log cannot be written, so no URL was issued ({type(exc).__name__})"
-            ) from None
-        urls = [IssuedUrl(relative_key(grant.prefix, url.object_name), url) for url in signed]
+                Refusal.UNAVAILABLE, f"the audit log cannot be written, so no URL was issued ({durable})"
+            )
+        cut = len(grant.prefix)
+        urls = [IssuedUrl(url.object_name[cut:], url) for url in signed]
         return IssuedBatch(batch_id, grant, expires_at, urls)
 
     # -- grants ----------------------------------------------------------------------------------------
@@ -377,12 +425,23 @@ class StorageService:
             states.append(GrantState(grant, status))
         return states
 
-    def connect(self, actor: Actor, tenant: str, spec: GrantSpec, reason: str | None = None) -> Grant:
-        self.signers.check_backend(spec.backend)
+    def connect(self, actor: Actor, tenant: str, spec: GrantSpecBase, reason: str | None = None) -> Grant:
+        """Register a grant (audited). Refused when this gateway could never sign for it, and for a backend whose
+        trust needs an ExternalId, unless Enclave generated one for the tenant and grant name (`external_id`)."""
+        self.signers.check(spec)
         with self._sessions() as session, session.begin():
-            grant = connect_grant(session, self._audit, actor, tenant, spec, reason)
+            external_id = None
+            if registration(spec.backend).external_id:
+                external_id = resolve_external_id(session, tenant, spec.name, spec.stored().external_id)
+            grant = connect_grant(session, self._audit, actor, tenant, spec, reason, external_id=external_id)
         self.states.publish([grant])
         return grant
+
+    def external_id(self, actor: Actor, tenant: str, grant_name: str) -> ExternalId:
+        """The ExternalId the customer's role must trust for the tenant's grant `grant_name`: generated on the
+        first request (audited as `storage.externalid.generated`), the same on every later one."""
+        with self._sessions() as session, session.begin():
+            return external_id_for(session, self._audit, actor, tenant, grant_name)
 
     def deny_grant_request(self, tenant: str, actor: Actor, target: str | None, reason: str) -> None:
         """Record a refused grant change or status request (role, another tenant's grant)."""
@@ -418,6 +477,35 @@ class StorageService:
             self.deny_grant_request(tenant, actor, f"storage-grant:{(grant_ref or '*')[:64]}", str(exc))
             raise
         return changed, self.states.publish(changed)
+
+
+def _sign_yielding(signer: Signer, requests: list[UrlRequest], context: SigningContext) -> list[SignedUrl]:
+    """Sign in slices, letting other threads run between them: the audit writer needs the interpreter after
+    each round trip to the database, and would otherwise wait up to a switch interval (5 ms) each time while
+    signing holds it, which would serialise the commit behind the signing it is meant to overlap."""
+    signed: list[SignedUrl] = []
+    for start in range(0, len(requests), SIGN_SLICE):
+        signed += signer.sign(requests[start : start + SIGN_SLICE], context)
+        time.sleep(0)  # releases the GIL: a thread waiting for it takes it now
+    return signed
+
+
+def _settle(receipt: AuditReceipt) -> str | None:
+    """Wait until the record is durable: None, or why it is not (its error's type; never its message)."""
+    try:
+        receipt.result(APPEND_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+
+def _check_operations(grant: Grant, operations: Counter[str]) -> None:
+    """Every operation has a signed URL on the grant's store (its registration says which do not, and why)."""
+    backend = registration(grant.backend)
+    for operation in sorted(operations):
+        why = backend.refuses(Operation(operation))
+        if why is not None:
+            raise StorageRefusedError(Refusal.CONFLICT, why)
 
 
 def _principal_label(principal: Principal) -> str:

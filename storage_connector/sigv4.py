@@ -32,14 +32,25 @@ class AwsCredentials:
         return f"AwsCredentials(access_key_id={self.access_key_id!r}, expires_at={self.expires_at!r})"
 
 
-UNRESERVED_PATH = re.compile(r"[A-Za-z0-9\-._~/]*")
+RESERVED_IN_PATH = re.compile(r"[^A-Za-z0-9\-._~/]+")
 
 
 def uri_encode(text: str, *, keep_slash: bool = False) -> str:
     """RFC 3986 encoding as SigV4 wants it: unreserved characters stay, everything else is %XX (UTF-8)."""
     if keep_slash:
-        return text if UNRESERVED_PATH.fullmatch(text) else quote(text, safe="/~")
+        # Only the runs that need it go through quote (cached: keys of a batch share their odd characters);
+        # the same result as quote(text, safe="/~") at a third of its cost on typical keys.
+        return RESERVED_IN_PATH.sub(_encoded_run, text)
     return _encode_parameter(text)
+
+
+def _encoded_run(match: re.Match[str]) -> str:
+    return _encode_run(match.group())
+
+
+@functools.lru_cache(maxsize=4096)
+def _encode_run(run: str) -> str:
+    return quote(run, safe="")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -72,6 +83,72 @@ class PresignedParts:
     query: str  # the URL's query string in the order botocore writes it, signature last
 
 
+class PresignBatch:
+    """The URLs of one batch: one set of credentials, one time, one lifetime. What every URL of a request shape
+    (method, host, query parameters, signed headers) shares is computed once (`shape`); each URL then costs its
+    path, one SHA-256 and one HMAC."""
+
+    __slots__ = ("_key", "_presigner", "_shapes", "_string_to_sign", "credentials", "expires_seconds", "now")
+
+    def __init__(
+        self, presigner: SigV4Presigner, credentials: AwsCredentials, now: datetime, expires_seconds: int
+    ) -> None:
+        self._presigner = presigner
+        self.credentials = credentials
+        self.now = now
+        self.expires_seconds = expires_seconds
+        stamp, day, scope = presigner._time_parts(now)
+        self._string_to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n"
+        self._key = presigner._signing_key(credentials.secret_access_key, day)
+        self._shapes: dict[tuple[object, ...], PresignShape] = {}
+
+    def shape(
+        self,
+        method: str,
+        host: str,
+        params: tuple[tuple[str, str], ...],
+        headers: tuple[tuple[str, str], ...],
+        payload_hash: str = UNSIGNED_PAYLOAD,
+    ) -> PresignShape:
+        """`params`: the request's own query parameters (decoded, in URL order); `headers`: the signed headers
+        besides `host` (lower-case names)."""
+        key = (method, host, params, headers, payload_hash)
+        shape = self._shapes.get(key)
+        if shape is None:
+            stamp, _, scope = self._presigner._time_parts(self.now)
+            header_block, signed_headers, sorted_query, url_query = self._presigner._fixed_parts(
+                self.credentials, stamp, scope, self.expires_seconds, host, headers, params
+            )
+            shape = self._shapes[key] = PresignShape(
+                f"{method}\n",
+                f"\n{sorted_query}\n{header_block}\n{signed_headers}\n{payload_hash}",
+                f"{url_query}&X-Amz-Signature=",
+                self._string_to_sign,
+                self._key,
+            )
+        return shape
+
+
+class PresignShape:
+    """Signs URLs of one shape: the canonical request around each path, and the query string it ends with."""
+
+    __slots__ = ("_head", "_key", "_query", "_string_to_sign", "_tail")
+
+    def __init__(self, head: str, tail: str, query: str, string_to_sign: str, key: bytes) -> None:
+        self._head, self._tail, self._query, self._string_to_sign, self._key = head, tail, query, string_to_sign, key
+
+    def query(self, encoded_path: str) -> str:
+        """The URL's query string for `encoded_path`, its signature last."""
+        digest = hashlib.sha256(f"{self._head}{encoded_path}{self._tail}".encode()).hexdigest()
+        return self._query + hmac.digest(self._key, (self._string_to_sign + digest).encode(), "sha256").hex()
+
+    def canonical_request(self, encoded_path: str) -> str:
+        return f"{self._head}{encoded_path}{self._tail}"
+
+    def string_to_sign(self, encoded_path: str) -> str:
+        return self._string_to_sign + hashlib.sha256(self.canonical_request(encoded_path).encode()).hexdigest()
+
+
 class SigV4Presigner:
     """Presigns requests for one region and service; caches signing keys (one HMAC chain per day)."""
 
@@ -80,7 +157,6 @@ class SigV4Presigner:
         self.service = service
         self._signing_keys: dict[tuple[str, str], bytes] = {}
         self._time: tuple[datetime, tuple[str, str, str]] | None = None
-        self._fixed: dict[tuple[object, ...], tuple[str, str, str, str]] = {}
 
     def _signing_key(self, secret: str, day: str) -> bytes:
         cached = self._signing_keys.get((secret, day))
@@ -110,8 +186,8 @@ class SigV4Presigner:
         header_items: tuple[tuple[str, str], ...],
         params: Sequence[tuple[str, str]],
     ) -> tuple[str, str, str, str]:
-        """What every URL of a batch with the same parameters shares: canonical headers, the sorted
-        canonical query and the URL's query string (batches repeat them for thousands of keys)."""
+        """What every URL of a shape shares: canonical headers, the sorted canonical query and the URL's query
+        string (batches repeat them for thousands of keys)."""
         header_block, signed_headers = canonical_headers({**dict(header_items), "host": host})
         auth = [
             ("X-Amz-Algorithm", ALGORITHM),
@@ -123,11 +199,10 @@ class SigV4Presigner:
         if credentials.session_token:
             auth.append(("X-Amz-Security-Token", credentials.session_token))
         encoded = [(uri_encode(k), uri_encode(v)) for k, v in (*params, *auth)]
-        parts = (header_block, signed_headers, canonical_query(encoded), "&".join(f"{k}={v}" for k, v in encoded))
-        if len(self._fixed) > 256:
-            self._fixed.clear()
-        self._fixed[(credentials, stamp, expires_seconds, host, header_items, tuple(params))] = parts
-        return parts
+        return header_block, signed_headers, canonical_query(encoded), "&".join(f"{k}={v}" for k, v in encoded)
+
+    def batch(self, credentials: AwsCredentials, now: datetime, expires_seconds: int) -> PresignBatch:
+        return PresignBatch(self, credentials, now, expires_seconds)
 
     def presign(
         self,
@@ -142,17 +217,14 @@ class SigV4Presigner:
         expires_seconds: int,
         payload_hash: str = UNSIGNED_PAYLOAD,
     ) -> PresignedParts:
-        """`params` are the request's own query parameters (decoded, in URL order); `headers` the headers
-        the client will send that are signed besides `host` (lower-case names)."""
-        stamp, day, scope = self._time_parts(now)
-        header_items = tuple(sorted(headers.items()))
-        fixed = self._fixed.get((credentials, stamp, expires_seconds, host, header_items, tuple(params)))
-        if fixed is None:
-            fixed = self._fixed_parts(credentials, stamp, scope, expires_seconds, host, header_items, params)
-        header_block, signed_headers, sorted_query, url_query = fixed
-        canonical_request = "\n".join((method, encoded_path, sorted_query, header_block, signed_headers, payload_hash))
-        string_to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-        key = self._signing_key(credentials.secret_access_key, day)
-        signature = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
-        query = f"{url_query}&X-Amz-Signature={signature}"
-        return PresignedParts(canonical_request, string_to_sign, signature, query)
+        """One URL's parts, through the same shape a batch signs with (what the published vectors check).
+        `params` are the request's own query parameters (decoded, in URL order); `headers` the headers the
+        client will send that are signed besides `host` (lower-case names)."""
+        shape = self.batch(credentials, now, expires_seconds).shape(
+            method, host, tuple(params), tuple(sorted(headers.items())), payload_hash
+        )
+        query = shape.query(encoded_path)
+        signature = query.rsplit("=", 1)[1]
+        return PresignedParts(
+            shape.canonical_request(encoded_path), shape.string_to_sign(encoded_path), signature, query
+        )

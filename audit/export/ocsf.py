@@ -70,6 +70,7 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "storage.grant.revocation.detected": (3, "Update"),
     "storage.grant.restored": (3, "Update"),
     "storage.grant.denied": (99, "Other"),
+    "storage.externalid.generated": (1, "Create"),
     "audit.exported": (2, "Read"),
     "audit.queried": (2, "Read"),
     "audit.pruned": (4, "Delete"),

@@ -38,23 +38,31 @@ def connect(
         str | None, typer.Option(metavar="URL", help="S3-compatible / emulator endpoint, or GCS bound host")
     ] = None,
     role_arn: Annotated[str | None, typer.Option(metavar="ARN", help="S3: the customer's role")] = None,
-    external_id: Annotated[str | None, typer.Option(metavar="ID", help="S3: the ExternalId its trust requires")] = None,
+    external_id: Annotated[
+        str | None,
+        typer.Option(metavar="ID", help="S3: the ExternalId Enclave generated for the grant (default: that one)"),
+    ] = None,
     gcs_url_style: Annotated[
-        str, typer.Option(metavar="STYLE", help="GCS: path, virtual-hosted or bucket-bound")
-    ] = "path",
+        str | None, typer.Option(metavar="STYLE", help="GCS: path (default), virtual-hosted or bucket-bound")
+    ] = None,
     azure_account: Annotated[str | None, typer.Option(metavar="ACCOUNT", help="Azure: the storage account")] = None,
     azure_auth: Annotated[
-        str, typer.Option(metavar="AUTH", help="Azure: stored-policy or user-delegation")
-    ] = "stored-policy",
+        str | None, typer.Option(metavar="AUTH", help="Azure: stored-policy (default) or user-delegation")
+    ] = None,
     azure_policy_id: Annotated[
         str | None, typer.Option(metavar="ID", help="Azure: the stored access policy's id")
     ] = None,
-    ttl_default: Annotated[int, typer.Option(metavar="SECONDS", help="default URL lifetime")] = 900,
-    ttl_max: Annotated[int, typer.Option(metavar="SECONDS", help="longest URL lifetime (at most 3600)")] = 3600,
+    ttl_default: Annotated[
+        int | None, typer.Option(metavar="SECONDS", help="default URL lifetime (default 900)")
+    ] = None,
+    ttl_max: Annotated[
+        int | None, typer.Option(metavar="SECONDS", help="longest URL lifetime (at most 3600, the default)")
+    ] = None,
     reason: Annotated[str | None, typer.Option(metavar="REASON", help="why (recorded in the audit log)")] = None,
 ) -> None:
     """Register a customer's bucket access grant for a tenant (audited)."""
-    from storage_connector.grants import GrantError, parse_spec
+    from storage_connector.backends import parse_spec
+    from storage_connector.grants import GrantError
 
     values: dict[str, Any] = {
         "name": name,
@@ -82,6 +90,30 @@ def connect(
         f"grant [bold]{grant.name}[/] ({grant.id}) connected for tenant [bold]{tenant}[/]: "
         f"{grant.backend.value}://{grant.bucket}/{grant.prefix}"
     )
+
+
+@storage_app.command("external-id")
+def external_id(
+    tenant: TenantOption,
+    grant: Annotated[str, typer.Option(metavar="GRANT", help="the grant's name")] = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """The ExternalId the customer's AWS role must require for this grant: generated once by Enclave (never
+    chosen by the customer), the same on every ask. Customer IT puts it in the BYOB kit's `external_id`."""
+    with opened_services() as services:
+        found = services.storage.external_id(operator_access(services, tenant), grant)
+    if as_json:
+        print_json(
+            {
+                "tenant": found.tenant,
+                "grant": found.grant,
+                "external_id": found.value,
+                "created_at": found.created_at,
+                "created": found.created,
+            }
+        )
+        return
+    print(found.value)  # stdout alone, for `terraform.tfvars` or a script
 
 
 @storage_app.command("list")

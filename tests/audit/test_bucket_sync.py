@@ -25,7 +25,8 @@ from audit.store.retention import prune
 from audit.store.tables import audit_records, audit_sync_targets
 from audit.sync import SyncJob, disable_sync, enable_sync, sync_readiness, sync_status
 from enclave.db import transaction
-from storage_connector.grants import Grant, parse_spec
+from storage_connector.backends import parse_spec
+from storage_connector.grants import Grant
 from storage_connector.local import LocalSigner, LocalStore
 from storage_connector.objects import GrantObjects, ObjectStoreError, grant_objects
 

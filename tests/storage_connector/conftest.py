@@ -12,7 +12,8 @@ from auth.tenants import create_tenant
 from enclave.db import transaction
 from enclave.runtime import Runtime
 from enclave.services.storage import open_storage_service
-from storage_connector.grants import Grant, parse_spec
+from storage_connector.backends import parse_spec
+from storage_connector.grants import Grant
 from storage_connector.service import StorageService
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -19,7 +19,8 @@ from azure.storage.blob import AccessPolicy, BlobServiceClient, ContainerSasPerm
 
 from audit.events import utc_now
 from storage_connector.azure import AzureSigner
-from storage_connector.grants import Grant, parse_spec
+from storage_connector.backends import parse_spec
+from storage_connector.grants import Grant
 from storage_connector.signer import Operation, ProbeStatus, SignedUrl, SigningContext, UrlRequest
 from tests.storage_connector.servers import azurite, azurite_account_key
 

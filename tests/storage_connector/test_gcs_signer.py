@@ -13,17 +13,12 @@ import pytest
 from google.cloud.storage._signing import generate_signed_url_v4
 from google.oauth2 import service_account
 
+from storage_connector.backends import parse_spec
 from storage_connector.gcs import USER_PARAMETER, GcsServiceAccount, GcsSigner
-from storage_connector.grants import Grant, parse_spec
+from storage_connector.grants import Grant
 from storage_connector.signer import Operation, SigningContext, UnsupportedOperationError, UrlRequest
 
-KEY_FILE = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "conformance"
-    / "gcs-v4"
-    / "test_service_account.not-a-test.json"
-)
+KEY_FILE = Path(__file__).resolve().parent / "vectors" / "gcs-v4" / "test_service_account.not-a-test.json"
 INFO = json.loads(KEY_FILE.read_text())
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 ALPHABET = "abcXYZ019 -_.~!*'()+,;=:@&$?#[]/äöü€日本"
@@ -73,3 +68,9 @@ def test_operations_without_a_signed_url_are_refused(operation: Operation) -> No
 def test_a_key_file_without_a_key_is_refused() -> None:
     with pytest.raises(ValueError, match="service-account key"):
         GcsServiceAccount({"client_email": "x@y"})
+
+
+@pytest.mark.parametrize("project", ["Dummy-Project", "my-google-project", "dummy-project-", "p1"])
+def test_a_key_file_of_an_invalid_project_is_refused(project: str) -> None:
+    with pytest.raises(ValueError, match="6 to 30 lowercase"):
+        GcsServiceAccount({**INFO, "project_id": project})

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from storage_connector.gcs_v4 import GcsLocation, UrlStyle, sign_v4
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "gcs-v4"
+CONFORMANCE = Path(__file__).resolve().parent / "vectors" / "gcs-v4"  # Google's cases, vendored (vectors/README.md)
 CASES: list[dict[str, Any]] = json.loads((CONFORMANCE / "v4_signatures.json").read_text())["signingV4Tests"]
 ACCOUNT = json.loads((CONFORMANCE / "test_service_account.not-a-test.json").read_text())
 

@@ -9,9 +9,10 @@ from sqlalchemy.orm import sessionmaker
 
 from audit.events import SYSTEM_ACTOR
 from auth.roles import Role
+from enclave.cache import MemoryCache, RedisCache
 from enclave.db import create_db_engine, session_factory
 from enclave.runtime import Runtime
-from storage_connector.grants import Grant, GrantStatus
+from storage_connector.grants import Grant, GrantStatus, revoke_grants
 from storage_connector.revocation import GrantStates, RevocationStateUnknownError
 from storage_connector.service import BatchItem, Refusal, StorageRefusedError, StorageService
 from storage_connector.signer import Operation
@@ -24,9 +25,8 @@ GET = [BatchItem(Operation.GET, "x")]
 def _replica(
     runtime: Runtime, storage: StorageService, redis_url: str, sessions: sessionmaker | None = None
 ) -> StorageService:  # type: ignore[type-arg]
-    client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    states = GrantStates(sessions or runtime.sessions, client)
-    return StorageService(runtime.sessions, runtime.audit, runtime.appender.append, states, storage.signers)
+    states = GrantStates(sessions or runtime.sessions, RedisCache(redis_url))
+    return StorageService(runtime.sessions, runtime.audit, runtime.appender, states, storage.signers)
 
 
 def test_a_revocation_on_one_replica_is_refused_by_the_next_request_on_another(
@@ -75,7 +75,7 @@ def test_a_reader_racing_a_revocation_cannot_write_back_active(
     runtime: Runtime, local_grant: Grant, redis_url: str
 ) -> None:
     client = redis.Redis.from_url(redis_url)
-    states = GrantStates(runtime.sessions, client)
+    states = GrantStates(runtime.sessions, RedisCache(redis_url))
     client.delete(states.key(local_grant.id))
     # the database still says active (the reader's view) while a revocation has already published
     client.set(states.key(local_grant.id), GrantStatus.REVOKED.value, ex=10)
@@ -86,3 +86,17 @@ def test_a_reader_racing_a_revocation_cannot_write_back_active(
     assert states.status(local_grant.id) is GrantStatus.ACTIVE  # a miss reads the truth and fills the key
     assert client.get(states.key(local_grant.id)) == b"active"
     client.close()
+
+
+def test_the_in_process_cache_is_never_trusted_for_grant_status(runtime: Runtime, local_grant: Grant) -> None:
+    """The embedded gateway's memory cache is not seen by another process (the CLI revoking on the same
+    database): a status cached there would outlive a revocation made elsewhere, so it is not used."""
+    cache = MemoryCache()
+    states = GrantStates(runtime.sessions, cache)
+    assert states.status(local_grant.id) is GrantStatus.ACTIVE
+    assert cache.get(states.key(local_grant.id)) is None
+    other_process = GrantStates(runtime.sessions, None)
+    with runtime.sessions() as session, session.begin():
+        revoke_grants(session, runtime.audit, SYSTEM_ACTOR, "acme", local_grant.id, "from the CLI")
+    assert other_process.status(local_grant.id) is GrantStatus.REVOKED
+    assert states.status(local_grant.id) is GrantStatus.REVOKED

@@ -20,8 +20,10 @@ from audit.events import SYSTEM_ACTOR, utc_now
 from audit.store.tables import audit_records
 from auth.roles import Role
 from enclave.runtime import Runtime
-from storage_connector.factory import PlatformCredentials, Signers
-from storage_connector.grants import Grant, GrantStatus, parse_spec
+from storage_connector.backends import parse_spec
+from storage_connector.factory import Signers
+from storage_connector.grants import Grant, GrantStatus
+from storage_connector.platform import PlatformCredentials
 from storage_connector.probe import GrantProber
 from storage_connector.revocation import GrantStates
 from storage_connector.s3 import S3Signer, session_name, session_policy
@@ -81,18 +83,7 @@ def cloud() -> Iterator[Cloud]:
                 {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
             ),
         )
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/enclave-platform"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
-                }
-            ],
-        }
-        role = iam.create_role(RoleName="enclave-access", AssumeRolePolicyDocument=json.dumps(trust))  # 7
+        role = iam.create_role(RoleName="enclave-access", AssumeRolePolicyDocument=_trust(EXTERNAL_ID))  # 7
         policy = iam.create_policy(  # 8
             PolicyName="enclave-bucket",
             PolicyDocument=json.dumps(
@@ -173,6 +164,8 @@ def test_session_policy_is_narrowed_to_the_prefix() -> None:
     resources = [s["Resource"] for s in policy["Statement"]]
     assert resources == [f"arn:aws:s3:::{BUCKET}/tenants/acme/*", f"arn:aws:s3:::{BUCKET}"]
     assert policy["Statement"][1]["Condition"] == {"StringLike": {"s3:prefix": ["tenants/acme/*"]}}
+    china = json.loads(session_policy(BUCKET, "tenants/acme/", "aws-cn"))
+    assert [s["Resource"] for s in china["Statement"]][1] == f"arn:aws-cn:s3:::{BUCKET}"
 
 
 def test_a_wrong_external_id_is_refused(cloud: Cloud) -> None:
@@ -196,13 +189,43 @@ def test_the_probe_detects_a_detached_role_policy(cloud: Cloud) -> None:
     assert signer.probe().status is ProbeStatus.OK
 
 
+def _trust(external_id: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/enclave-platform"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+                }
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def enclave_trust(cloud: Cloud, storage: StorageService) -> Iterator[str]:
+    """Customer IT applies the BYOB kit with the ExternalId Enclave generated for acme's grant `default`."""
+    generated = storage.external_id(SYSTEM_ACTOR, "acme", "default").value
+    iam = cloud.client("iam", cloud.customer)
+    iam.update_assume_role_policy(RoleName="enclave-access", PolicyDocument=_trust(generated))
+    try:
+        yield generated
+    finally:
+        iam.update_assume_role_policy(RoleName="enclave-access", PolicyDocument=_trust(EXTERNAL_ID))
+
+
 def test_the_prober_marks_the_grant_revoked_by_customer_until_an_admin_restores_it(
-    cloud: Cloud, runtime: Runtime
+    cloud: Cloud, runtime: Runtime, enclave_trust: str
 ) -> None:
     signers = Signers(PlatformCredentials(sts_client=lambda _: cloud.client("sts", cloud.platform)))
     states = GrantStates(runtime.sessions, None)
-    service = StorageService(runtime.sessions, runtime.audit, runtime.appender.append, states, signers)
-    grant = service.connect(SYSTEM_ACTOR, "acme", parse_spec(_spec_values(cloud)), "BYOB kit applied")
+    service = StorageService(runtime.sessions, runtime.audit, runtime.appender, states, signers)
+    values = {k: v for k, v in _spec_values(cloud).items() if k != "external_id"}  # Enclave's own is used
+    grant = service.connect(SYSTEM_ACTOR, "acme", parse_spec(values), "BYOB kit applied")
+    assert grant.external_id == enclave_trust
     prober = GrantProber(runtime.sessions, runtime.audit, states, signers, interval_seconds=30)
     member = principal(Role.MEMBER)
     assert prober.run_once()[grant.id].status is ProbeStatus.OK

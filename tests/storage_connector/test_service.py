@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from audit.events import SYSTEM_ACTOR
+from audit.events import SYSTEM_ACTOR, AuditEvent
+from audit.store.group_commit import GroupCommitAppender
 from audit.store.tables import audit_records
 from auth.roles import Role
+from enclave.db import create_db_engine, session_factory
 from enclave.runtime import Runtime
-from storage_connector.factory import SignerUnavailableError
-from storage_connector.grants import Grant, GrantError, GrantStatus, parse_spec
+from storage_connector.backends import parse_spec
+from storage_connector.grants import Grant, GrantError, GrantStatus
+from storage_connector.platform import SignerUnavailableError
 from storage_connector.service import BatchItem, Refusal, StorageRefusedError, StorageService, keys_digest
 from storage_connector.signer import Operation
 from tests.storage_connector.conftest import principal
@@ -159,27 +163,66 @@ def test_revoke_and_restore_are_audited_and_take_effect(
 
 
 def test_no_audit_record_no_urls(runtime: Runtime, storage: StorageService, local_grant: Grant) -> None:
-    def failing(_: object) -> None:
-        raise RuntimeError("database gone")
+    dead = session_factory(create_db_engine("mysql+pymysql://root@127.0.0.1:1/none"))
+    appender = GroupCommitAppender(runtime.audit, dead)  # the real appender, on a database that is gone
+    try:
+        broken = StorageService(runtime.sessions, runtime.audit, appender, storage.states, storage.signers)
+        with pytest.raises(StorageRefusedError, match="audit log cannot be written") as refused:
+            broken.issue(MEMBER, local_grant.id, [BatchItem(Operation.GET, "x")])
+        assert refused.value.refusal is Refusal.UNAVAILABLE
+    finally:
+        appender.close()
 
-    broken = StorageService(runtime.sessions, runtime.audit, failing, storage.states, storage.signers)
-    with pytest.raises(StorageRefusedError, match="audit log cannot be written") as refused:
-        broken.issue(MEMBER, local_grant.id, [BatchItem(Operation.GET, "x")])
-    assert refused.value.refusal is Refusal.UNAVAILABLE
+
+class _HeldAppender:
+    """The gateway's appender, but each record's commit is only reported once the test lets it."""
+
+    def __init__(self, inner: GroupCommitAppender) -> None:
+        self.inner = inner
+        self.release = threading.Event()
+        self.waiting = threading.Event()
+
+    def submit(self, event: AuditEvent) -> _HeldAppender:
+        self.receipt = self.inner.submit(event)
+        return self
+
+    def result(self, timeout: float | None = None) -> object:
+        self.waiting.set()
+        assert self.release.wait(10)
+        return self.receipt.result(timeout)
+
+
+def test_urls_are_returned_only_once_their_record_is_durable(
+    runtime: Runtime, storage: StorageService, local_grant: Grant
+) -> None:
+    held = _HeldAppender(runtime.appender)
+    service = StorageService(runtime.sessions, runtime.audit, held, storage.states, storage.signers)
+    batches: list[object] = []
+    worker = threading.Thread(
+        target=lambda: batches.append(service.issue(MEMBER, local_grant.id, [BatchItem(Operation.GET, "x")]))
+    )
+    worker.start()
+    assert held.waiting.wait(10)  # signed already, waiting for the commit
+    worker.join(0.3)
+    assert worker.is_alive() and batches == []
+    held.release.set()
+    worker.join(10)
+    [batch] = batches
+    [record] = _records(runtime, action="storage.urls.issued")
+    assert record["id"] == batch.batch_id  # type: ignore[attr-defined]
 
 
 def test_grant_specs_are_validated() -> None:
     cases = [
         ({"backend": "s3", "bucket": "b-1", "region": "eu-west-1", "external_id": "abc"}, "role_arn"),
-        (
-            {"backend": "s3", "bucket": "b-1", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/r"},
-            "external_id",
-        ),
         ({"backend": "s3", "bucket": "B", "region": "eu-west-1"}, "bucket"),
-        ({"backend": "azure", "bucket": "cont-1", "azure_account": "acct"}, "azure_policy_id"),
+        (
+            {"backend": "azure", "bucket": "cont-1", "azure_account": "acct", "azure_auth": "stored-policy"},
+            "azure_policy_id",
+        ),
         ({"backend": "local", "bucket": "data", "prefix": "../x"}, "'..'"),
-        ({"backend": "local", "bucket": "data", "ttl_max_seconds": 7200}, "maximum TTL"),
-        ({"backend": "local", "bucket": "data", "role_arn": "arn:aws:iam::123456789012:role/r"}, "not used"),
+        ({"backend": "local", "bucket": "data", "ttl_max_seconds": 7200}, "less than or equal to 3600"),
+        ({"backend": "local", "bucket": "data", "role_arn": "arn:aws:iam::123456789012:role/r"}, "role_arn: Extra"),
         ({"backend": "ftp", "bucket": "data"}, "backend"),
         ({"backend": "local", "bucket": "data", "surprise": 1}, "surprise"),
     ]

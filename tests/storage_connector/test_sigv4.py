@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -15,25 +16,37 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from storage_connector.aws_partitions import partitions
 from storage_connector.s3_urls import USER_PARAMETER, S3Location, presign
 from storage_connector.signer import Operation, UrlRequest
 from storage_connector.sigv4 import AwsCredentials, SigV4Presigner
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "aws-sigv4"
+VECTORS = Path(__file__).resolve().parent / "vectors" / "aws-sigv4"  # AWS's suite, vendored (vectors/README.md)
 NOW = datetime(2026, 11, 30, 12, 34, 56, tzinfo=UTC)
 ALPHABET = "abcXYZ019 -_.~!*'()+,;=:@&$?#[]%/\"<>^`{|}äöüßéçñ€ሴ日本語😀\u00a0\u3000"  # reserved, unicode, spaces
 
 
-def _botocore(region: str, credentials: AwsCredentials, endpoint: str | None = None, style: str = "virtual") -> Any:
+@functools.cache
+def _botocore(
+    region: str,
+    credentials: AwsCredentials,
+    endpoint: str | None = None,
+    style: str = "virtual",
+    user: str | None = None,
+) -> Any:
+    """A botocore S3 client (one per configuration: creating one costs more than thousands of URLs)."""
     session = boto3.session.Session(
         aws_access_key_id=credentials.access_key_id,
         aws_secret_access_key=credentials.secret_access_key,
         aws_session_token=credentials.session_token,
         region_name=region,
     )
-    return session.client(
+    client = session.client(
         "s3", endpoint_url=endpoint, config=Config(signature_version="s3v4", s3={"addressing_style": style})
     )
+    if user is not None:
+        client.meta.events.register("before-sign.s3", _add_user(user))
+    return client
 
 
 def _add_user(user: str) -> Any:
@@ -81,6 +94,58 @@ def test_get_urls_are_byte_identical_to_botocore_on_random_keys(region: str, cre
             assert ours.url == expected, key
 
 
+EVERY_REGION = sorted((p.id, region) for p in partitions() for region in p.regions)
+
+
+def test_every_partition_is_covered() -> None:
+    ids = {partition for partition, _ in EVERY_REGION}
+    assert {"aws", "aws-cn", "aws-us-gov"} <= ids
+    assert {"cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1"} <= {r for _, r in EVERY_REGION}
+
+
+@pytest.mark.parametrize(("partition", "region"), EVERY_REGION, ids=[r for _, r in EVERY_REGION])
+def test_urls_in_every_region_of_every_partition_are_byte_identical_to_botocore(partition: str, region: str) -> None:
+    """China (amazonaws.com.cn), GovCloud and every other partition botocore knows: its hosts, its scope."""
+    rng = random.Random(f"partition-{region}")
+    for bucket, style in (("tenant-bucket", "virtual"), ("dotted.bucket", "path")):
+        client = _botocore(region, CREDENTIALS[1], style=style)
+        location = S3Location(bucket, region)
+        presigner = SigV4Presigner(region, "s3")
+        keys = [_random_key(rng) for _ in range(10)]
+        with mock.patch("botocore.auth.get_current_datetime", return_value=NOW.replace(tzinfo=None)):
+            expected_urls = [
+                client.generate_presigned_url(
+                    "put_object", Params={"Bucket": bucket, "Key": key, "ContentType": "text/csv"}, ExpiresIn=600
+                )
+                for key in keys
+            ]
+        ours = presign(
+            presigner,
+            location,
+            CREDENTIALS[1],
+            [UrlRequest(Operation.PUT, key, content_type="text/csv") for key in keys],
+            now=NOW,
+            expires_at=NOW + timedelta(seconds=600),
+            principal=None,
+        )
+        assert [url.url for url in ours] == expected_urls, (region, bucket)
+    if partition == "aws-cn":
+        assert ".amazonaws.com.cn/" in ours[0].url
+
+
+def test_a_region_no_partition_lists_has_no_location() -> None:
+    with pytest.raises(ValueError, match="not a region"):
+        S3Location("tenant-bucket", "eu-west-9")
+
+
+ENDPOINTS = [
+    "http://127.0.0.1:5000",
+    "https://storage.example.net/s3api",  # an S3-compatible API under a path keeps it
+    "https://storage.example.net:8443/tenant/s3/",
+    "https://Storage.Example.NET:443/S3api",  # botocore signs the host lower-cased, without the default port
+]
+
+
 CASES: list[tuple[str, dict[str, Any], UrlRequest]] = [
     ("put_object", {"ContentType": "text/plain"}, UrlRequest(Operation.PUT, "k", content_type="text/plain")),
     (
@@ -114,20 +179,19 @@ def test_every_operation_is_byte_identical_to_botocore(
     for bucket, endpoint, style in (
         ("tenant-bucket", None, "virtual"),
         ("dotted.bucket", None, "path"),
-        ("tenant-bucket", "http://127.0.0.1:5000", "path"),
+        *(("tenant-bucket", endpoint, "path") for endpoint in ENDPOINTS),
     ):
-        client = _botocore("eu-west-1", CREDENTIALS[1], endpoint, style)
-        if user is not None:
-            client.meta.events.register("before-sign.s3", _add_user(user))
+        client = _botocore("eu-west-1", CREDENTIALS[1], endpoint, style, user)
         presigner = SigV4Presigner("eu-west-1", "s3")
         location = S3Location(bucket, "eu-west-1", endpoint)
-        for _ in range(15):
-            key = _random_key(rng)
-            with mock.patch("botocore.auth.get_current_datetime", return_value=NOW.replace(tzinfo=None)):
-                expected = client.generate_presigned_url(
-                    method, Params={"Bucket": bucket, "Key": key, **params}, ExpiresIn=3600
-                )
-            request = UrlRequest(**{**request_.__dict__, "object_name": key})
+        keys = [_random_key(rng) for _ in range(15)]
+        with mock.patch("botocore.auth.get_current_datetime", return_value=NOW.replace(tzinfo=None)):
+            expected_urls = [
+                client.generate_presigned_url(method, Params={"Bucket": bucket, "Key": key, **params}, ExpiresIn=3600)
+                for key in keys
+            ]
+        for key, expected in zip(keys, expected_urls, strict=True):
+            request = request_._replace(object_name=key)
             [ours] = presign(
                 presigner,
                 location,

@@ -7,12 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storage_connector.grants import REASON_PATTERN, Backend, Grant, GrantSpec, parse_spec
-from storage_connector.service import MAX_BATCH, GrantState, IssuedBatch
+from storage_connector.backends import GrantConnectIn
+from storage_connector.external_ids import ExternalId
+from storage_connector.grants import REASON_PATTERN, Grant
+from storage_connector.service import MAX_BATCH, BatchItem, GrantState, IssuedBatch
 from storage_connector.signer import MAX_PART_NUMBER, Operation
-from storage_connector.ttl import DEFAULT_TTL, HARD_MAX_TTL
+from storage_connector.spec import GRANT_NAME_PATTERN, JSON_INTEGER, TtlSeconds
 
-GRANT_REF_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"  # a grant's name or its 16-hex id
+__all__ = ["GrantConnectIn"]  # the one grant model (storage_connector/backends.py), as the API's body
+
+GRANT_REF_PATTERN = GRANT_NAME_PATTERN  # a grant's name, or its 16-hex id (which the name pattern admits)
 
 
 CONTENT_TYPE_PATTERN = r"^[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(;[\x20-\x7e]{0,120})?$"
@@ -29,7 +33,21 @@ KEY_DESCRIPTION = (
 class _ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    operation: Operation
     key: str = Field(min_length=1, max_length=1024, description=KEY_DESCRIPTION)
+
+    def batch_item(self) -> BatchItem:
+        """The domain's item, read field by field (model_dump per item cost more than validating it)."""
+        get = self.__dict__.get
+        return BatchItem(
+            self.operation,
+            self.key,
+            get("content_type"),
+            get("checksum_sha256"),
+            get("content_md5"),
+            get("upload_id"),
+            get("part_number"),
+        )
 
 
 class GetItemIn(_ItemIn):
@@ -51,7 +69,7 @@ class MultipartCreateItemIn(_ItemIn):
 class MultipartPartItemIn(_ItemIn):
     operation: Literal[Operation.MULTIPART_PART]
     upload_id: str = Field(pattern=UPLOAD_ID_PATTERN)
-    part_number: int = Field(ge=1, le=MAX_PART_NUMBER)
+    part_number: Annotated[int, Field(ge=1, le=MAX_PART_NUMBER), JSON_INTEGER]
     checksum_sha256: str | None = Field(None, pattern=SHA256_PATTERN)
 
 
@@ -80,10 +98,11 @@ class UrlBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grant: str = Field("default", pattern=GRANT_REF_PATTERN, description="the grant's name or id")
-    ttl_seconds: int | None = Field(
-        None, ge=1, le=int(HARD_MAX_TTL.total_seconds()), description="default: the grant's (15 min)"
-    )
+    ttl_seconds: TtlSeconds | None = Field(None, description="default: the grant's (15 min)")
     items: list[UrlItemIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+    def batch_items(self) -> list[BatchItem]:
+        return [item.batch_item() for item in self.items]
 
 
 class SignedUrlOut(BaseModel):
@@ -103,24 +122,27 @@ class UrlBatchOut(BaseModel):
 
 
 def url_batch_document(batch: IssuedBatch) -> dict[str, Any]:
-    """UrlBatchOut as plain data (times in UTC with a Z), for encoding straight to JSON."""
+    """UrlBatchOut as plain data (times in UTC with a Z), for encoding straight to JSON. URLs of a batch share
+    their headers and expiry: each distinct one is converted once."""
     expires = batch.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return {
-        "batch_id": batch.batch_id,
-        "grant": batch.grant.id,
-        "expires_at": expires,
-        "urls": [
+    headers: dict[int, dict[str, str]] = {}
+    urls: list[dict[str, Any]] = []
+    for issued in batch.urls:
+        signed = issued.signed
+        shared = headers.get(id(signed.headers))
+        if shared is None:
+            shared = headers[id(signed.headers)] = dict(signed.headers)
+        urls.append(
             {
-                "key": u.key,
-                "operation": u.signed.operation.value,
-                "method": u.signed.method,
-                "url": u.signed.url,
-                "headers": dict(u.signed.headers),
-                "expires_at": expires if u.signed.expires_at == batch.expires_at else u.signed.expires_at.isoformat(),
+                "key": issued.key,
+                "operation": signed.operation,  # a str enum: encoded as its value
+                "method": signed.method,
+                "url": signed.url,
+                "headers": shared,
+                "expires_at": expires if signed.expires_at == batch.expires_at else signed.expires_at.isoformat(),
             }
-            for u in batch.urls
-        ],
-    }
+        )
+    return {"batch_id": batch.batch_id, "grant": batch.grant.id, "expires_at": expires, "urls": urls}
 
 
 class GrantOut(BaseModel):
@@ -188,69 +210,21 @@ class GrantChangeOut(BaseModel):
     replicas_notified: bool = Field(description="false: Redis was unreachable; replicas follow within 10 s")
 
 
-# -- connecting a grant: one model per backend, whose schema admits exactly what the gateway accepts ------
-_SEGMENT = r"[A-Za-z0-9_=-][A-Za-z0-9_.=-]*"  # ASCII, never "." or ".." (a segment cannot start with a dot)
-PREFIX_PATTERN = rf"^({_SEGMENT}/)*({_SEGMENT})?$"
-ENDPOINT_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
-REGION_PATTERN = r"^[a-z0-9-]{2,64}$"
+class ExternalIdOut(BaseModel):
+    """The ExternalId the customer's role trust must require for one grant name of the tenant."""
 
+    tenant: str
+    grant: str = Field(description="the grant name it is for")
+    external_id: str = Field(description="generated by Enclave; not a secret (AWS), but only Enclave chooses it")
+    created_at: datetime
+    created: bool = Field(description="generated by this request; false: the one generated before")
 
-class _GrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field("default", pattern=GRANT_REF_PATTERN, description="names the grant within the tenant")
-    prefix: str = Field("", max_length=255, pattern=PREFIX_PATTERN, description="the tenant's prefix")
-    ttl_max_seconds: int = Field(
-        int(HARD_MAX_TTL.total_seconds()),
-        ge=1,
-        le=int(HARD_MAX_TTL.total_seconds()),
-        description="longest URL lifetime; the default lifetime is 15 minutes or this, if shorter",
-    )
-    reason: str | None = Field(
-        None, max_length=500, pattern=REASON_PATTERN, description="why (recorded in the audit log)"
-    )
-
-    def spec(self) -> GrantSpec:
-        values = self.model_dump(exclude={"reason"}, exclude_none=True)
-        values["ttl_default_seconds"] = min(int(DEFAULT_TTL.total_seconds()), self.ttl_max_seconds)
-        if isinstance(self, AzureGrantIn):
-            values["azure_auth"] = "stored-policy" if self.azure_policy_id else "user-delegation"
-        return parse_spec(values)
-
-
-class S3GrantIn(_GrantIn):
-    backend: Literal[Backend.S3]
-    bucket: str = Field(
-        min_length=3, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
-    )
-    region: str = Field(pattern=REGION_PATTERN)
-    endpoint: str | None = Field(None, max_length=500, pattern=ENDPOINT_PATTERN)
-    role_arn: str = Field(
-        max_length=300, pattern=r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,200}$"
-    )
-    external_id: str = Field(pattern=r"^[A-Za-z0-9_+=,.@:/-]{2,256}$")
-
-
-class GcsGrantIn(_GrantIn):
-    backend: Literal[Backend.GCS]
-    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
-    endpoint: str | None = Field(None, max_length=500, pattern=ENDPOINT_PATTERN)
-    gcs_url_style: Literal["path", "virtual-hosted"] = "path"
-
-
-class AzureGrantIn(_GrantIn):
-    backend: Literal[Backend.AZURE]
-    bucket: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="container")
-    azure_account: str = Field(pattern=r"^[a-z0-9]{3,24}$")
-    azure_policy_id: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9_.-]{1,62}$", description="stored-policy SAS; without it, user-delegation SAS"
-    )
-    endpoint: str | None = Field(None, max_length=500, pattern=ENDPOINT_PATTERN)
-
-
-class LocalGrantIn(_GrantIn):
-    backend: Literal[Backend.LOCAL]
-    bucket: str = Field("data", pattern=r"^[a-z0-9][a-z0-9-]{0,61}$", description="a directory of the local store")
-
-
-GrantConnectIn = Annotated[S3GrantIn | GcsGrantIn | AzureGrantIn | LocalGrantIn, Field(discriminator="backend")]
+    @classmethod
+    def of(cls, value: ExternalId) -> ExternalIdOut:
+        return cls(
+            tenant=value.tenant,
+            grant=value.grant,
+            external_id=value.value,
+            created_at=value.created_at,
+            created=value.created,
+        )

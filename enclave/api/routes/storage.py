@@ -10,6 +10,7 @@ from fastapi import Path, Response
 
 from enclave.api.models.storage import (
     GRANT_REF_PATTERN,
+    ExternalIdOut,
     GrantChangeOut,
     GrantConnectIn,
     GrantOut,
@@ -22,7 +23,7 @@ from enclave.api.models.storage import (
 from enclave.http.deps import AccessDep, ServicesDep
 from enclave.http.problems import problem_responses
 from enclave.http.routing import max_body, resource_router
-from storage_connector.service import BatchItem
+from storage_connector.backends import connect_reason
 
 router = resource_router(prefix="/storage", tags=["storage"])
 MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024  # 1,000 items with keys of up to 1 KiB
@@ -39,8 +40,7 @@ GrantRef = Annotated[str, Path(pattern=GRANT_REF_PATTERN, description="the grant
 )
 @max_body(MAX_BATCH_BODY_BYTES)
 def post_urls(body: UrlBatchIn, services: ServicesDep, access: AccessDep) -> Response:
-    items = [BatchItem(**item.model_dump()) for item in body.items]
-    batch = services.storage.issue(access, body.grant, items, body.ttl_seconds)
+    batch = services.storage.issue(access, body.grant, body.batch_items(), body.ttl_seconds)
     # Built and encoded directly (the shape of UrlBatchOut, which documents it): validating 1,000 URLs
     # through the response model again would cost more than signing them.
     return Response(orjson.dumps(url_batch_document(batch)), media_type="application/json")
@@ -61,10 +61,25 @@ def get_grants(services: ServicesDep, access: AccessDep) -> list[GrantOut]:
     status_code=201,
     response_model=GrantOut,
     summary="Connect a storage grant (the customer's bucket access)",
+    description="One body per backend. 422 also for fields that are valid alone but not together (an S3 region "
+    "outside its role's partition, a default lifetime above the maximum); 409 for an S3 grant without the "
+    "ExternalId Enclave generated for its tenant and name, or one this gateway could never sign for.",
     responses=problem_responses(409),
 )
 def post_grant(body: GrantConnectIn, services: ServicesDep, access: AccessDep) -> GrantOut:
-    return GrantOut.of(services.storage.connect(access, body.spec(), body.reason))
+    return GrantOut.of(services.storage.connect(access, body, connect_reason(body)))
+
+
+@router.post(
+    "/grants/{grant}/external-id",
+    response_model=ExternalIdOut,
+    summary="The ExternalId the customer's AWS role must require for this grant (generated once by Enclave)",
+    description="The first call generates it (audited as `storage.externalid.generated`); later calls return the "
+    "same one. Customer IT puts it in the bring-your-own-bucket kit before the grant is connected.",
+    responses=problem_responses(404),
+)
+def post_external_id(grant: GrantRef, services: ServicesDep, access: AccessDep) -> ExternalIdOut:
+    return ExternalIdOut.of(services.storage.external_id(access, grant))
 
 
 @router.post(

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -113,6 +114,9 @@ def test_local_urls_are_checked_like_a_store_would(runtime: Runtime, dedicated: 
 BAD_BATCHES: list[tuple[dict[str, Any], int, str]] = [
     ({"items": [{"operation": "get", "key": "../globex/x"}]}, 403, "'..' segment"),
     ({"items": [{"operation": "get", "key": "%2e%2e/x"}]}, 403, "percent-encoded"),
+    ({"items": [{"operation": "get", "key": "..;/globex/x"}]}, 403, "starting with '..'"),
+    ({"items": [{"operation": "get", "key": "..globex/x"}]}, 403, "starting with '..'"),
+    ({"items": [{"operation": "put", "key": "a/...."}]}, 403, "starting with '..'"),
     ({"items": [{"operation": "get", "key": "ok"}, {"operation": "get", "key": "a\u202eb"}]}, 403, "item 1"),
     ({"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u"}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "grant": "nope"}, 404, "no storage grant"),
@@ -122,6 +126,17 @@ BAD_BATCHES: list[tuple[dict[str, Any], int, str]] = [
     ({"items": []}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}] * 1001}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": 3601}, 422, ""),
+    ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": True}, 422, "ttl_seconds"),
+    ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": "900"}, 422, "ttl_seconds"),
+    ({"items": [{"operation": "get", "key": "k"}], "ttl_seconds": 900.5}, 422, "ttl_seconds"),
+    *(
+        (
+            {"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u", "part_number": n}]},
+            422,
+            "part_number",
+        )
+        for n in ("3", True, 2.5)
+    ),
     ({"items": [{"operation": "delete", "key": "k"}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k", "extra": 1}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "tenant": "globex"}, 422, ""),
@@ -220,3 +235,58 @@ def test_the_gateway_runs_the_access_probe(sqlite_url: str, tmp_path: Path) -> N
         assert probed["id"] == grant["id"]
     finally:
         runtime.close()
+
+
+S3_GRANT = {
+    "backend": "s3",
+    "bucket": "acme-data",
+    "prefix": "tenants/acme",
+    "region": "cn-north-1",
+    "role_arn": "arn:aws-cn:iam::123456789012:role/enclave-access",
+}
+
+
+def test_s3_grants_over_the_api_use_the_id_enclave_generated(
+    runtime: Runtime, dedicated: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEPLATFORM0")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "platform-secret-for-tests-only")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    admin = bearer(issue_key(runtime, "acme", Role.ADMIN))
+    missing = dedicated.post("/api/v1/storage/grants", headers=admin, json=S3_GRANT)
+    assert missing.status_code == 409 and "enclave storage external-id" in missing.json()["detail"]
+    issued = dedicated.post("/api/v1/storage/grants/default/external-id", headers=admin)
+    assert issued.status_code == 200 and issued.json()["created"] is True
+    generated = issued.json()["external_id"]
+    again = dedicated.post("/api/v1/storage/grants/default/external-id", headers=admin).json()
+    assert (again["external_id"], again["created"]) == (generated, False)  # generated once, the same ever after
+    viewer = bearer(issue_key(runtime, "acme", Role.VIEWER))
+    assert dedicated.post("/api/v1/storage/grants/default/external-id", headers=viewer).status_code == 403
+    storage = dedicated.app.state.services.storage.service  # type: ignore[attr-defined]
+    chosen = dedicated.post("/api/v1/storage/grants", headers=admin, json={**S3_GRANT, "external_id": "mine-1234"})
+    assert chosen.status_code == 409 and "not the one Enclave generated" in chosen.json()["detail"]
+    connected = dedicated.post("/api/v1/storage/grants", headers=admin, json={**S3_GRANT, "reason": "BYOB kit"})
+    assert connected.status_code == 201, connected.text
+    assert connected.json()["region"] == "cn-north-1"
+    assert storage.grant_by_id(connected.json()["id"]).external_id == generated
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**S3_GRANT, "role_arn": "arn:aws-cn:iam::123456789012:role/r\u00f4le"}, "role_arn"),
+        ({**S3_GRANT, "role_arn": "arn:aws-cn:iam::123456789012:role/" + "r" * 512}, "role_arn"),
+        ({**S3_GRANT, "region": "cn-south-9"}, "not an AWS region"),
+        ({**S3_GRANT, "region": "eu-west-1"}, "partition"),
+        ({**S3_GRANT, "prefix": "tenants/..;"}, "prefix"),
+        ({**S3_GRANT, "ttl_max_seconds": True}, "ttl_max_seconds"),
+        ({**S3_GRANT, "ttl_max_seconds": "900"}, "ttl_max_seconds"),
+    ],
+)
+def test_grant_bodies_the_model_refuses_get_422(
+    runtime: Runtime, dedicated: TestClient, body: dict[str, Any], field: str
+) -> None:
+    admin = bearer(issue_key(runtime, "acme", Role.ADMIN))
+    response = dedicated.post("/api/v1/storage/grants", headers=admin, json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.text

@@ -21,7 +21,7 @@ from enclave.cache import MemoryCache, RateLimit, RedisCache
 from enclave.runtime import Runtime
 from enclave.services import Access, Services
 from enclave.services.refusals import SUMMARY_ACTION, RefusalRecorder
-from storage_connector.grants import parse_spec
+from storage_connector.backends import parse_spec
 from tests.conftest import make_settings
 from tests.enclave.api.helpers import bearer, issue_key
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from storage_connector.grants import parse_spec
+from storage_connector.backends import parse_spec
 from storage_connector.s3 import session_name
 from tests.infra.byob.terraform_eval import Scope, load_kit
 

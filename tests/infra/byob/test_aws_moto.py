@@ -21,8 +21,9 @@ from botocore.exceptions import ClientError
 
 from audit.events import SYSTEM_ACTOR, utc_now
 from enclave.runtime import Runtime
+from storage_connector.backends import parse_spec
 from storage_connector.factory import PlatformCredentials, Signers
-from storage_connector.grants import Grant, GrantStatus, parse_spec
+from storage_connector.grants import Grant, GrantStatus
 from storage_connector.probe import GrantProber
 from storage_connector.revocation import GrantStates
 from storage_connector.s3 import S3Signer, session_name
@@ -68,8 +69,7 @@ def cloud() -> Iterator[Cloud]:
         yield Cloud(endpoint, keys)
 
 
-@pytest.fixture
-def kit(cloud: Cloud) -> AppliedKit:
+def applied_kit(cloud: Cloud, external_id: str) -> AppliedKit:
     tenant = "t" + uuid.uuid4().hex[:8]  # a fresh tenant (role, bucket) per test on the shared server
     applied = AppliedKit(
         cloud.client("iam", "customer"),
@@ -81,12 +81,17 @@ def kit(cloud: Cloud) -> AppliedKit:
             "bucket_name": f"{tenant}-data",
             "prefix": f"tenants/{tenant}/",
             "platform_principal_arn": f"arn:aws:iam::{ACCOUNT}:user/platform",
-            "external_id": uuid.uuid4().hex,
+            "external_id": external_id,
             "gateway_url": "https://acme.enclave.example.com",
         },
     )
     applied.apply()
     return applied
+
+
+@pytest.fixture
+def kit(cloud: Cloud) -> AppliedKit:
+    return applied_kit(cloud, uuid.uuid4().hex)  # the kit's own checks need no Enclave to have generated it
 
 
 def _assume(cloud: Cloud, kit: AppliedKit, who: str = "platform", **overrides: Any) -> dict[str, Any]:
@@ -200,10 +205,13 @@ def test_the_connectors_probe_sees_the_switch(cloud: Cloud, kit: AppliedKit) -> 
     assert result.detail.startswith("ListObjectsV2")  # AssumeRole still works: the permission went, not the trust
 
 
-def test_the_prober_marks_the_grant_revoked_by_the_customer(cloud: Cloud, kit: AppliedKit, runtime: Runtime) -> None:
+def test_the_prober_marks_the_grant_revoked_by_the_customer(cloud: Cloud, runtime: Runtime) -> None:
+    """End to end as customer IT does it: Enclave generates the ExternalId, the kit is applied with it, the
+    operator connects the grant; then the kit's switch goes off and the gateway's prober sees it."""
     signers = Signers(PlatformCredentials(sts_client=lambda _: cloud.client("sts", "platform")))
-    states = GrantStates(runtime.sessions, None)
-    service = StorageService(runtime.sessions, runtime.audit, runtime.appender.append, states, signers)
+    states = GrantStates(runtime.sessions, runtime.cache)
+    service = StorageService(runtime.sessions, runtime.audit, runtime.appender, states, signers)
+    kit = applied_kit(cloud, service.external_id(SYSTEM_ACTOR, "acme", "default").value)
     grant = service.connect(SYSTEM_ACTOR, "acme", parse_spec(_grant(cloud, kit)), "BYOB kit applied")
     prober = GrantProber(runtime.sessions, runtime.audit, states, signers)
     assert prober.run_once()[grant.id].status is ProbeStatus.OK

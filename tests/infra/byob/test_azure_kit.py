@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage_connector.grants import parse_spec
+from storage_connector.azure import AzureGrantSpec
+from storage_connector.backends import parse_spec
 from tests.infra.byob.terraform_eval import Scope, load_kit
 
 ACCOUNT_ID = (
@@ -140,5 +141,6 @@ def test_the_outputs_are_what_storage_connect_accepts() -> None:
             "azure_auth": "user-delegation",
         }
     )
-    assert spec.bucket == "enclave-acme" and spec.options()["account"] == "acmedata"
+    assert isinstance(spec, AzureGrantSpec)
+    assert spec.bucket == "enclave-acme" and spec.azure_account == "acmedata"
     assert "--azure-auth user-delegation" in outputs["enclave_storage_connect"]

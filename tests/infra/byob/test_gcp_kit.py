@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage_connector.grants import parse_spec
+from storage_connector.backends import parse_spec
 from tests.infra.byob.terraform_eval import Scope, load_kit
 
 VALUES = {
