@@ -160,7 +160,9 @@ def report_json(report: PreviewReport) -> dict[str, Any]:
         "cost": {
             "currency": "USD",
             "total_monthly_usd": round(report.cost.total_monthly_usd, 2),
-            "pricing": report.cost.pricing.summary if report.cost.pricing else None,
+            "region": report.cost.region,
+            "complete": report.cost.complete,
+            "pricing": report.cost.summary,
             "not_priced": [r.urn for r in report.cost.not_priced],
             "resources": [
                 {
@@ -216,7 +218,7 @@ def verdict_table(report: PreviewReport) -> Table:
 
 
 def cost_table(report: PreviewReport) -> Table:
-    table = Table(title="Estimated monthly cost (list prices, see infra/prices.json)")
+    table = Table(title=f"Estimated monthly cost in {report.cost.region} (list prices, see infra/prices.json)")
     for column in ("resource", "type", "estimate"):
         table.add_column(column)
     for c in sorted(report.cost.resources, key=lambda c: -c.monthly_usd):
@@ -224,9 +226,9 @@ def cost_table(report: PreviewReport) -> Table:
             table.add_row(c.name, c.type, f"${c.monthly_usd:,.2f}")
         elif c.status == "not priced":
             table.add_row(c.name, c.type, f"[yellow]not priced[/] ({c.reason})")
-    table.add_row("[bold]total[/]", "", f"[bold]${report.cost.total_monthly_usd:,.2f}[/]")
-    if report.cost.pricing is not None:
-        table.caption = report.cost.pricing.summary
+    total = f"${report.cost.total_monthly_usd:,.2f}" + ("" if report.cost.complete else " (partial)")
+    table.add_row("[bold]total[/]", "", f"[bold]{total}[/]")
+    table.caption = report.cost.summary
     return table
 
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, PrivateIngress, TenantInfrastructure
+from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, EgressAllow, PrivateIngress, TenantInfrastructure
 from infra.policy.model import PRIVATE_LINK_BACKEND_ANNOTATION
 from infra.spec import TenantSpec
 from infra.stack_config import AUDIT_SIGNING_KEY_KEY, SSO_CLIENT_SECRET_KEY, TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY
@@ -341,16 +341,21 @@ class GatewayWorkload(pulumi.ComponentResource):
 
     def _network_policies(self, infra: TenantInfrastructure) -> list[k8s.networking.v1.NetworkPolicy]:
         """Default deny both ways for every pod in the namespace, then the gateway's explicit allows."""
+        spec = self._ctx.spec
         if not infra.private_cidrs:  # an empty `to` would allow egress everywhere on these ports
             raise ValueError("the cloud module returned no private_cidrs for the database and cache")
         gateway: k8s.meta.v1.LabelSelectorArgsDict = {"match_labels": self._selector}
-        # Where the node hands pods their workload-identity tokens (GKE's metadata server), if the cloud says.
-        identity_egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
+        # Where the node hands pods their workload-identity tokens (GKE's metadata server), if the cloud says,
+        # and on 443 only what the gateway calls: the cloud's private API endpoints and the spec's egress ranges
+        # (the identity provider). An empty `to` would admit every destination, so each rule lists its peers.
+        https_peers = [*(a.cidr for a in infra.api_egress), *(str(c) for c in spec.connectivity.egress_cidrs)]
+        egress_allows = [*infra.identity_egress, *(EgressAllow(cidr, (LISTENER_PORT,)) for cidr in https_peers)]
+        allowed_egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
             {
                 "to": [{"ip_block": {"cidr": allow.cidr}}],
                 "ports": [{"port": port, "protocol": "TCP"} for port in allow.ports],
             }
-            for allow in infra.identity_egress
+            for allow in egress_allows
         ]
         private_ports: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [
             {"port": infra.database.port, "protocol": "TCP"},
@@ -385,11 +390,7 @@ class GatewayWorkload(pulumi.ComponentResource):
                             "to": [{"ip_block": {"cidr": c}} for c in infra.private_cidrs],
                             "ports": private_ports,
                         },
-                        {  # cloud APIs (signing, KMS) and the tenant's identity provider, TLS only
-                            "to": [{"ip_block": {"cidr": ANYWHERE}}],
-                            "ports": [{"port": LISTENER_PORT, "protocol": "TCP"}],
-                        },
-                        *identity_egress,
+                        *allowed_egress,
                     ],
                 },
             ),

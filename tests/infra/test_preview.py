@@ -30,13 +30,21 @@ def make_spec(cloud: str, size: str = "small", name: str = "acme", cidr: str = "
     )
 
 
-_REPORTS: dict[tuple[str, str], PreviewReport] = {}
+# The regions infra/prices.json records every price for: cost figures are checked there.
+REFERENCE_REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
+# What has no recorded price yet, and says so (infra/prices.json `unpriced_note`).
+KNOWN_UNPRICED = {"azure-native:redisenterprise:RedisEnterprise"}
+
+_REPORTS: dict[tuple[str, str, bool], PreviewReport] = {}
 
 
-def previewed(cloud: str, size: str = "small") -> PreviewReport:
-    if (cloud, size) not in _REPORTS:
-        _REPORTS[cloud, size] = preview_spec(make_spec(cloud, size))
-    return _REPORTS[cloud, size]
+def previewed(cloud: str, size: str = "small", reference: bool = False) -> PreviewReport:
+    if (cloud, size, reference) not in _REPORTS:
+        spec = make_spec(cloud, size)
+        if reference:
+            spec = spec.model_copy(update={"region": REFERENCE_REGIONS[cloud]})
+        _REPORTS[cloud, size, reference] = preview_spec(spec)
+    return _REPORTS[cloud, size, reference]
 
 
 @pytest.mark.parametrize("size", ["small", "medium", "large"])
@@ -47,7 +55,7 @@ def test_defaults_pass_every_rule(cloud: str, size: str) -> None:
     assert report["passed"] is True
     assert [r["rule"] for r in report["policy"]["rules"]] == [r.value for r in Rule]
     assert all(r["enforcement"] == "mandatory" for r in report["policy"]["rules"])
-    assert report["cost"]["total_monthly_usd"] > 0
+    assert report["cost"]["region"] == report["region"]
     assert json.loads(json.dumps(report)) == report
 
 
@@ -63,15 +71,16 @@ def test_report_covers_the_whole_tree(cloud: str) -> None:
 
 
 @pytest.mark.parametrize("cloud", sorted(CLOUDS))
-def test_every_billable_resource_is_priced(cloud: str) -> None:
-    report = report_json(previewed(cloud))
+def test_every_billable_resource_is_priced_where_prices_are_recorded(cloud: str) -> None:
+    report = report_json(previewed(cloud, reference=True))
     unpriced = [(c["type"], c["reason"]) for c in report["cost"]["resources"] if c["status"] == "not priced"]
-    assert unpriced == []
+    assert [t for t, _ in unpriced if t not in KNOWN_UNPRICED] == []
+    assert report["cost"]["total_monthly_usd"] > 0
 
 
 def test_larger_sizes_cost_more() -> None:
     for cloud in CLOUDS:
-        costs = [previewed(cloud, size).cost.total_monthly_usd for size in ("small", "medium", "large")]
+        costs = [previewed(cloud, size, reference=True).cost.total_monthly_usd for size in ("small", "medium", "large")]
         assert costs == sorted(costs) and costs[0] < costs[2], (cloud, costs)
 
 
@@ -118,9 +127,10 @@ def test_fleet_preview_runs_each_stack_in_parallel_and_reports_errors(tmp_path: 
 
 
 def test_the_preview_prices_the_stacks_region_and_says_what_its_zones_cost_in_availability() -> None:
-    """A stack in a dearer region costs more than the same stack in the base region, the report says how the
-    region was priced, and a region with fewer than three zones says so (never a silent change)."""
-    base = report_json(previewed("aws"))
+    """The estimate uses the stack's own region's prices; where the table has none for that region, each item
+    says so and the total is marked partial (never another region's price, never a scaled one); a region with
+    fewer than three zones says so too."""
+    base = report_json(previewed("aws", reference=True))
     spec = TenantSpec.model_validate(
         {
             "name": "acme",
@@ -132,9 +142,11 @@ def test_the_preview_prices_the_stacks_region_and_says_what_its_zones_cost_in_av
         }
     )
     brazil = report_json(preview_spec(spec))
-    assert brazil["cost"]["total_monthly_usd"] > base["cost"]["total_monthly_usd"]
-    assert "sa-east-1" in brazil["cost"]["pricing"] and "x" in brazil["cost"]["pricing"]
-    assert "base-region" in base["cost"]["pricing"] or "x" in base["cost"]["pricing"]
+    assert base["cost"]["complete"] and base["cost"]["pricing"].startswith("us-east-1: published list prices")
+    assert brazil["cost"]["region"] == "sa-east-1" and not brazil["cost"]["complete"]
+    unpriced = [c for c in brazil["cost"]["resources"] if c["status"] == "not priced"]
+    assert unpriced and all("in sa-east-1 is recorded" in c["reason"] for c in unpriced)
+    assert "no recorded price in sa-east-1" in brazil["cost"]["pricing"]
     two_zones = TenantSpec.model_validate(
         {
             "name": "acme",
