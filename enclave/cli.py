@@ -384,8 +384,8 @@ def audit_prune(
 def audit_keygen() -> None:
     """Print a new Ed25519 audit signing key (PEM) for a stack secret or ENCLAVE_AUDIT_SIGNING_KEY.
 
-    Store it only in a secret store, e.g.:
-    pulumi config set --secret enclave:auditSigningKey "$(enclave audit keygen)"
+    Store it only in a secret store, piped so it never lands on a command line, e.g.:
+    enclave audit keygen | pulumi config set --secret enclave:auditSigningKey
     """
     from audit.signing import generate_private_key_pem
 

@@ -2,13 +2,14 @@
 resource tree, the policy verdicts and the estimated monthly cost. No Pulumi CLI, plugins or credentials.
 
 Secrets are replaced by placeholders (the real ones live encrypted in the stack, never here), and secret
-inputs are redacted before anything reads them. A fleet preview runs each stack in its own worker process,
-because Pulumi's runtime state is process-global.
+inputs are redacted before anything reads them. Pulumi's runtime state is process-global, so one process runs
+one program at a time; a fleet preview runs them one after another, or in warm worker processes.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -29,9 +30,18 @@ from infra.policy import engine
 from infra.policy.model import RULE_DESCRIPTIONS, Rule, Violation
 from infra.pricing import CostReport, PricedResource, estimate
 from infra.program import deploy
+from infra.pulumi_internals import release_threads
 from infra.regions import region_warnings
 from infra.spec import TenantSpec
-from infra.stack_config import TENANT_KEY, read_stack, required_secrets, stack_name, stack_paths
+from infra.spec_warnings import spec_warnings
+from infra.stack_config import (
+    TENANT_KEY,
+    StackFileError,
+    read_stack,
+    required_secrets,
+    stack_name,
+    stack_paths,
+)
 
 PROJECT = "enclave"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's marker for a secret value, not a secret
@@ -85,12 +95,22 @@ class PreviewReport:
         return not self.violations
 
 
+StageReporter = Callable[[str], None]
+
+
 def preview_spec(
-    spec: TenantSpec, cloud: CloudModule | None = None, book: engine.RuleBook | None = None
+    spec: TenantSpec,
+    cloud: CloudModule | None = None,
+    book: engine.RuleBook | None = None,
+    progress: StageReporter | None = None,
 ) -> PreviewReport:
-    """Run the stack's program offline and evaluate it. `cloud`/`book` replace the real cloud (tests)."""
+    """Run the stack's program offline and evaluate it. `cloud`/`book` replace the real cloud (tests);
+    `progress` hears each stage as it starts (the CLI shows it)."""
+    say = progress or (lambda _: None)
     started = time.perf_counter()
+    say(f"loading the {spec.cloud_registration.title} SDK")
     fakers, invokes = ({}, {}) if cloud is not None else mock_outputs()
+    say(f"running {spec.name}'s program under Pulumi's mocks")
     try:
         run = run_program(
             lambda: deploy(spec, cloud, offline=True),
@@ -107,8 +127,10 @@ def preview_spec(
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         raise
     resources = tuple(replace(r, inputs=redact(r.inputs), outputs=redact(r.outputs)) for r in run.resources)
+    say(f"checking {len(resources)} resources against the policy")
     views = [engine.view_of(r) for r in resources]
     violations = engine.evaluate(views, engine.context_for(spec), book)
+    say(f"pricing them in {spec.region}")
     priced = (PricedResource(r.urn, r.type, r.name, r.inputs, r.custom) for r in resources)
     cost = estimate(priced, spec.cloud_registration.price_key, region=spec.region)
     return PreviewReport(spec, resources, tuple(violations), cost, time.perf_counter() - started)
@@ -127,6 +149,7 @@ def report_json(report: PreviewReport) -> dict[str, Any]:
         "size": spec.size.value,
         "zones": list(spec.zones),
         "region_warnings": list(region_warnings(spec.cloud.value, spec.region)),
+        "spec_warnings": list(spec_warnings(spec)),
         "passed": report.passed,
         "seconds": round(report.seconds, 3),
         "resources": [
@@ -209,7 +232,7 @@ def resource_tree(report: PreviewReport) -> Tree:
 def verdict_table(report: PreviewReport) -> Table:
     table = Table(title="Policy (all mandatory)")
     for column in ("rule", "verdict", "violations"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for rule in Rule:
         found = [v for v in report.violations if v.rule is rule]
         verdict = "[red]FAIL[/]" if found else "[green]pass[/]"
@@ -220,7 +243,7 @@ def verdict_table(report: PreviewReport) -> Table:
 def cost_table(report: PreviewReport) -> Table:
     table = Table(title=f"Estimated monthly cost in {report.cost.region} (list prices, see infra/prices.json)")
     for column in ("resource", "type", "estimate"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for c in sorted(report.cost.resources, key=lambda c: -c.monthly_usd):
         if c.status == "priced":
             table.add_row(c.name, c.type, f"${c.monthly_usd:,.2f}")
@@ -240,6 +263,8 @@ def render(report: PreviewReport, console: Console) -> None:
     console.print(f"zones: {zones}")
     for warning in region_warnings(report.spec.cloud.value, report.spec.region):
         console.print(f"[yellow]region:[/] {warning}")
+    for warning in spec_warnings(report.spec):
+        console.print(f"[yellow]warning:[/] {warning}")
     verdict = "[green]no policy violations[/]" if report.passed else f"[red]{len(report.violations)} violation(s)[/]"
     console.print(f"{report.spec.name}: {len(report.resources)} resources, {verdict}, {report.seconds:.1f}s")
 
@@ -260,31 +285,77 @@ def preview_path(path: Path) -> dict[str, Any]:
         return {"tenant": stack_name(path), "passed": False, "error": root_cause(exc)}
 
 
+def fleet_start_method() -> str:
+    """How fleet workers start: forked from this process where that is safe (Linux), so they inherit the SDKs
+    it has already imported; spawned elsewhere (macOS system libraries are not fork-safe), paying the imports
+    once per worker."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+def _first_of_each_cloud(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(stacks this process previews itself, the rest): one stack per cloud, so every SDK the fleet needs is
+    imported here once before the workers fork, and every unreadable file (its error costs nothing)."""
+    here: list[Path] = []
+    seen: set[str] = set()
+    for path in paths:
+        try:
+            cloud = read_stack(path).cloud.value
+        except StackFileError:
+            here.append(path)
+            continue
+        if cloud not in seen:
+            seen.add(cloud)
+            here.append(path)
+    return here, [p for p in paths if p not in here]
+
+
 def preview_fleet(
     directory: Path, workers: int, on_done: Callable[[dict[str, Any]], None] | None = None
 ) -> list[dict[str, Any]]:
-    """Preview every stack file in `directory` in `workers` processes; results sorted by tenant."""
+    """Preview every stack file in `directory`; results sorted by tenant. One worker: all in this process, one
+    after the other (Pulumi's mock runtime resets between programs). More: this process previews one stack per
+    cloud first, which imports the provider SDKs (the bulk of a first preview's time), then forks `workers`
+    processes that inherit them warm and share the rest; Pulumi's runtime state is per process, so each worker
+    runs one program at a time."""
     paths = stack_paths(directory)
     results: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn")) as pool:
-        for future in as_completed([pool.submit(preview_path, p) for p in paths]):
-            results.append(future.result())
-            if on_done:
-                on_done(results[-1])
+
+    def record(result: dict[str, Any]) -> None:
+        results.append(result)
+        if on_done:
+            on_done(result)
+
+    method = fleet_start_method()
+    here, rest = (paths, []) if workers <= 1 else _first_of_each_cloud(paths) if method == "fork" else ([], paths)
+    for path in here:
+        record(preview_path(path))
+    if rest:
+        release_threads()  # no thread may be running when the workers fork
+        with ProcessPoolExecutor(max_workers=min(workers, len(rest)), mp_context=get_context(method)) as pool:
+            for future in as_completed([pool.submit(preview_path, p) for p in rest]):
+                record(future.result())
     return sorted(results, key=lambda r: str(r["tenant"]))
 
 
 def preview_fleet_with_progress(directory: Path, workers: int, console: Console) -> list[dict[str, Any]]:
+    """The fleet preview with a progress bar on `console` (refreshed as each stack finishes: no refresh
+    thread, since the workers fork from this process)."""
     count = len(stack_paths(directory))
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"previewing {count} stacks with {workers} workers", total=count)
-        return preview_fleet(directory, workers, lambda _: progress.advance(task))
+    with Progress(console=console, transient=True, auto_refresh=False) as progress:
+        task = progress.add_task(f"previewing {count} stacks with {workers} worker(s)", total=count)
+        progress.refresh()
+
+        def advance(result: dict[str, Any]) -> None:
+            progress.advance(task)
+            progress.refresh()
+
+        return preview_fleet(directory, workers, advance)
 
 
 def fleet_table(results: Iterable[dict[str, Any]]) -> Table:
     table = Table(title="Fleet preview")
     for column in ("tenant", "cloud", "region", "size", "resources", "violations", "monthly", "seconds"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in results:
         if "error" in r:  # the message itself is printed under the table
             table.add_row(r["tenant"], "", "", "", "", "[red]failed[/]", "", "")

@@ -1,9 +1,10 @@
 """The offline preview over the real cloud modules: every cloud x size passes on defaults, the report is
-complete and machine-readable, no secret leaks, and a fleet preview runs stacks in parallel processes."""
+complete and machine-readable, no secret leaks, and a fleet preview runs every stack, in warm forked workers."""
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from infra.policy import engine
 from infra.policy.model import ResourceView, Rule
 from infra.preview import PLACEHOLDER_SECRET, PreviewReport, preview_fleet, preview_spec, report_json
 from infra.spec import TENANT_TAG, TenantSpec
-from infra.stack_config import write_stack
+from infra.stack_config import stack_name, stack_paths, write_stack
 
 CLOUDS: dict[str, dict[str, Any]] = {
     "aws": {"region": "eu-west-1"},
@@ -114,16 +115,34 @@ def strip_tag(inputs: dict[str, Any], path: list[str]) -> dict[str, Any]:
     return {**inputs, path[0]: strip_tag(dict(inputs.get(path[0]) or {}), path[1:])}
 
 
-def test_fleet_preview_runs_each_stack_in_parallel_and_reports_errors(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fleet_preview_runs_every_stack_and_reports_errors(tmp_path: Path, workers: int) -> None:
     write_stack(tmp_path, make_spec("aws", name="acme", cidr="10.42.0.0/16"))
     write_stack(tmp_path, make_spec("gcp", name="globex", cidr="10.43.0.0/16"))
+    write_stack(tmp_path, make_spec("aws", name="initech", cidr="10.44.0.0/16"))
+    write_stack(tmp_path, make_spec("aws", name="umbrella", cidr="10.45.0.0/16"))
     (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  enclave:tenant:\n    name: broken\n")
     done: list[str] = []
-    results = preview_fleet(tmp_path, workers=2, on_done=lambda r: done.append(r["tenant"]))
-    assert sorted(done) == [r["tenant"] for r in results] == ["acme", "broken", "globex"]
-    acme, broken, globex = results
+    results = preview_fleet(tmp_path, workers=workers, on_done=lambda r: done.append(r["tenant"]))
+    assert sorted(done) == [r["tenant"] for r in results] == ["acme", "broken", "globex", "initech", "umbrella"]
+    acme, broken, globex, initech, umbrella = results
     assert acme["passed"] and acme["cloud"] == "aws" and globex["passed"] and globex["cloud"] == "gcp"
+    assert initech["passed"] and umbrella["passed"]
+    assert len(initech["resources"]) == len(acme["resources"])  # a forked worker runs the same program
     assert not broken["passed"] and "invalid tenant spec" in broken["error"]
+
+
+def test_the_fleet_warms_this_process_on_one_stack_per_cloud_then_forks(tmp_path: Path) -> None:
+    from infra.preview import _first_of_each_cloud, fleet_start_method
+
+    for name, cloud, cidr in [("acme", "aws", "10.42.0.0/16"), ("globex", "gcp", "10.43.0.0/16")]:
+        write_stack(tmp_path, make_spec(cloud, name=name, cidr=cidr))
+    write_stack(tmp_path, make_spec("aws", name="initech", cidr="10.44.0.0/16"))
+    (tmp_path / "Pulumi.broken.yaml").write_text("config: [")
+    here, rest = _first_of_each_cloud(stack_paths(tmp_path))
+    assert [stack_name(p) for p in here] == ["acme", "broken", "globex"]
+    assert [stack_name(p) for p in rest] == ["initech"]
+    assert fleet_start_method() == ("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 def test_the_preview_prices_the_stacks_region_and_says_what_its_zones_cost_in_availability() -> None:

@@ -421,3 +421,26 @@ def test_operator_ranges_reach_the_cluster_api_port_only(built: Build) -> None:
     assert found(check, https, operator) == ""
     assert found(check, https, CTX)  # not an operator range of this spec
     assert "172.16.8.0/24" in found(check, mysql, operator)
+
+
+def test_every_problem_of_a_resource_is_reported_and_zero_is_zero(built: Build) -> None:
+    """A check reports every problem it finds, not the first: an RDS instance with no final snapshot, backups
+    off (retention 0, said as 0, not as RDS's default of 1) and deletion protection off gets three findings."""
+    db = view(built().one(DB))
+    careless = replace(
+        db, inputs={**db.inputs, "skipFinalSnapshot": True, "backupRetentionPeriod": 0, "deletionProtection": False}
+    )
+    messages = list(RULES.checks[Rule.DELETION_PROTECTION][DB](careless, CTX))
+    assert len(messages) == 3, messages
+    assert any("keeps backups 0 day(s)" in m for m in messages)
+    unset = replace(db, inputs={k: v for k, v in db.inputs.items() if k != "backupRetentionPeriod"})
+    assert "the default 1 day(s)" in found(RULES.checks[Rule.DELETION_PROTECTION][DB], unset, CTX)
+    open_cache = view(built().one(CACHE))
+    bare = replace(open_cache, inputs={**open_cache.inputs, "subnetGroupName": None, "authToken": None})
+    assert len(list(RULES.checks[Rule.NO_PUBLIC_DATA][CACHE](bare, CTX))) == 2
+
+
+def test_a_trail_in_one_region_fails(built: Build) -> None:
+    trail = view(built().one("aws:cloudtrail/trail:Trail"))
+    single = replace(trail, inputs={**trail.inputs, "isMultiRegionTrail": False})
+    assert "records one Region only" in found(RULES.checks[Rule.AUDIT_TRAIL][trail.type], single, CTX)

@@ -389,3 +389,11 @@ def test_every_check_has_a_failing_case() -> None:
     covered |= {(Rule.DELETION_PROTECTION, t) for t in STATEFUL_TYPES}
     registered = {(rule, type_token) for rule, checks in RULES.checks.items() for type_token in checks}
     assert registered - covered == set()
+
+
+def test_zero_backup_days_are_said_as_zero(azure_run: Runner) -> None:
+    check = RULES.checks[Rule.DELETION_PROTECTION][f"{T}dbformysql:Server"]
+    server = _view(azure_run(), f"{T}dbformysql:Server", "acme-mysql", {"backup.backupRetentionDays": 0})
+    assert "keeps backups 0 days" in found(check, server, CTX)
+    unset = _view(azure_run(), f"{T}dbformysql:Server", "acme-mysql", {"backup.backupRetentionDays": None})
+    assert "the default number of days" in found(check, unset, CTX)

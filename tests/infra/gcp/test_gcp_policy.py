@@ -314,3 +314,10 @@ def test_taggable_resources_carry_the_tenant_label_in_their_tag_field(
     assert type_token in RULES.taggable_types
     assert RULES.tag_fields_by_type.get(type_token, RULES.tag_field) == field
     assert resource.inputs[field][TENANT_TAG] == "acme"
+
+
+def test_zero_backups_are_said_as_zero(gcp_run: RunFactory) -> None:
+    sql = gcp_run().one("gcp:sql/databaseInstance:DatabaseInstance")
+    inputs = _set(sql.inputs, "settings.backupConfiguration.backupRetentionSettings.retainedBackups", 0)
+    message = found(RULES.checks[Rule.DELETION_PROTECTION][sql.type], view(sql, inputs), CONTEXT)
+    assert "keeps 0 backups" in message
