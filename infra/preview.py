@@ -12,10 +12,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from rich.console import Console
@@ -286,38 +286,81 @@ def preview_path(path: Path) -> dict[str, Any]:
 
 
 def fleet_start_method() -> str:
-    """How fleet workers start: forked from this process where that is safe (Linux), so they inherit the SDKs
-    it has already imported; spawned elsewhere (macOS system libraries are not fork-safe), paying the imports
-    once per worker."""
+    """How fleet workers start: forked from this process where that is safe (Linux: no SDK imported yet, no
+    thread running), spawned elsewhere (macOS system libraries are not fork-safe)."""
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
-def _first_of_each_cloud(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """(stacks this process previews itself, the rest): one stack per cloud, so every SDK the fleet needs is
-    imported here once before the workers fork, and every unreadable file (its error costs nothing)."""
-    here: list[Path] = []
-    seen: set[str] = set()
+# A worker's first stack of a cloud imports that cloud's provider SDK (seconds: pulumi-aws, pulumi-gcp and
+# pulumi-azure-native are hundreds of MB of generated Python); later stacks of the same cloud reuse it. Rough
+# relative costs for sharing the work out (docs/benchmarks.md has measured ones).
+COLD_START_COST = 5.0
+STACK_COST = 1.0
+
+
+def _cost(share: list[tuple[str, Path]]) -> float:
+    return COLD_START_COST * len({cloud for cloud, _ in share}) + STACK_COST * len(share)
+
+
+def _makespan(jobs: list[list[tuple[str, Path]]], workers: int) -> tuple[float, list[list[tuple[str, Path]]]]:
+    """Longest-first assignment of jobs to workers: (the busiest worker's cost, each worker's stacks)."""
+    shares: list[list[tuple[str, Path]]] = [[] for _ in range(min(workers, len(jobs)))]
+    for job in sorted(jobs, key=_cost, reverse=True):
+        min(shares, key=_cost).extend(job)
+    return max((_cost(share) for share in shares), default=0.0), shares
+
+
+def _split(pairs: list[tuple[str, Path]], parts: int) -> list[list[tuple[str, Path]]]:
+    size, extra = divmod(len(pairs), parts)
+    bounds = [i * size + min(i, extra) for i in range(parts + 1)]
+    return [pairs[bounds[i] : bounds[i + 1]] for i in range(parts)]
+
+
+def fleet_shares(stacks: list[tuple[str, Path]], workers: int) -> list[list[Path]]:
+    """Split (cloud, stack file) pairs among at most `workers` processes so the busiest finishes first. Each
+    cloud's stacks are spread over as few workers as pays off, since every worker a cloud's stacks go to
+    imports its SDK again: starting from one part per cloud, a cloud gets one more part while that shortens
+    the busiest worker's load (or keeps it while a worker would stay idle)."""
+    by_cloud = {cloud: [pair for pair in stacks if pair[0] == cloud] for cloud, _ in stacks}
+    parts = dict.fromkeys(by_cloud, 1)
+
+    def plan(counts: dict[str, int]) -> tuple[float, int, list[list[tuple[str, Path]]]]:
+        jobs = [job for cloud, pairs in by_cloud.items() for job in _split(pairs, counts[cloud])]
+        span, planned = _makespan(jobs, workers)
+        return span, len(jobs), planned
+
+    best, _, shares = plan(parts)
+    while True:
+        options = [
+            (plan(counts), counts)
+            for cloud in by_cloud
+            if parts[cloud] < len(by_cloud[cloud])
+            for counts in [{**parts, cloud: parts[cloud] + 1}]
+        ]
+        acceptable = [
+            (span, jobs, candidate, counts)
+            for (span, jobs, candidate), counts in options
+            if span < best or (span == best and jobs <= workers)
+        ]
+        if not acceptable:
+            break
+        best, _, shares, parts = min(acceptable, key=lambda option: (option[0], option[1]))
+    return [[path for _, path in share] for share in shares if share]
+
+
+def _fleet_worker(paths: list[Path], results: Any) -> None:
+    """One worker process: its stacks one after another (warm after the first of each cloud)."""
     for path in paths:
-        try:
-            cloud = read_stack(path).cloud.value
-        except StackFileError:
-            here.append(path)
-            continue
-        if cloud not in seen:
-            seen.add(cloud)
-            here.append(path)
-    return here, [p for p in paths if p not in here]
+        results.put((str(path), preview_path(path)))
 
 
 def preview_fleet(
     directory: Path, workers: int, on_done: Callable[[dict[str, Any]], None] | None = None
 ) -> list[dict[str, Any]]:
-    """Preview every stack file in `directory`; results sorted by tenant. One worker: all in this process, one
-    after the other (Pulumi's mock runtime resets between programs). More: this process previews one stack per
-    cloud first, which imports the provider SDKs (the bulk of a first preview's time), then forks `workers`
-    processes that inherit them warm and share the rest; Pulumi's runtime state is per process, so each worker
-    runs one program at a time."""
-    paths = stack_paths(directory)
+    """Preview every stack file in `directory`; results sorted by tenant. A stack file that cannot be read is
+    reported here at once. The others are shared among at most `workers` worker processes by cloud
+    (`fleet_shares`), each worker running its share one program at a time (Pulumi's runtime state is per
+    process) and paying each cloud's SDK import once; with one share everything runs in this process."""
     results: list[dict[str, Any]] = []
 
     def record(result: dict[str, Any]) -> None:
@@ -325,15 +368,40 @@ def preview_fleet(
         if on_done:
             on_done(result)
 
-    method = fleet_start_method()
-    here, rest = (paths, []) if workers <= 1 else _first_of_each_cloud(paths) if method == "fork" else ([], paths)
-    for path in here:
-        record(preview_path(path))
-    if rest:
-        release_threads()  # no thread may be running when the workers fork
-        with ProcessPoolExecutor(max_workers=min(workers, len(rest)), mp_context=get_context(method)) as pool:
-            for future in as_completed([pool.submit(preview_path, p) for p in rest]):
-                record(future.result())
+    stacks: list[tuple[str, Path]] = []
+    for path in stack_paths(directory):
+        try:
+            stacks.append((read_stack(path).cloud.value, path))
+        except StackFileError:
+            record(preview_path(path))  # its error, without a program run
+    shares = fleet_shares(stacks, max(1, workers))
+    if len(shares) <= 1:
+        for path in shares[0] if shares else []:
+            record(preview_path(path))
+        return sorted(results, key=lambda r: str(r["tenant"]))
+    release_threads()  # a forked worker must not inherit an event loop whose executor threads it lacks
+    context = get_context("fork") if fleet_start_method() == "fork" else get_context("spawn")
+    queue = context.Queue()
+    processes = [context.Process(target=_fleet_worker, args=(share, queue), daemon=True) for share in shares]
+    for process in processes:
+        process.start()
+    pending = {str(path): stack_name(path) for share in shares for path in share}
+    while pending:
+        try:
+            path, result = queue.get(timeout=0.5)
+        except Empty:
+            if any(process.is_alive() for process in processes):
+                continue
+            try:  # every worker has ended: take what is left in the queue, then name what never came
+                path, result = queue.get(timeout=0.5)
+            except Empty:
+                for tenant in sorted(pending.values()):
+                    record({"tenant": tenant, "passed": False, "error": "its fleet worker exited before previewing it"})
+                break
+        pending.pop(path, None)
+        record(result)
+    for process in processes:
+        process.join()
     return sorted(results, key=lambda r: str(r["tenant"]))
 
 

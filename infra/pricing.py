@@ -5,10 +5,9 @@ key x quantity). A type with no estimator is free only if the table says so; any
 "not priced", never silently counted as zero. Usage-based items (storage, log ingestion) use the table's
 stated assumptions.
 
-Prices are per region, as the providers' price lists publish them (infra/pricelists.py reads those lists;
-`python -m infra.pricelists refresh` rewrites the table from them). An item whose price is not recorded for the
-stack's region is reported "not priced" with the region named: a price is never carried over or scaled from
-another region.
+Prices are per region, as the providers' price lists publish them (infra/prices.json: `regions` per price
+key, each entry with its source and date). An item whose price is not recorded for the stack's region is
+reported "not priced" with the region named: a price is never carried over or scaled from another region.
 """
 
 from __future__ import annotations

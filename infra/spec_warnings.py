@@ -20,6 +20,13 @@ PRIVATE_API = (
 
 def spec_warnings(spec: TenantSpec) -> tuple[str, ...]:
     warnings: list[str] = []
+    registration = spec.cloud_registration
+    if not spec.account:
+        option = "--" + registration.account_field.replace("_", "-")
+        warnings.append(
+            f"no {registration.title} account is named: the offline preview stands one in, but `pulumi up` refuses "
+            f"the stack until {registration.account_field} ({option}) is set"
+        )
     if not spec.operator_cidrs:
         warnings.append(PRIVATE_API)
     egress = spec.connectivity.egress_cidrs

@@ -4,7 +4,6 @@ complete and machine-readable, no secret leaks, and a fleet preview runs every s
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,18 @@ import pytest
 
 from infra.policy import engine
 from infra.policy.model import ResourceView, Rule
-from infra.preview import PLACEHOLDER_SECRET, PreviewReport, preview_fleet, preview_spec, report_json
+from infra.preview import (
+    COLD_START_COST,
+    PLACEHOLDER_SECRET,
+    STACK_COST,
+    PreviewReport,
+    fleet_shares,
+    preview_fleet,
+    preview_spec,
+    report_json,
+)
 from infra.spec import TENANT_TAG, TenantSpec
-from infra.stack_config import stack_name, stack_paths, write_stack
+from infra.stack_config import write_stack
 
 CLOUDS: dict[str, dict[str, Any]] = {
     "aws": {"region": "eu-west-1"},
@@ -132,17 +140,28 @@ def test_fleet_preview_runs_every_stack_and_reports_errors(tmp_path: Path, worke
     assert not broken["passed"] and "invalid tenant spec" in broken["error"]
 
 
-def test_the_fleet_warms_this_process_on_one_stack_per_cloud_then_forks(tmp_path: Path) -> None:
-    from infra.preview import _first_of_each_cloud, fleet_start_method
+@pytest.mark.parametrize("workers", [1, 2, 3, 4, 8, 64])
+@pytest.mark.parametrize("clouds", [["aws"], ["aws", "gcp", "azure"], ["gcp", "gcp", "azure"]])
+def test_the_fleet_is_shared_by_cloud_so_each_worker_imports_few_sdks(workers: int, clouds: list[str]) -> None:
+    """Under the cost the preview plans with (a cloud's SDK import per worker, then each stack), the shares
+    finish no later than either naive plan: whole clouds per worker, or stacks dealt out regardless of cloud."""
+    stacks = [(clouds[i % len(clouds)], Path(f"Pulumi.t{i:02d}.yaml")) for i in range(20)]
+    cloud_of = {path: cloud for cloud, path in stacks}
 
-    for name, cloud, cidr in [("acme", "aws", "10.42.0.0/16"), ("globex", "gcp", "10.43.0.0/16")]:
-        write_stack(tmp_path, make_spec(cloud, name=name, cidr=cidr))
-    write_stack(tmp_path, make_spec("aws", name="initech", cidr="10.44.0.0/16"))
-    (tmp_path / "Pulumi.broken.yaml").write_text("config: [")
-    here, rest = _first_of_each_cloud(stack_paths(tmp_path))
-    assert [stack_name(p) for p in here] == ["acme", "broken", "globex"]
-    assert [stack_name(p) for p in rest] == ["initech"]
-    assert fleet_start_method() == ("fork" if sys.platform.startswith("linux") else "spawn")
+    def busiest(shares: list[list[Path]]) -> float:
+        return max(COLD_START_COST * len({cloud_of[p] for p in share}) + STACK_COST * len(share) for share in shares)
+
+    shares = fleet_shares(stacks, workers)
+    assert sorted(path for share in shares for path in share) == sorted(cloud_of)  # every stack, once
+    assert len(shares) <= workers
+    dealt = [[path for i, (_, path) in enumerate(stacks) if i % workers == w] for w in range(min(workers, 20))]
+    per_cloud: list[list[Path]] = [[] for _ in range(min(workers, len(set(clouds))))]
+    for cloud in sorted(set(clouds), key=lambda c: -sum(1 for x, _ in stacks if x == c)):
+        min(per_cloud, key=len).extend(path for x, path in stacks if x == cloud)
+    assert busiest(shares) <= min(busiest(dealt), busiest(per_cloud))
+    if workers == 1:
+        assert len(shares) == 1  # in this process
+    assert fleet_shares([], workers) == []
 
 
 def test_the_preview_prices_the_stacks_region_and_says_what_its_zones_cost_in_availability() -> None:
