@@ -309,6 +309,19 @@ def test_parts_take_their_args_not_the_tenant_spec(cloud: str) -> None:
     assert readers == []
 
 
+def test_the_gateway_takes_its_args_not_the_tenant_spec() -> None:
+    """The workload is a part too (`enclave:index:Gateway`): `gateway_args` and the spec helpers it calls are its
+    composition point, the component reads only its GatewayArgs."""
+    import infra.workload
+
+    path = Path(infra.workload.__file__ or "")
+    composition = {"gateway_args", "gateway_config", "ingress_sources", "load_balancer_source_ranges"}
+    assert [r for r in _spec_readers(path) if r.split(":")[1] not in composition] == []
+    hints = typing.get_type_hints(infra.workload.GatewayWorkload.__init__)
+    assert hints["args"] is infra.workload.GatewayArgs
+    assert infra.workload.GatewayArgs.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
 def test_every_part_declares_an_args_dataclass() -> None:
     """Each part component takes `(context, args)`, the args a frozen dataclass (the hub-and-spoke `SpokeVpcArgs`
     shape), except the subscription claim, which needs nothing but where to stand."""

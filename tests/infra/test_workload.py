@@ -284,3 +284,9 @@ def test_identity_egress_admits_exactly_the_named_endpoints(own_ca: tuple[MockRu
         ([{"ipBlock": {"cidr": "169.254.169.254/32"}}], [{"port": 80, "protocol": "TCP"}]),
         ([{"ipBlock": {"cidr": "169.254.169.252/32"}}], [{"port": 988, "protocol": "TCP"}]),
     ]
+
+
+def test_the_gateway_component_registers_its_outputs(default: tuple[MockRun, TenantStack]) -> None:
+    run, _ = default
+    (gateway,) = run.of_type("enclave:index:Gateway")
+    assert set(gateway.registered_outputs or ()) == {"namespace", "serviceAccount", "deployment", "service"}
