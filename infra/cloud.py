@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 import pulumi
 
+from infra.sizes import SizePreset
 from infra.spec import TenantSpec
 
 
@@ -143,6 +144,20 @@ class CloudContext:
     def within(self, component: pulumi.Resource) -> Self:
         """The same context for the children of `component` (a part)."""
         return replace(self, ctx=self.ctx.within(component))
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """The cluster's autoscaled node pool, from the size preset: EC2 instance type / GCE machine type / Azure VM
+    size, and the bounds the cloud's autoscaler keeps it in."""
+
+    machine_type: str
+    count_min: int
+    count_max: int
+
+    @classmethod
+    def of(cls, preset: SizePreset) -> NodePool:
+        return cls(preset.node_machine_type, preset.node_count_min, preset.node_count_max)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from infra.aws.audit_trail import AuditTrail, AuditTrailArgs
 from infra.aws.autoscaler import AutoscalingArgs, ClusterAutoscaling
 from infra.aws.cache import Cache, CacheArgs
-from infra.aws.cluster import Cluster, ClusterArgs, NodePool
+from infra.aws.cluster import Cluster, ClusterArgs
 from infra.aws.connectivity import PRIVATE_LINK_NODE_PORT, Connectivity, ConnectivityArgs
 from infra.aws.context import aws_context
 from infra.aws.credentials import CACHE_AUTH_TOKEN, DATABASE_PASSWORD, stack_secret
@@ -24,7 +24,7 @@ from infra.aws.names import (
 )
 from infra.aws.network import HTTPS, Network, NetworkArgs
 from infra.aws.storage import ByobBucket, Storage, StorageArgs
-from infra.cloud import BuildContext, EgressAllow, PrivateIngress, TenantInfrastructure
+from infra.cloud import BuildContext, EgressAllow, NodePool, PrivateIngress, TenantInfrastructure
 from infra.spec import StorageMode
 
 
@@ -61,7 +61,7 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
             private_subnet_ids=network.private_subnet_ids,
             egress_routes=network.egress_routes,
             operator_cidrs=tuple(str(c) for c in spec.operator_cidrs),
-            nodes=NodePool(preset.node_machine_type, preset.node_count_min, preset.node_count_max),
+            nodes=NodePool.of(preset),
             deletion_protection=spec.deletion_protection,
         ),
     )

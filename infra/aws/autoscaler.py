@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 from infra.aws.context import AwsContext
 from infra.aws.iam import Statement, account_of, policy_document
 from infra.aws.identity import ROLE_ANNOTATION, service_account_role
+from infra.aws.policy import UNSCOPED_READ_ACTIONS
 from infra.cloud import Part, PartComponent
 
 NAMESPACE = "kube-system"
@@ -35,17 +36,9 @@ CHART_VERSION = "9.43.1"
 # meant"), so the image is pinned to the cluster's (infra/aws/cluster.py KUBERNETES_VERSION 1.33).
 IMAGE = "registry.k8s.io/autoscaling/cluster-autoscaler"
 IMAGE_TAG = "v1.33.0"
-DISCOVERY_ACTIONS = (
-    "autoscaling:DescribeAutoScalingGroups",
-    "autoscaling:DescribeAutoScalingInstances",
-    "autoscaling:DescribeLaunchConfigurations",
-    "autoscaling:DescribeScalingActivities",
-    "autoscaling:DescribeTags",
-    "ec2:DescribeImages",
-    "ec2:DescribeInstanceTypes",
-    "ec2:DescribeLaunchTemplateVersions",
-    "ec2:GetInstanceTypesFromInstanceRequirements",
-)
+# Its discovery calls take no resource-level permission: exactly the actions the policy lets a statement grant on
+# `Resource: "*"` (infra/aws/policy.py, with the Service Authorization Reference pages that say so).
+DISCOVERY_ACTIONS = tuple(sorted(UNSCOPED_READ_ACTIONS))
 SCALING_ACTIONS = ("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup")
 
 

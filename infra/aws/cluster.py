@@ -16,7 +16,7 @@ from infra.aws.context import AwsContext
 from infra.aws.iam import service_trust
 from infra.aws.kubeconfig import render_kubeconfig
 from infra.aws.network import LOG_RETENTION_DAYS
-from infra.cloud import Part, PartComponent
+from infra.cloud import NodePool, Part, PartComponent
 
 KUBERNETES_VERSION = "1.33"
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -33,13 +33,6 @@ NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2
 # Kubernetes 1.25+). Without it the workload's default-deny policies are accepted and ignored.
 VPC_CNI_ADDON = "vpc-cni"
 VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
-
-
-@dataclass(frozen=True)
-class NodePool:
-    machine_type: str
-    count_min: int
-    count_max: int
 
 
 @dataclass(frozen=True)

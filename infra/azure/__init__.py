@@ -7,14 +7,14 @@ import pulumi
 
 from infra.azure.audit_trail import AuditSource, AuditTrail, AuditTrailArgs
 from infra.azure.cache import Cache, CacheArgs
-from infra.azure.cluster import ClusterArgs, NodePool, TenantCluster
+from infra.azure.cluster import ClusterArgs, TenantCluster
 from infra.azure.common import create_scope
 from infra.azure.connectivity import ConnectivityArgs, TenantConnectivity, ingress_rules
 from infra.azure.database import Database, DatabaseArgs
 from infra.azure.keys import KeysArgs, TenantKeys
 from infra.azure.network import NetworkArgs, TenantNetwork
 from infra.azure.storage import AccountEncryption, StorageArgs, TenantStorage
-from infra.cloud import BuildContext, EgressAllow, TenantInfrastructure
+from infra.cloud import BuildContext, EgressAllow, NodePool, TenantInfrastructure
 from infra.spec import Cloud, StorageMode
 
 HTTPS = 443
@@ -45,7 +45,7 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
             nodes_subnet_id=net.nodes_subnet.id,
             key_id_with_version=keys.key_id_with_version,
             vault_id=keys.vault.id if keys.vault is not None else None,
-            nodes=NodePool(preset.node_machine_type, preset.node_count_min, preset.node_count_max),
+            nodes=NodePool.of(preset),
             operator_group_ids=tuple(spec.azure_operator_group_ids),
         ),
     )

@@ -25,7 +25,7 @@ from infra.azure.common import (
     grant_role,
 )
 from infra.azure.kubeconfig import read_cluster_access, render_kubeconfig
-from infra.cloud import Part, PartComponent
+from infra.cloud import NodePool, Part, PartComponent
 from infra.workload import NAMESPACE as GATEWAY_NAMESPACE
 from infra.workload import SERVICE_ACCOUNT as GATEWAY_SERVICE_ACCOUNT
 
@@ -178,13 +178,6 @@ def _kubeconfig(
 
 
 @dataclass(frozen=True)
-class NodePool:
-    vm_size: str
-    count_min: int
-    count_max: int
-
-
-@dataclass(frozen=True)
 class ClusterArgs:
     zones: tuple[str, ...]
     avoid_cidrs: tuple[ipaddress.IPv4Network, ...]  # the tenant network and its peer: pods and services stay clear
@@ -266,7 +259,7 @@ class TenantCluster(PartComponent):
                 {
                     "name": "system",
                     "mode": "System",
-                    "vm_size": args.nodes.vm_size,
+                    "vm_size": args.nodes.machine_type,
                     "count": args.nodes.count_min,
                     "min_count": args.nodes.count_min,
                     "max_count": args.nodes.count_max,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.cloud import BuildContext, EgressAllow, PrivateIngress, TenantInfrastructure
+from infra.cloud import BuildContext, EgressAllow, NodePool, PrivateIngress, TenantInfrastructure
 from infra.gcp.audit_trail import AuditTrail, AuditTrailArgs
 from infra.gcp.cache import Cache, CacheArgs
-from infra.gcp.cluster import Cluster, ClusterArgs, NodePool, authorized_networks
+from infra.gcp.cluster import Cluster, ClusterArgs, authorized_networks
 from infra.gcp.connectivity import Connectivity, ConnectivityArgs
 from infra.gcp.database import Database, DatabaseArgs
 from infra.gcp.identity import GatewayIdentity, IdentityArgs
@@ -60,7 +60,7 @@ def build(ctx: BuildContext) -> TenantInfrastructure:
             ),
             key_id=key.key_id,
             key_grants=key.grants[ServiceAgent.GKE],
-            nodes=NodePool(preset.node_machine_type, preset.node_count_min, preset.node_count_max),
+            nodes=NodePool.of(preset),
             deletion_protection=spec.deletion_protection,
         ),
     )

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.cloud import Part, PartComponent
+from infra.cloud import NodePool, Part, PartComponent
 from infra.gcp.identity import workload_pool
 from infra.gcp.project import GcpContext
 from infra.kubeconfig import render_exec_kubeconfig
@@ -52,13 +52,6 @@ def authorized_networks(network: str, peer: str | None, operators: tuple[str, ..
     https://cloud.google.com/kubernetes-engine/docs/concepts/network-isolation), as the AWS stack's control-plane
     security group admits the operator ranges."""
     return list(dict.fromkeys([network, *([peer] if peer else []), *operators]))
-
-
-@dataclass(frozen=True)
-class NodePool:
-    machine_type: str
-    count_min: int
-    count_max: int
 
 
 @dataclass(frozen=True)
