@@ -30,6 +30,8 @@ NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"
 CHART = "cluster-autoscaler"
 CHART_REPOSITORY = "https://kubernetes.github.io/autoscaler"
+# The chart's templates (kubernetes/autoscaler `charts/cluster-autoscaler/Chart.yaml` at 9.43.1: appVersion
+# 1.31.0); the image below overrides its default app version.
 CHART_VERSION = "9.43.1"
 # The autoscaler's minor version must match the cluster's Kubernetes minor version (the autoscaler README,
 # "Releases": "We recommend using Cluster Autoscaler with the Kubernetes control plane version for which it was
