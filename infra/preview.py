@@ -292,22 +292,25 @@ def fleet_start_method() -> str:
 
 
 # A worker's first stack of a cloud imports that cloud's provider SDK (seconds: pulumi-aws, pulumi-gcp and
-# pulumi-azure-native are hundreds of MB of generated Python); later stacks of the same cloud reuse it. Rough
-# relative costs for sharing the work out (docs/benchmarks.md has measured ones).
+# pulumi-azure-native are hundreds of MB of generated Python); later stacks of the same cloud reuse it, and an
+# Azure stack's program is the largest. Relative costs for sharing the work out, rounded from the cold and warm
+# figures in docs/benchmarks.md (a cold start ~5x an AWS stack, an Azure stack ~3x, a GCP stack ~0.6x).
 COLD_START_COST = 5.0
-STACK_COST = 1.0
+STACK_COSTS = {"aws": 1.0, "gcp": 0.6, "azure": 3.0}
 
 
-def _cost(share: list[tuple[str, Path]]) -> float:
-    return COLD_START_COST * len({cloud for cloud, _ in share}) + STACK_COST * len(share)
+def share_cost(share: list[tuple[str, Path]]) -> float:
+    """What one worker's (cloud, stack file) pairs cost: one SDK import per cloud, then each stack."""
+    clouds = {cloud for cloud, _ in share}
+    return COLD_START_COST * len(clouds) + sum(STACK_COSTS.get(cloud, 1.0) for cloud, _ in share)
 
 
 def _makespan(jobs: list[list[tuple[str, Path]]], workers: int) -> tuple[float, list[list[tuple[str, Path]]]]:
     """Longest-first assignment of jobs to workers: (the busiest worker's cost, each worker's stacks)."""
     shares: list[list[tuple[str, Path]]] = [[] for _ in range(min(workers, len(jobs)))]
-    for job in sorted(jobs, key=_cost, reverse=True):
-        min(shares, key=_cost).extend(job)
-    return max((_cost(share) for share in shares), default=0.0), shares
+    for job in sorted(jobs, key=share_cost, reverse=True):
+        min(shares, key=share_cost).extend(job)
+    return max((share_cost(share) for share in shares), default=0.0), shares
 
 
 def _split(pairs: list[tuple[str, Path]], parts: int) -> list[list[tuple[str, Path]]]:
