@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,23 @@ def fleet_command(directory: Path, workers: int) -> tuple[float, float, int]:
     return seconds, cpu, sum(1 for r in stacks if "error" in r)
 
 
+def share_cpu_seconds(directory: Path, workers: int) -> list[float]:
+    """CPU seconds of each worker's share, as `enclave stack preview --all` splits the fleet (infra/preview.py
+    `fleet_shares`), each measured alone: on a machine with `workers` idle cores the command's wall clock is
+    about the largest of these, whatever else shares the machine while this runs."""
+    from infra.preview import fleet_shares
+    from infra.stack_config import read_stack, stack_paths
+
+    stacks = [(read_stack(path).cloud.value, path) for path in stack_paths(directory)]
+    seconds = []
+    for share in fleet_shares(stacks, workers):
+        with tempfile.TemporaryDirectory() as folder:
+            for path in share:
+                shutil.copy(path, folder)
+            seconds.append(fleet_command(Path(folder), 1)[1])
+    return seconds
+
+
 def spawned_pool_seconds(directory: Path, workers: int) -> tuple[float, int]:
     """The previous fleet design, for comparison: every stack in a pool of freshly spawned workers, each of
     which imports the SDKs again."""
@@ -106,6 +124,9 @@ def main() -> None:
         two, two_cpu, errors = fleet_command(directory, 2)
         print(f"2 workers: {two:7.1f} s wall, {two_cpu:6.1f} s CPU  ({errors} failed)")
         print(f"speed-up : {one / two:7.2f}x")
+        shares = share_cpu_seconds(directory, 2)
+        print(f"2 workers' shares alone: {', '.join(f'{c:.1f}' for c in shares)} s CPU", end="")
+        print(f" -> on 2 idle cores about {max(shares):.1f} s, {one_cpu / max(shares):.2f}x the 1-worker CPU")
         spawned, errors = spawned_pool_seconds(directory, 2)
         print(f"previous design (spawned pool), 2 workers: {spawned:7.1f} s  ({errors} failed)")
         print(f"load average after: {os.getloadavg()[0]:.1f}")
