@@ -6,21 +6,22 @@ identity, cluster, database, cache, storage, audit_trail, connectivity. `infra/t
 the gateway workload on the cluster it returns (`infra/workload.py`), so the workload and the policy never need
 to know which cloud they run on.
 
-Conventions, the same on every cloud:
+Conventions, the same on every cloud (the shape of pulumi/examples `aws-py-hub-and-spoke-network/spoke.py`
+and alan-turing-institute/data-safe-haven `infrastructure/programs/sre/*.py`):
 - **Context.** Each cloud has one context class, `<Cloud>Context` (`AwsContext`, `GcpContext`,
   `AzureContext`), a frozen dataclass deriving from `CloudContext`: the `BuildContext`, the provider pinned to
   the tenant's account and region, and what that cloud's parts all need (GCP: project and project number;
   Azure: the resource group). Every resource takes its options from `context.opts(...)` (parent, provider,
   protection) and its logical name from `context.name(part)` (`<tenant>-<part>`).
-- **Parts.** `build` opens one `PartComponent` per `Part` (type token `enclave:<cloud>:<Part>`, e.g.
-  `enclave:aws:Network`) with `context.part(Part.NETWORK)` and builds that part's resources with the context
-  it returns, so they are the component's children and the resource tree reads as the architecture:
-  TenantStack -> provider, (Services,) Keys, Network, Identity, Cluster, Database, Cache, Storage, AuditTrail,
-  Connectivity, Gateway. Services, what the stack holds at account level (GCP: enabled APIs and service agents;
-  Azure: the subscription claim), only where the cloud needs it. What a part hands to later parts is its build
-  function's result dataclass (the part's args for the next): e.g. `build_cluster(context, network, keys)`.
-- **Results.** `build_<part>` returns a frozen dataclass of the part's resources and Outputs; the data parts
-  expose `.endpoint` (`DatabaseEndpoint`, `CacheEndpoint`) on every cloud.
+- **Parts.** Each part is a `PartComponent` subclass (type token `enclave:<cloud>:<Part>`, e.g.
+  `enclave:aws:Network`, named `<tenant>-<part>`) built from the cloud's context and **its own args dataclass**
+  (`NetworkArgs`, `ClusterArgs`, ...): exactly the values that part needs, taken from the spec and from earlier
+  parts by the cloud's `build` (the composition point, and the only code that reads the TenantSpec). A part never
+  reads the spec itself. Its resources are its children (`context.within(self)`), so the resource tree reads as
+  the architecture: TenantStack -> provider, (Services,) Keys, Network, Identity, Cluster, Database, Cache,
+  Storage, AuditTrail, Connectivity, Gateway. The component exposes what later parts need as typed attributes
+  and registers its outputs (`register_outputs`), as a Pulumi component should.
+- **Results.** The data parts expose `.endpoint` (`DatabaseEndpoint`, `CacheEndpoint`) on every cloud.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import pulumi
 
+from infra.sizes import SizePreset
 from infra.spec import TenantSpec
 
 
@@ -59,9 +61,9 @@ class BuildContext:
         protect = self.spec.deletion_protection and stateful
         return pulumi.ResourceOptions(parent=self.parent, protect=protect, **kwargs)  # type: ignore[arg-type]
 
-    def part(self, part: Part) -> BuildContext:
-        """A context whose resources are children of a new component for `part` under the current parent."""
-        return replace(self, parent=PartComponent(self, part))
+    def within(self, component: pulumi.Resource) -> BuildContext:
+        """The same context, with `component` as the parent of what is built with it."""
+        return replace(self, parent=component)
 
 
 class Part(StrEnum):
@@ -72,6 +74,7 @@ class Part(StrEnum):
     NETWORK = "Network"
     IDENTITY = "Identity"  # the gateway's workload identity (IRSA role / service account / managed identity)
     CLUSTER = "Cluster"
+    AUTOSCALING = "Autoscaling"  # node autoscaling where the cloud has none built in (AWS: Cluster Autoscaler)
     DATABASE = "Database"
     CACHE = "Cache"
     STORAGE = "Storage"
@@ -86,17 +89,22 @@ class Part(StrEnum):
 
 class PartComponent(pulumi.ComponentResource):
     """One part of a tenant's infrastructure, `enclave:<cloud>:<Part>` named `<tenant>-<part>`: the parent of
-    the part's resources. It holds no state of its own; its children are what gets deployed."""
+    the part's resources. Subclasses set `part`, take their context and their args dataclass, build their
+    children with `context.within(self)`, and end with `self.register_outputs(...)`."""
 
-    def __init__(self, ctx: BuildContext, part: Part) -> None:
+    part: ClassVar[Part]
+
+    def __init__(self, ctx: BuildContext) -> None:
         super().__init__(
-            f"enclave:{ctx.spec.cloud.value}:{part.value}",
-            ctx.name(part.slug),
+            f"enclave:{ctx.spec.cloud.value}:{self.part.value}",
+            ctx.name(self.part.slug),
             None,
             pulumi.ResourceOptions(parent=ctx.parent),
         )
-        self.part = part
-        self.register_outputs({})
+
+    def publish(self, **outputs: Any) -> None:
+        """Register the part's outputs (camelCase names, as stack outputs read) once its children exist."""
+        self.register_outputs(outputs)
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,22 @@ class CloudContext:
 
     @property
     def spec(self) -> TenantSpec:
+        """For the cloud's `build` (the composition point) only; parts take their args instead."""
         return self.ctx.spec
+
+    @property
+    def tenant(self) -> str:
+        return self.ctx.spec.name
+
+    @property
+    def region(self) -> str:
+        """The region the provider is pinned to."""
+        return self.ctx.spec.region
+
+    @property
+    def deletion_protection(self) -> bool:
+        """Whether stateful resources are protected (Pulumi's protect option, and locks where a cloud has them)."""
+        return self.ctx.spec.deletion_protection
 
     def name(self, part: str) -> str:
         return self.ctx.name(part)
@@ -118,9 +141,23 @@ class CloudContext:
         """Options for a resource of this cloud: parented to the current part, through the tenant's provider."""
         return self.ctx.opts(stateful=stateful, provider=self.provider, **kwargs)
 
-    def part(self, part: Part) -> Self:
-        """The same context for the resources of `part`, which become children of its component."""
-        return replace(self, ctx=self.ctx.part(part))
+    def within(self, component: pulumi.Resource) -> Self:
+        """The same context for the children of `component` (a part)."""
+        return replace(self, ctx=self.ctx.within(component))
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """The cluster's autoscaled node pool, from the size preset: EC2 instance type / GCE machine type / Azure VM
+    size, and the bounds the cloud's autoscaler keeps it in."""
+
+    machine_type: str
+    count_min: int
+    count_max: int
+
+    @classmethod
+    def of(cls, preset: SizePreset) -> NodePool:
+        return cls(preset.node_machine_type, preset.node_count_min, preset.node_count_max)
 
 
 @dataclass(frozen=True)
@@ -196,6 +233,10 @@ class TenantInfrastructure:
     private_link_service: pulumi.Output[str] | None = None  # endpoint service / attachment / PLS name
     private_ingress: PrivateIngress | None = None  # None: private link rides on the gateway Service itself
     identity_egress: tuple[EgressAllow, ...] = ()  # where pods fetch their workload-identity tokens, if local
+    # The cloud APIs the gateway calls (signing, token exchange, storage probes), reached privately: the cloud
+    # module's private endpoints for them. With the spec's `connectivity.egress_cidrs` (the IdP's addresses)
+    # they are the only destinations on 443 the gateway's NetworkPolicy admits.
+    api_egress: tuple[EgressAllow, ...] = ()
     extra_outputs: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 

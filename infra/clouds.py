@@ -173,6 +173,7 @@ _register(
         account_help="an Azure subscription id is a lowercase GUID",
         mock_account="00000000-0000-4000-8000-000000000000",
         gateway_serves_tls=True,
+        own_fields=("azure_operator_group_ids",),
         checks=(_azure_gateway_is_public_or_private,),
     )
 )

@@ -49,6 +49,8 @@ class MockedResource:
     # the resources its value came from.
     dependencies: tuple[str, ...] = ()
     property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ignore_changes: tuple[str, ...] = ()  # inputs a later `pulumi up` leaves alone (`ignore_changes`)
+    registered_outputs: tuple[str, ...] | None = None  # a component's `register_outputs` names (None: never called)
 
 
 @dataclass
@@ -163,6 +165,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recording = mocks
         self.registrations: list[tuple[Any, str, dict[str, Any], dict[str, Any]]] = []
+        self.registered_outputs: dict[str, tuple[str, ...]] = {}
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        self.registered_outputs[request.urn] = tuple(sorted(request.outputs.fields))
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -209,6 +216,8 @@ def run_program(
                 property_dependencies={
                     key: tuple(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
                 },
+                ignore_changes=tuple(request.ignoreChanges),
+                registered_outputs=monitor.registered_outputs.get(urn),
             )
         )
     return run

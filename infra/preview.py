@@ -2,19 +2,20 @@
 resource tree, the policy verdicts and the estimated monthly cost. No Pulumi CLI, plugins or credentials.
 
 Secrets are replaced by placeholders (the real ones live encrypted in the stack, never here), and secret
-inputs are redacted before anything reads them. A fleet preview runs each stack in its own worker process,
-because Pulumi's runtime state is process-global.
+inputs are redacted before anything reads them. Pulumi's runtime state is process-global, so one process runs
+one program at a time; a fleet preview runs them one after another, or in warm worker processes.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from rich.console import Console
@@ -29,9 +30,18 @@ from infra.policy import engine
 from infra.policy.model import RULE_DESCRIPTIONS, Rule, Violation
 from infra.pricing import CostReport, PricedResource, estimate
 from infra.program import deploy
+from infra.pulumi_internals import release_threads
 from infra.regions import region_warnings
 from infra.spec import TenantSpec
-from infra.stack_config import TENANT_KEY, read_stack, required_secrets, stack_name, stack_paths
+from infra.spec_warnings import spec_warnings
+from infra.stack_config import (
+    TENANT_KEY,
+    StackFileError,
+    read_stack,
+    required_secrets,
+    stack_name,
+    stack_paths,
+)
 
 PROJECT = "enclave"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's marker for a secret value, not a secret
@@ -85,12 +95,22 @@ class PreviewReport:
         return not self.violations
 
 
+StageReporter = Callable[[str], None]
+
+
 def preview_spec(
-    spec: TenantSpec, cloud: CloudModule | None = None, book: engine.RuleBook | None = None
+    spec: TenantSpec,
+    cloud: CloudModule | None = None,
+    book: engine.RuleBook | None = None,
+    progress: StageReporter | None = None,
 ) -> PreviewReport:
-    """Run the stack's program offline and evaluate it. `cloud`/`book` replace the real cloud (tests)."""
+    """Run the stack's program offline and evaluate it. `cloud`/`book` replace the real cloud (tests);
+    `progress` hears each stage as it starts (the CLI shows it)."""
+    say = progress or (lambda _: None)
     started = time.perf_counter()
+    say(f"loading the {spec.cloud_registration.title} SDK")
     fakers, invokes = ({}, {}) if cloud is not None else mock_outputs()
+    say(f"running {spec.name}'s program under Pulumi's mocks")
     try:
         run = run_program(
             lambda: deploy(spec, cloud, offline=True),
@@ -107,8 +127,10 @@ def preview_spec(
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         raise
     resources = tuple(replace(r, inputs=redact(r.inputs), outputs=redact(r.outputs)) for r in run.resources)
+    say(f"checking {len(resources)} resources against the policy")
     views = [engine.view_of(r) for r in resources]
     violations = engine.evaluate(views, engine.context_for(spec), book)
+    say(f"pricing them in {spec.region}")
     priced = (PricedResource(r.urn, r.type, r.name, r.inputs, r.custom) for r in resources)
     cost = estimate(priced, spec.cloud_registration.price_key, region=spec.region)
     return PreviewReport(spec, resources, tuple(violations), cost, time.perf_counter() - started)
@@ -127,6 +149,7 @@ def report_json(report: PreviewReport) -> dict[str, Any]:
         "size": spec.size.value,
         "zones": list(spec.zones),
         "region_warnings": list(region_warnings(spec.cloud.value, spec.region)),
+        "spec_warnings": list(spec_warnings(spec)),
         "passed": report.passed,
         "seconds": round(report.seconds, 3),
         "resources": [
@@ -160,7 +183,9 @@ def report_json(report: PreviewReport) -> dict[str, Any]:
         "cost": {
             "currency": "USD",
             "total_monthly_usd": round(report.cost.total_monthly_usd, 2),
-            "pricing": report.cost.pricing.summary if report.cost.pricing else None,
+            "region": report.cost.region,
+            "complete": report.cost.complete,
+            "pricing": report.cost.summary,
             "not_priced": [r.urn for r in report.cost.not_priced],
             "resources": [
                 {
@@ -207,7 +232,7 @@ def resource_tree(report: PreviewReport) -> Tree:
 def verdict_table(report: PreviewReport) -> Table:
     table = Table(title="Policy (all mandatory)")
     for column in ("rule", "verdict", "violations"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for rule in Rule:
         found = [v for v in report.violations if v.rule is rule]
         verdict = "[red]FAIL[/]" if found else "[green]pass[/]"
@@ -216,17 +241,17 @@ def verdict_table(report: PreviewReport) -> Table:
 
 
 def cost_table(report: PreviewReport) -> Table:
-    table = Table(title="Estimated monthly cost (list prices, see infra/prices.json)")
+    table = Table(title=f"Estimated monthly cost in {report.cost.region} (list prices, see infra/prices.json)")
     for column in ("resource", "type", "estimate"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for c in sorted(report.cost.resources, key=lambda c: -c.monthly_usd):
         if c.status == "priced":
             table.add_row(c.name, c.type, f"${c.monthly_usd:,.2f}")
         elif c.status == "not priced":
             table.add_row(c.name, c.type, f"[yellow]not priced[/] ({c.reason})")
-    table.add_row("[bold]total[/]", "", f"[bold]${report.cost.total_monthly_usd:,.2f}[/]")
-    if report.cost.pricing is not None:
-        table.caption = report.cost.pricing.summary
+    total = f"${report.cost.total_monthly_usd:,.2f}" + ("" if report.cost.complete else " (partial)")
+    table.add_row("[bold]total[/]", "", f"[bold]{total}[/]")
+    table.caption = report.cost.summary
     return table
 
 
@@ -238,6 +263,8 @@ def render(report: PreviewReport, console: Console) -> None:
     console.print(f"zones: {zones}")
     for warning in region_warnings(report.spec.cloud.value, report.spec.region):
         console.print(f"[yellow]region:[/] {warning}")
+    for warning in spec_warnings(report.spec):
+        console.print(f"[yellow]warning:[/] {warning}")
     verdict = "[green]no policy violations[/]" if report.passed else f"[red]{len(report.violations)} violation(s)[/]"
     console.print(f"{report.spec.name}: {len(report.resources)} resources, {verdict}, {report.seconds:.1f}s")
 
@@ -258,31 +285,148 @@ def preview_path(path: Path) -> dict[str, Any]:
         return {"tenant": stack_name(path), "passed": False, "error": root_cause(exc)}
 
 
+def fleet_start_method() -> str:
+    """How fleet workers start: forked from this process where that is safe (Linux: no SDK imported yet, no
+    thread running), spawned elsewhere (macOS system libraries are not fork-safe)."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+# A worker's first stack of a cloud imports that cloud's provider SDK (seconds: pulumi-aws, pulumi-gcp and
+# pulumi-azure-native are hundreds of MB of generated Python); later stacks of the same cloud reuse it, and an
+# Azure stack's program is the largest. Relative costs for sharing the work out, rounded from the cold and warm
+# figures in docs/benchmarks.md (a cold start ~5x an AWS stack, an Azure stack ~3x, a GCP stack ~0.6x).
+COLD_START_COST = 5.0
+STACK_COSTS = {"aws": 1.0, "gcp": 0.6, "azure": 3.0}
+
+
+def share_cost(share: list[tuple[str, Path]]) -> float:
+    """What one worker's (cloud, stack file) pairs cost: one SDK import per cloud, then each stack."""
+    clouds = {cloud for cloud, _ in share}
+    return COLD_START_COST * len(clouds) + sum(STACK_COSTS.get(cloud, 1.0) for cloud, _ in share)
+
+
+def _makespan(jobs: list[list[tuple[str, Path]]], workers: int) -> tuple[float, list[list[tuple[str, Path]]]]:
+    """Longest-first assignment of jobs to workers: (the busiest worker's cost, each worker's stacks)."""
+    shares: list[list[tuple[str, Path]]] = [[] for _ in range(min(workers, len(jobs)))]
+    for job in sorted(jobs, key=share_cost, reverse=True):
+        min(shares, key=share_cost).extend(job)
+    return max((share_cost(share) for share in shares), default=0.0), shares
+
+
+def _split(pairs: list[tuple[str, Path]], parts: int) -> list[list[tuple[str, Path]]]:
+    size, extra = divmod(len(pairs), parts)
+    bounds = [i * size + min(i, extra) for i in range(parts + 1)]
+    return [pairs[bounds[i] : bounds[i + 1]] for i in range(parts)]
+
+
+def fleet_shares(stacks: list[tuple[str, Path]], workers: int) -> list[list[Path]]:
+    """Split (cloud, stack file) pairs among at most `workers` processes so the busiest finishes first. Each
+    cloud's stacks are spread over as few workers as pays off, since every worker a cloud's stacks go to
+    imports its SDK again: starting from one part per cloud, a cloud gets one more part while that shortens
+    the busiest worker's load (or keeps it while a worker would stay idle)."""
+    by_cloud = {cloud: [pair for pair in stacks if pair[0] == cloud] for cloud, _ in stacks}
+    parts = dict.fromkeys(by_cloud, 1)
+
+    def plan(counts: dict[str, int]) -> tuple[float, int, list[list[tuple[str, Path]]]]:
+        jobs = [job for cloud, pairs in by_cloud.items() for job in _split(pairs, counts[cloud])]
+        span, planned = _makespan(jobs, workers)
+        return span, len(jobs), planned
+
+    best, _, shares = plan(parts)
+    while True:
+        options = [
+            (plan(counts), counts)
+            for cloud in by_cloud
+            if parts[cloud] < len(by_cloud[cloud])
+            for counts in [{**parts, cloud: parts[cloud] + 1}]
+        ]
+        acceptable = [
+            (span, jobs, candidate, counts)
+            for (span, jobs, candidate), counts in options
+            if span < best or (span == best and jobs <= workers)
+        ]
+        if not acceptable:
+            break
+        best, _, shares, parts = min(acceptable, key=lambda option: (option[0], option[1]))
+    return [[path for _, path in share] for share in shares if share]
+
+
+def _fleet_worker(paths: list[Path], results: Any) -> None:
+    """One worker process: its stacks one after another (warm after the first of each cloud)."""
+    for path in paths:
+        results.put((str(path), preview_path(path)))
+
+
 def preview_fleet(
     directory: Path, workers: int, on_done: Callable[[dict[str, Any]], None] | None = None
 ) -> list[dict[str, Any]]:
-    """Preview every stack file in `directory` in `workers` processes; results sorted by tenant."""
-    paths = stack_paths(directory)
+    """Preview every stack file in `directory`; results sorted by tenant. A stack file that cannot be read is
+    reported here at once. The others are shared among at most `workers` worker processes by cloud
+    (`fleet_shares`), each worker running its share one program at a time (Pulumi's runtime state is per
+    process) and paying each cloud's SDK import once; with one share everything runs in this process."""
     results: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=get_context("spawn")) as pool:
-        for future in as_completed([pool.submit(preview_path, p) for p in paths]):
-            results.append(future.result())
-            if on_done:
-                on_done(results[-1])
+
+    def record(result: dict[str, Any]) -> None:
+        results.append(result)
+        if on_done:
+            on_done(result)
+
+    stacks: list[tuple[str, Path]] = []
+    for path in stack_paths(directory):
+        try:
+            stacks.append((read_stack(path).cloud.value, path))
+        except StackFileError:
+            record(preview_path(path))  # its error, without a program run
+    shares = fleet_shares(stacks, max(1, workers))
+    if len(shares) <= 1:
+        for path in shares[0] if shares else []:
+            record(preview_path(path))
+        return sorted(results, key=lambda r: str(r["tenant"]))
+    release_threads()  # a forked worker must not inherit an event loop whose executor threads it lacks
+    context = get_context("fork") if fleet_start_method() == "fork" else get_context("spawn")
+    queue = context.Queue()
+    processes = [context.Process(target=_fleet_worker, args=(share, queue), daemon=True) for share in shares]
+    for process in processes:
+        process.start()
+    pending = {str(path): stack_name(path) for share in shares for path in share}
+    while pending:
+        try:
+            path, result = queue.get(timeout=0.5)
+        except Empty:
+            if any(process.is_alive() for process in processes):
+                continue
+            try:  # every worker has ended: take what is left in the queue, then name what never came
+                path, result = queue.get(timeout=0.5)
+            except Empty:
+                for tenant in sorted(pending.values()):
+                    record({"tenant": tenant, "passed": False, "error": "its fleet worker exited before previewing it"})
+                break
+        pending.pop(path, None)
+        record(result)
+    for process in processes:
+        process.join()
     return sorted(results, key=lambda r: str(r["tenant"]))
 
 
 def preview_fleet_with_progress(directory: Path, workers: int, console: Console) -> list[dict[str, Any]]:
+    """The fleet preview with a progress bar on `console` (refreshed as each stack finishes: no refresh
+    thread, since the workers fork from this process)."""
     count = len(stack_paths(directory))
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"previewing {count} stacks with {workers} workers", total=count)
-        return preview_fleet(directory, workers, lambda _: progress.advance(task))
+    with Progress(console=console, transient=True, auto_refresh=False) as progress:
+        task = progress.add_task(f"previewing {count} stacks with {workers} worker(s)", total=count)
+        progress.refresh()
+
+        def advance(result: dict[str, Any]) -> None:
+            progress.advance(task)
+            progress.refresh()
+
+        return preview_fleet(directory, workers, advance)
 
 
 def fleet_table(results: Iterable[dict[str, Any]]) -> Table:
     table = Table(title="Fleet preview")
     for column in ("tenant", "cloud", "region", "size", "resources", "violations", "monthly", "seconds"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in results:
         if "error" in r:  # the message itself is printed under the table
             table.add_row(r["tenant"], "", "", "", "", "[red]failed[/]", "", "")

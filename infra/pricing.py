@@ -5,9 +5,9 @@ key x quantity). A type with no estimator is free only if the table says so; any
 "not priced", never silently counted as zero. Usage-based items (storage, log ingestion) use the table's
 stated assumptions.
 
-Prices are listed in one base region per cloud. A stack in another region is priced through the table's
-`regional` section: the region's band multiplies the base prices, and the report carries the band's basis, so an
-estimate never passes for a published regional price.
+Prices are per region, as the providers' price lists publish them (infra/prices.json: `regions` per price
+key, each entry with its source and date). An item whose price is not recorded for the stack's region is
+reported "not priced" with the region named: a price is never carried over or scaled from another region.
 """
 
 from __future__ import annotations
@@ -29,31 +29,16 @@ class NotPriced(Exception):
     """The resource is billable but the table cannot price it (unknown machine type, missing input)."""
 
 
+class NoRegionalPrice(NotPriced):
+    """The table has the price key, but no price for the stack's region."""
+
+
 @dataclass(frozen=True)
 class Price:
-    usd: float
     unit: str
-    region: str
     source: str
     as_of: str
-
-
-@dataclass(frozen=True)
-class RegionalPrice:
-    """How a region's prices relate to the base region's list prices."""
-
-    cloud: str
-    region: str
-    base_region: str
-    band: str
-    multiplier: float
-    basis: str
-
-    @property
-    def summary(self) -> str:
-        if self.region == self.base_region:
-            return f"{self.region}: base-region list prices"
-        return f"{self.region}: {self.base_region} list prices x {self.multiplier:g} (band {self.band}; {self.basis})"
+    regions: Mapping[str, float]  # region -> USD per unit, as the price list publishes it
 
 
 @dataclass(frozen=True)
@@ -63,71 +48,49 @@ class PriceTable:
     hours_per_month: float
     free_types: frozenset[str]
     free_prefixes: tuple[str, ...]
-    base_regions: Mapping[str, str]
-    regional: Mapping[str, Mapping[str, RegionalPrice]]  # cloud -> region -> how it is priced
+    reference_regions: Mapping[str, str]  # the region a cloud's estimate uses when the caller names none
 
-    def monthly(self, key: str, quantity: float, multiplier: float = 1.0) -> float:
+    def monthly(self, key: str, quantity: float, region: str) -> float:
         price = self.prices.get(key)
         if price is None:
             raise NotPriced(f"no price for {key!r} in infra/prices.json")
+        usd = price.regions.get(region)
+        if usd is None:
+            recorded = ", ".join(sorted(price.regions)) or "none"
+            raise NoRegionalPrice(f"no published price for {key!r} in {region} is recorded (recorded: {recorded})")
         hours = self.hours_per_month if price.unit in PER_HOUR_UNITS else 1.0
-        return price.usd * hours * quantity * multiplier
+        return usd * hours * quantity
 
-    def region_price(self, cloud: str, region: str | None = None) -> RegionalPrice:
-        """How `region` is priced (the base region when None); ValueError for a region the table lacks."""
-        regions = self.regional.get(cloud)
-        if regions is None:
-            raise ValueError(f"infra/prices.json has no regional prices for cloud {cloud!r}")
-        name = region or self.base_regions[cloud]
-        found = regions.get(name)
-        if found is None:
-            raise ValueError(f"infra/prices.json has no price band for {cloud} region {name!r}")
-        return found
+    def region_for(self, cloud: str, region: str | None) -> str:
+        if cloud not in self.reference_regions:
+            raise ValueError(f"infra/prices.json has no prices for cloud {cloud!r}")
+        return region or self.reference_regions[cloud]
 
     def is_free(self, type_token: str) -> bool:
         return type_token in self.free_types or type_token.startswith(self.free_prefixes)
 
 
-def _load_regional(path: Path, regional: Mapping[str, Any]) -> dict[str, dict[str, RegionalPrice]]:
-    base_regions: Mapping[str, str] = regional["base_region"]
-    out: dict[str, dict[str, RegionalPrice]] = {}
-    for cloud, base in base_regions.items():
-        bands: Mapping[str, Mapping[str, Any]] = regional["bands"][cloud]
-        for band, entry in bands.items():
-            if not float(entry["multiplier"]) > 0 or not str(entry.get("basis", "")).strip():
-                raise ValueError(f"{path}: {cloud} band {band!r} needs a positive multiplier and a stated basis")
-        by_region: dict[str, RegionalPrice] = {}
-        for region, band in regional["regions"][cloud].items():
-            if band not in bands:
-                raise ValueError(f"{path}: {cloud} region {region} names unknown band {band!r}")
-            multiplier, basis = float(bands[band]["multiplier"]), str(bands[band]["basis"])
-            by_region[region] = RegionalPrice(cloud, region, base, band, multiplier, basis)
-        if base not in by_region or by_region[base].multiplier != 1.0:
-            raise ValueError(f"{path}: {cloud} base region {base} must be in a band with multiplier 1")
-        out[cloud] = by_region
-    return out
-
-
 def load_table(path: Path = PRICES_PATH) -> PriceTable:
     doc = json.loads(path.read_text(encoding="utf-8"))
-    prices = {key: Price(**entry) for key, entry in doc["prices"].items()}
-    base_regions: dict[str, str] = dict(doc["regional"]["base_region"])
-    for key, price in prices.items():
+    prices: dict[str, Price] = {}
+    for key, entry in doc["prices"].items():
+        price = Price(entry["unit"], entry["source"], entry["as_of"], dict(entry["regions"]))
         if price.unit not in PER_MONTH_UNITS | PER_HOUR_UNITS:
             raise ValueError(f"{path}: {key} has unknown unit {price.unit!r}")
         if not price.source.startswith("https://"):
             raise ValueError(f"{path}: {key} needs the https:// address of its public source")
-        cloud = key.split(".", 1)[0]
-        if base_regions.get(cloud) != price.region:
-            raise ValueError(f"{path}: {key} is listed for {price.region}, not {cloud}'s base region")
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", price.as_of):
+            raise ValueError(f"{path}: {key} needs the date (YYYY-MM-DD) it was recorded")
+        if not price.regions or not all(isinstance(v, int | float) and v > 0 for v in price.regions.values()):
+            raise ValueError(f"{path}: {key} needs a positive price for every region it lists")
+        prices[key] = price
     return PriceTable(
         prices=prices,
         assumptions=doc["assumptions"],
         hours_per_month=float(doc["hours_per_month"]),
         free_types=frozenset(doc["free_types"]),
         free_prefixes=tuple(doc["free_prefixes"]),
-        base_regions=base_regions,
-        regional=_load_regional(path, doc["regional"]),
+        reference_regions=dict(doc["reference_regions"]),
     )
 
 
@@ -141,7 +104,6 @@ class LineItem:
     price_key: str
     quantity: float
     monthly_usd: float
-    regional_multiplier: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -153,12 +115,13 @@ class ResourceCost:
     monthly_usd: float
     items: tuple[LineItem, ...] = ()
     reason: str = ""
+    missing_region: bool = False  # not priced because the region's price is not recorded
 
 
 @dataclass(frozen=True)
 class CostReport:
     resources: tuple[ResourceCost, ...]
-    pricing: RegionalPrice | None = None  # how the stack's region is priced (None: an empty or legacy report)
+    region: str = ""
 
     @property
     def total_monthly_usd(self) -> float:
@@ -167,6 +130,24 @@ class CostReport:
     @property
     def not_priced(self) -> tuple[ResourceCost, ...]:
         return tuple(r for r in self.resources if r.status == "not priced")
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_priced
+
+    @property
+    def summary(self) -> str:
+        """How far the total goes: every billable item priced in the region, or which are missing and why."""
+        if self.complete:
+            return f"{self.region}: published list prices for every billable item"
+        missing = [r for r in self.not_priced if r.missing_region]
+        others = len(self.not_priced) - len(missing)
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} item(s) have no recorded price in {self.region}")
+        if others:
+            parts.append(f"{others} item(s) cannot be priced")
+        return f"{self.region}: partial total, {' and '.join(parts)} (listed as not priced)"
 
 
 # An estimator: (inputs, cloud of the stack, assumptions) -> [(price key, quantity)].
@@ -300,9 +281,9 @@ def _azure_mysql(inputs: Mapping[str, Any], cloud: str, assume: Mapping[str, flo
     ]
 
 
-def _azure_redis(inputs: Mapping[str, Any], cloud: str, assume: Mapping[str, float]) -> Items:
-    sku = f"{_get(inputs, 'sku.name')}_{_get(inputs, 'sku.family')}{int(_get(inputs, 'sku.capacity'))}"
-    return [(f"azure.redis.{sku}", float(_opt(inputs, "shardCount", None) or 1))]  # a price covers primary+replica
+def _azure_managed_redis(inputs: Mapping[str, Any], cloud: str, assume: Mapping[str, float]) -> Items:
+    """An Azure Managed Redis instance's hourly price is per SKU, high availability included."""
+    return [(f"azure.managed-redis.{_get(inputs, 'sku.name')}", 1)]
 
 
 def _azure_key(inputs: Mapping[str, Any], cloud: str, assume: Mapping[str, float]) -> Items:
@@ -344,10 +325,11 @@ ESTIMATORS: Mapping[str, Estimator] = {
     "gcp:kms/cryptoKey:CryptoKey": _gcp_kms_key,
     "gcp:storage/bucket:Bucket": _usage("gcp.gcs.standard", "storage_gb"),
     "gcp:logging/projectSink:ProjectSink": _usage("gcp.logging.ingestion", "log_gb_per_month"),
+    "gcp:dns/managedZone:ManagedZone": _fixed("gcp.dns.managed-zone"),
     "azure-native:containerservice:ManagedCluster": _aks_cluster,
     "azure-native:containerservice:AgentPool": lambda inputs, cloud, assume: _agent_pool_items(inputs),
     "azure-native:dbformysql:Server": _azure_mysql,
-    "azure-native:redis:Redis": _azure_redis,
+    "azure-native:redisenterprise:RedisEnterprise": _azure_managed_redis,
     "azure-native:network:NatGateway": _fixed("azure.nat-gateway"),
     "azure-native:network:PublicIPAddress": _fixed("azure.public-ip"),
     "azure-native:network:PrivateEndpoint": _fixed("azure.private-endpoint"),
@@ -370,24 +352,23 @@ class PricedResource:
     custom: bool = True
 
 
-def estimate_one(
-    resource: PricedResource, cloud: str, table: PriceTable, pricing: RegionalPrice | None = None
-) -> ResourceCost:
-    def cost(status: str, items: tuple[LineItem, ...] = (), reason: str = "") -> ResourceCost:
+def estimate_one(resource: PricedResource, cloud: str, table: PriceTable, region: str) -> ResourceCost:
+    def cost(status: str, items: tuple[LineItem, ...] = (), reason: str = "", missing: bool = False) -> ResourceCost:
         total = sum(i.monthly_usd for i in items)
-        return ResourceCost(resource.urn, resource.type, resource.name, status, total, items, reason)
+        return ResourceCost(resource.urn, resource.type, resource.name, status, total, items, reason, missing)
 
     estimator = ESTIMATORS.get(resource.type)
     if estimator is None:
         if not resource.custom or table.is_free(resource.type):
             return cost("free")
         return cost("not priced", reason="no estimator for this type")
-    multiplier = pricing.multiplier if pricing else 1.0
     try:
         items = tuple(
-            LineItem(key, qty, table.monthly(key, qty, multiplier), multiplier)
+            LineItem(key, qty, table.monthly(key, qty, region))
             for key, qty in estimator(resource.inputs, cloud, table.assumptions)
         )
+    except NoRegionalPrice as exc:
+        return cost("not priced", reason=str(exc), missing=True)
     except (NotPriced, TypeError, ValueError, IndexError) as exc:
         return cost("not priced", reason=str(exc) or type(exc).__name__)
     if not items:
@@ -398,7 +379,7 @@ def estimate_one(
 def estimate(
     resources: Iterable[PricedResource], cloud: str, table: PriceTable | None = None, *, region: str | None = None
 ) -> CostReport:
-    """Price every resource for a stack in `region` (the cloud's base region when None; the report says which)."""
+    """Price every resource for a stack in `region` (the cloud's reference region when None)."""
     table = table or default_table()
-    pricing = table.region_price(cloud, region)
-    return CostReport(tuple(estimate_one(r, cloud, table, pricing) for r in resources), pricing)
+    where = table.region_for(cloud, region)
+    return CostReport(tuple(estimate_one(r, cloud, table, where) for r in resources), where)

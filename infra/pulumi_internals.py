@@ -44,6 +44,21 @@ def ensure_current_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
+def release_threads() -> None:
+    """End the threads a finished run leaves behind, so the process can fork safely. Pulumi runs blocking work
+    through the event loop's default executor, whose idle threads outlive the run; a forked child would inherit
+    the executor without its threads and wait forever for the first job it submits. The loop is closed and
+    replaced by a fresh one (`ensure_current_loop` would make one too), which the next run uses."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_closed():
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program_to_completion(program: Callable[[], None]) -> None:
     """Run a Pulumi program with fresh per-run state until every resource it registered has resolved."""
     run_on_pulumi_loop(run_pulumi_func(program), fresh_run=True)

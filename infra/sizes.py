@@ -22,7 +22,7 @@ class SizePreset:
     db_instance_class: str  # RDS class / Cloud SQL tier / Azure Flexible Server SKU
     db_storage_gb: int
     db_high_availability: bool  # Multi-AZ / regional / zone-redundant: from medium up
-    cache_node_type: str  # ElastiCache node type / Memorystore tier / Azure Cache SKU family+capacity
+    cache_node_type: str  # ElastiCache node type / Memorystore tier / Azure Managed Redis SKU
     cache_memory_gb: int
     cache_replicas: int
     gateway_replicas: int
@@ -40,8 +40,9 @@ PRESETS: Final[dict[str, dict[Size, SizePreset]]] = {
         Size.LARGE: SizePreset("n2-standard-8", 3, 16, "db-custom-8-30720", 1000, True, "STANDARD_HA", 26, 1, 4),
     },
     "azure": {
-        Size.SMALL: SizePreset("Standard_D2s_v5", 2, 4, "Standard_B2ms", 64, False, "Standard_C1", 1, 0, 2),
-        Size.MEDIUM: SizePreset("Standard_D4s_v5", 3, 8, "Standard_D4ds_v5", 256, True, "Premium_P2", 13, 1, 3),
-        Size.LARGE: SizePreset("Standard_D8s_v5", 3, 16, "Standard_E8ds_v5", 1024, True, "Premium_P3", 26, 2, 4),
+        # Azure Managed Redis (Balanced tier, high availability: a replica in every SKU).
+        Size.SMALL: SizePreset("Standard_D2s_v5", 2, 4, "Standard_B2ms", 64, False, "Balanced_B1", 1, 1, 2),
+        Size.MEDIUM: SizePreset("Standard_D4s_v5", 3, 8, "Standard_D4ds_v5", 256, True, "Balanced_B10", 12, 1, 3),
+        Size.LARGE: SizePreset("Standard_D8s_v5", 3, 16, "Standard_E8ds_v5", 1024, True, "Balanced_B20", 24, 1, 4),
     },
 }

@@ -21,6 +21,7 @@ __all__ = ["Cloud", "Connectivity", "Peering", "Sso", "SsoProvider", "Storage", 
 
 RESERVED_NAMES = frozenset({"enclave", "admin", "default", "system", "platform", "aws", "gcp", "azure"})
 TENANT_TAG = "enclave-tenant"  # tag / label key carried by every taggable resource
+GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
@@ -61,6 +62,19 @@ class Connectivity(_Model):
         default_factory=list, description="accounts / projects / subscriptions allowed to connect privately"
     )
     peering: Peering | None = None
+    egress_cidrs: list[ipaddress.IPv4Network] = Field(
+        default_factory=list,
+        description="addresses outside the cloud the gateway calls on 443: the identity provider's published "
+        "ranges (and on Azure Microsoft Entra ID's); cloud APIs are reached through private endpoints",
+    )
+
+    @field_validator("egress_cidrs")
+    @classmethod
+    def _egress(cls, cidrs: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        for cidr in cidrs:
+            if cidr.prefixlen < 8:
+                raise ValueError(f"egress CIDR {cidr} is too wide: list the identity provider's ranges, not /0-/7")
+        return cidrs
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -134,6 +148,10 @@ class TenantSpec(_Model):
     )
     allow_public_operator_cidrs: bool = Field(
         False, description="accept public ranges in operator_cidrs (e.g. a bastion's egress address)"
+    )
+    azure_operator_group_ids: list[Annotated[str, Field(pattern=GUID_PATTERN)]] = Field(
+        default_factory=list,
+        description="Azure: Entra ID groups (object ids) whose members administer the cluster's Kubernetes API",
     )
 
     @field_validator("name")

@@ -68,25 +68,58 @@ def required_secrets(spec: TenantSpec) -> list[str]:
     return keys
 
 
-def _value_hint(key: str) -> str:
-    return '"$(enclave audit keygen)"' if key == AUDIT_SIGNING_KEY_KEY else "<value>"
-
-
 def new_external_id() -> str:
     """ExternalId for an AWS BYOB trust policy: unguessable, so no other platform customer can make the
     platform assume this tenant's role (the confused-deputy guard)."""
     return secrets.token_hex(16)
 
 
+# Where each secret comes from in the next steps: never a value on a command line (it would land in the shell's
+# history and the process list). `pulumi config set --secret KEY` without a value reads it from stdin
+# ("pulumi config set": "If a value is not present on the command line, pulumi will prompt for the value",
+# and reads a piped stdin; https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/).
+SECRET_SOURCES = {
+    AUDIT_SIGNING_KEY_KEY: "enclave audit keygen | ",
+    TLS_CERTIFICATE_KEY: "< chain.pem",
+    TLS_PRIVATE_KEY_KEY: "< key.pem",
+}
+SECRET_ENV = {
+    DATABASE_PASSWORD_KEY: "ENCLAVE_DATABASE_PASSWORD",
+    CACHE_AUTH_TOKEN_KEY: "ENCLAVE_CACHE_AUTH_TOKEN",
+    SSO_CLIENT_SECRET_KEY: "ENCLAVE_SSO_CLIENT_SECRET",
+}
+
+
+def secret_step(tenant: str, key: str) -> str:
+    """The command that stores one stack secret, reading the value from a pipe, a file or an env variable."""
+    command = f"pulumi config set --secret -s {tenant} enclave:{key}"
+    source = SECRET_SOURCES.get(key)
+    if source is not None and source.endswith("| "):
+        return f"{source}{command}"
+    if source is not None:
+        return f"{command} {source}"
+    return f"printf '%s' \"${SECRET_ENV.get(key, 'ENCLAVE_' + key.upper())}\" | {command}"
+
+
+def next_steps(spec: TenantSpec) -> list[str]:
+    """What the operator runs after `enclave stack init`, in order: the state backend and the stack first (a
+    stack must exist before `pulumi config set` can store a secret in it), then its secrets, the offline
+    preview and the deployment. `stack init` prints these, the stack file's header repeats them, and
+    docs/tenant-stack.md shows them for its example (a test keeps the three equal)."""
+    return [
+        "pulumi login",
+        f"pulumi stack init {spec.name}",
+        *(secret_step(spec.name, key) for key in required_secrets(spec)),
+        f"enclave stack preview --tenant {spec.name}",
+        f"pulumi up -s {spec.name} --policy-pack infra/policy",
+    ]
+
+
 def render(spec: TenantSpec) -> str:
     header = [
         f"# Stack for tenant {spec.name!r} ({spec.cloud.value}, {spec.region}), written by `enclave stack init`.",
-        "# Set its secrets before `pulumi up` (they are stored encrypted, never in this file in clear):",
-        *(
-            f"#   pulumi config set --secret -s {spec.name} enclave:{key} {_value_hint(key)}"
-            for key in required_secrets(spec)
-        ),
-        f"# Check it offline: enclave stack preview {spec.name}    Deploy: pulumi up -s {spec.name}",
+        "# Next steps (secrets are stored encrypted in the stack, never in this file in clear):",
+        *(f"#   {step}" for step in next_steps(spec)),
     ]
     body = yaml.safe_dump({"config": {TENANT_KEY: spec.model_dump(mode="json")}}, sort_keys=False)
     return "\n".join(header) + "\n" + body

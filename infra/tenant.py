@@ -12,7 +12,7 @@ import pulumi
 
 from infra.cloud import BuildContext, CloudModule, TenantInfrastructure
 from infra.spec import TenantSpec
-from infra.workload import GatewayWorkload, cache_url, database_url
+from infra.workload import GatewayWorkload, cache_url, database_url, gateway_args
 
 COMPONENT_TYPE = "enclave:index:TenantStack"
 
@@ -24,7 +24,7 @@ class TenantStack(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, spec.name, None, opts)
         ctx = BuildContext(spec=spec, parent=self)
         self.infrastructure = cloud.build(ctx)
-        self.gateway = GatewayWorkload(ctx, self.infrastructure)
+        self.gateway = GatewayWorkload(ctx, gateway_args(spec, self.infrastructure))
         self.outputs = stack_outputs(spec, self.infrastructure)
         self.register_outputs(dict(self.outputs))
 

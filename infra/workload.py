@@ -8,13 +8,14 @@ policies with explicit allows, and a load balancer that listens on 443 only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, PrivateIngress, TenantInfrastructure
+from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, EgressAllow, PrivateIngress, TenantInfrastructure
 from infra.policy.model import PRIVATE_LINK_BACKEND_ANNOTATION
 from infra.spec import TenantSpec
 from infra.stack_config import AUDIT_SIGNING_KEY_KEY, SSO_CLIENT_SECRET_KEY, TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY
@@ -128,23 +129,57 @@ def load_balancer_source_ranges(spec: TenantSpec) -> list[str]:
     return []
 
 
+@dataclass(frozen=True)
+class GatewayArgs:
+    """What the gateway part needs: the cloud's infrastructure and the values `gateway_args` takes from the
+    spec (the composition point, as each cloud's `build` is for its parts). The component never reads the
+    TenantSpec."""
+
+    infra: TenantInfrastructure
+    tags: Mapping[str, str]  # the tenant tag, on every Kubernetes object
+    image: str
+    replicas: int
+    settings: Mapping[str, pulumi.Input[str]]  # the non-secret ENCLAVE_* settings (gateway_config)
+    sso_client_secret: bool  # the stack holds the SSO client secret (the spec names a client id)
+    serves_tls: bool  # the load balancer passes TLS through: the pods serve HTTPS with the stack's certificate
+    ingress_sources: tuple[str, ...]
+    load_balancer_source_ranges: tuple[str, ...]
+    egress_cidrs: tuple[str, ...]  # outside the cloud, on 443: the identity provider's ranges
+
+
+def gateway_args(spec: TenantSpec, infra: TenantInfrastructure) -> GatewayArgs:
+    return GatewayArgs(
+        infra=infra,
+        tags=spec.tags,
+        image=spec.gateway_image,
+        replicas=spec.preset.gateway_replicas,
+        settings=gateway_config(spec, infra),
+        sso_client_secret=bool(spec.sso.client_id),
+        serves_tls=spec.gateway_serves_tls,
+        ingress_sources=tuple(ingress_sources(spec)),
+        load_balancer_source_ranges=tuple(load_balancer_source_ranges(spec)),
+        egress_cidrs=tuple(str(c) for c in spec.connectivity.egress_cidrs),
+    )
+
+
 class GatewayWorkload(pulumi.ComponentResource):
-    def __init__(self, ctx: BuildContext, infra: TenantInfrastructure) -> None:
+    def __init__(self, ctx: BuildContext, args: GatewayArgs) -> None:
         super().__init__(COMPONENT_TYPE, ctx.name("gateway"), None, pulumi.ResourceOptions(parent=ctx.parent))
         self._ctx = ctx
-        spec = ctx.spec
+        self._args = args
+        infra = args.infra
         self.provider = k8s.Provider(
             ctx.name("k8s"),
             kubeconfig=infra.kubeconfig,
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.labels = {"app.kubernetes.io/name": APP_NAME, **spec.tags}
+        self.labels = {"app.kubernetes.io/name": APP_NAME, **args.tags}
         self.namespace = k8s.core.v1.Namespace(
             ctx.name("namespace"),
             metadata={
                 "name": NAMESPACE,
-                "labels": {**spec.tags, "pod-security.kubernetes.io/enforce": "restricted"},
+                "labels": {**args.tags, "pod-security.kubernetes.io/enforce": "restricted"},
             },
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
         )
@@ -158,13 +193,13 @@ class GatewayWorkload(pulumi.ComponentResource):
         self.cache_secret = self._secret("gateway-cache", {"ENCLAVE_CACHE_URL": cache_url(infra.cache)})
         self._secret("gateway-audit", {"ENCLAVE_AUDIT_SIGNING_KEY": ctx.secret(AUDIT_SIGNING_KEY_KEY)})
         secret_names = ["gateway-database", "gateway-cache", "gateway-audit"]
-        if spec.sso.client_id:
+        if args.sso_client_secret:
             self._secret("gateway-sso", {"ENCLAVE_SSO_CLIENT_SECRET": ctx.secret(SSO_CLIENT_SECRET_KEY)})
             secret_names.append("gateway-sso")
         self.config_map = k8s.core.v1.ConfigMap(
             ctx.name("gateway-config"),
             metadata=self._meta("gateway-config"),
-            data=gateway_config(spec, infra),
+            data=dict(args.settings),
             opts=self._opts(),
         )
         ca_files = server_ca_files(infra)
@@ -175,7 +210,7 @@ class GatewayWorkload(pulumi.ComponentResource):
                 data=ca_files,
                 opts=self._opts(),
             )
-        if spec.gateway_serves_tls:
+        if args.serves_tls:
             self._secret(
                 TLS_SECRET,
                 {"tls.crt": ctx.secret(TLS_CERTIFICATE_KEY), "tls.key": ctx.secret(TLS_PRIVATE_KEY_KEY)},
@@ -195,14 +230,21 @@ class GatewayWorkload(pulumi.ComponentResource):
             spec={
                 "type": "LoadBalancer",
                 "external_traffic_policy": "Local",  # keeps client addresses for the NetworkPolicy allow list
-                "load_balancer_source_ranges": load_balancer_source_ranges(spec),
+                "load_balancer_source_ranges": list(args.load_balancer_source_ranges),
                 "selector": self._selector,
                 "ports": [{"name": "https", "port": LISTENER_PORT, "target_port": CONTAINER_PORT, "protocol": "TCP"}],
             },
             opts=self._opts(),
         )
         self.private_service = self._private_service(infra.private_ingress) if infra.private_ingress else None
-        self.register_outputs({})
+        self.register_outputs(
+            {
+                "namespace": self.namespace.metadata.name,
+                "serviceAccount": self.service_account.metadata.name,
+                "deployment": self.deployment.metadata.name,
+                "service": self.service.metadata.name,
+            }
+        )
 
     def _private_service(self, ingress: PrivateIngress) -> k8s.core.v1.Service:
         """The private-link load balancer's way in: a pinned node port (AWS NLB) or the internal load
@@ -252,15 +294,15 @@ class GatewayWorkload(pulumi.ComponentResource):
         )
 
     def _deployment(self, infra: TenantInfrastructure, secret_names: Sequence[str]) -> k8s.apps.v1.Deployment:
-        spec = self._ctx.spec
+        args = self._args
         pod_labels = {**self.labels, **infra.gateway_pod_labels}
         env_from: list[k8s.core.v1.EnvFromSourceArgsDict] = [{"config_map_ref": {"name": "gateway-config"}}]
         env_from += [{"secret_ref": {"name": name}} for name in secret_names]
-        scheme = "HTTPS" if spec.gateway_serves_tls else "HTTP"
+        scheme = "HTTPS" if args.serves_tls else "HTTP"
         volume_mounts: list[k8s.core.v1.VolumeMountArgsDict] = [{"name": "tmp", "mount_path": WRITABLE_DIR}]
         volumes: list[k8s.core.v1.VolumeArgsDict] = [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}]
         env: list[k8s.core.v1.EnvVarArgsDict] = [{"name": key, "value": value} for key, value in GATEWAY_ENV.items()]
-        if spec.gateway_serves_tls:
+        if args.serves_tls:
             volume_mounts.append({"name": "tls", "mount_path": TLS_MOUNT, "read_only": True})
             volumes.append({"name": "tls", "secret": {"secret_name": TLS_SECRET, "default_mode": 0o440}})
             env += [
@@ -272,7 +314,7 @@ class GatewayWorkload(pulumi.ComponentResource):
             volumes.append({"name": "server-ca", "config_map": {"name": CA_CONFIG_MAP, "default_mode": 0o444}})
         container: k8s.core.v1.ContainerArgsDict = {
             "name": "gateway",
-            "image": spec.gateway_image,
+            "image": args.image,
             "command": list(GATEWAY_COMMAND),
             "ports": [{"name": scheme.lower(), "container_port": CONTAINER_PORT, "protocol": "TCP"}],
             "env": env,
@@ -304,7 +346,7 @@ class GatewayWorkload(pulumi.ComponentResource):
             self._ctx.name("gateway"),
             metadata=self._meta("gateway"),
             spec={
-                "replicas": spec.preset.gateway_replicas,
+                "replicas": args.replicas,
                 "selector": {"match_labels": self._selector},
                 "template": {
                     "metadata": {"labels": pod_labels},
@@ -344,13 +386,17 @@ class GatewayWorkload(pulumi.ComponentResource):
         if not infra.private_cidrs:  # an empty `to` would allow egress everywhere on these ports
             raise ValueError("the cloud module returned no private_cidrs for the database and cache")
         gateway: k8s.meta.v1.LabelSelectorArgsDict = {"match_labels": self._selector}
-        # Where the node hands pods their workload-identity tokens (GKE's metadata server), if the cloud says.
-        identity_egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
+        # Where the node hands pods their workload-identity tokens (GKE's metadata server), if the cloud says,
+        # and on 443 only what the gateway calls: the cloud's private API endpoints and the spec's egress ranges
+        # (the identity provider). An empty `to` would admit every destination, so each rule lists its peers.
+        https_peers = [*(a.cidr for a in infra.api_egress), *self._args.egress_cidrs]
+        egress_allows = [*infra.identity_egress, *(EgressAllow(cidr, (LISTENER_PORT,)) for cidr in https_peers)]
+        allowed_egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
             {
                 "to": [{"ip_block": {"cidr": allow.cidr}}],
                 "ports": [{"port": port, "protocol": "TCP"} for port in allow.ports],
             }
-            for allow in infra.identity_egress
+            for allow in egress_allows
         ]
         private_ports: list[k8s.networking.v1.NetworkPolicyPortArgsDict] = [
             {"port": infra.database.port, "protocol": "TCP"},
@@ -365,7 +411,7 @@ class GatewayWorkload(pulumi.ComponentResource):
                     "policy_types": ["Ingress"],
                     "ingress": [
                         {
-                            "from_": [{"ip_block": {"cidr": c}} for c in ingress_sources(self._ctx.spec)],
+                            "from_": [{"ip_block": {"cidr": c}} for c in self._args.ingress_sources],
                             "ports": [{"port": p, "protocol": "TCP"} for p in (LISTENER_PORT, CONTAINER_PORT)],
                         }
                     ],
@@ -385,11 +431,7 @@ class GatewayWorkload(pulumi.ComponentResource):
                             "to": [{"ip_block": {"cidr": c}} for c in infra.private_cidrs],
                             "ports": private_ports,
                         },
-                        {  # cloud APIs (signing, KMS) and the tenant's identity provider, TLS only
-                            "to": [{"ip_block": {"cidr": ANYWHERE}}],
-                            "ports": [{"port": LISTENER_PORT, "protocol": "TCP"}],
-                        },
-                        *identity_egress,
+                        *allowed_egress,
                     ],
                 },
             ),

@@ -131,7 +131,8 @@ def run_stack_demo(env: dict[str, str]) -> None:
         ("initech", "azure", "westeurope", []),
     ]
     for name, cloud, region, extra in tenants:
-        run_enclave("stack", "init", name, "--cloud", cloud, "--region", region, "--dir", str(stacks), *extra, env=env)
+        location = ("--cloud", cloud, "--region", region, "--dir", str(stacks))
+        run_enclave("stack", "init", "--tenant", name, *location, *extra, env=env)
         console.print(f"wrote {stacks}/Pulumi.{name}.yaml")
     result = run_enclave("stack", "preview", "--all", "--dir", str(stacks), env=env, check=False)
     console.print(result.stdout.rstrip(), markup=False, highlight=False)

@@ -4,16 +4,16 @@ test tenant can be torn down), writable by this trail only. S3 data events of th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
 from infra.aws.buckets import attach_policy, private_bucket
 from infra.aws.context import AwsContext
 from infra.aws.iam import Statement
-from infra.aws.keys import Keys
-from infra.aws.names import trail_arn, trail_name
-from infra.aws.network import Network
-from infra.aws.storage import Storage
+from infra.aws.names import trail_arn
+from infra.cloud import Part, PartComponent
 
 RETENTION_DAYS = 365
 LOG_PREFIX = "cloudtrail"
@@ -43,54 +43,76 @@ def trail_write_statements(bucket_arn: str, account_id: str, source_arn: str) ->
     ]
 
 
-def build_audit_trail(actx: AwsContext, network: Network, storage: Storage, keys: Keys) -> pulumi.Output[str]:
-    spec = actx.spec
-    name = trail_name(actx)
-    logs = private_bucket(actx, "audit", keys, object_lock=True)
-    aws.s3.BucketObjectLockConfiguration(
-        actx.name("audit-lock"),
-        bucket=logs.bucket.id,
-        rule={
-            "default_retention": {
-                "mode": "COMPLIANCE" if spec.deletion_protection else "GOVERNANCE",
-                "days": RETENTION_DAYS,
-            }
-        },
-        opts=actx.opts(),
-    )
-    statements = pulumi.Output.all(logs.bucket.arn, network.account_id).apply(
-        lambda v: trail_write_statements(v[0], v[1], trail_arn(spec.region, v[1], name))
-    )
-    policy = attach_policy(actx, "audit", logs, statements)
-    trail = aws.cloudtrail.Trail(
-        name,
-        name=name,
-        s3_bucket_name=logs.bucket.id,
-        s3_key_prefix=LOG_PREFIX,
-        kms_key_id=keys.key_arn,
-        enable_log_file_validation=True,
-        enable_logging=True,
-        is_multi_region_trail=True,
-        include_global_service_events=True,
-        advanced_event_selectors=_event_selectors(storage),
-        tags=actx.tags(),
-        opts=actx.opts(depends_on=[policy]),
-    )
-    return trail.arn
+@dataclass(frozen=True)
+class AuditTrailArgs:
+    trail_name: str
+    region: str
+    deletion_protection: bool  # COMPLIANCE-mode retention while on, GOVERNANCE otherwise
+    key_arn: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    data_bucket_arn: pulumi.Output[str] | None  # the managed bucket whose object events the trail records
 
 
-def _event_selectors(storage: Storage) -> list[aws.cloudtrail.TrailAdvancedEventSelectorArgsDict]:
+class AuditTrail(PartComponent):
+    part = Part.AUDIT_TRAIL
+    trail_arn: pulumi.Output[str]
+
+    def __init__(self, scope: AwsContext, args: AuditTrailArgs) -> None:
+        super().__init__(scope.ctx)
+        actx = scope.within(self)
+        logs = private_bucket(actx, "audit", args.key_arn, object_lock=True)
+        lock = aws.s3.BucketObjectLockConfiguration(
+            actx.name("audit-lock"),
+            bucket=logs.bucket.id,
+            rule={
+                "default_retention": {
+                    "mode": "COMPLIANCE" if args.deletion_protection else "GOVERNANCE",
+                    "days": RETENTION_DAYS,
+                }
+            },
+            opts=actx.opts(),
+        )
+        statements = pulumi.Output.all(logs.bucket.arn, args.account_id).apply(
+            lambda v: trail_write_statements(v[0], v[1], trail_arn(args.region, v[1], args.trail_name))
+        )
+        policy = attach_policy(actx, "audit", logs, statements)
+        trail = aws.cloudtrail.Trail(
+            args.trail_name,
+            name=args.trail_name,
+            s3_bucket_name=logs.bucket.id,
+            s3_key_prefix=LOG_PREFIX,
+            kms_key_id=args.key_arn,
+            enable_log_file_validation=True,
+            enable_logging=True,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            advanced_event_selectors=_event_selectors(args.data_bucket_arn),
+            tags=actx.tags(),
+            # The trail starts delivering as soon as it exists: its first log files must already fall under the
+            # bucket's default retention. Object Lock's default retention applies to objects written after it is
+            # set ("Configuring S3 Object Lock", default retention settings,
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html), so a trail created
+            # before the configuration would leave its first files unprotected.
+            opts=actx.opts(depends_on=[policy, lock]),
+        )
+        self.trail_arn = trail.arn
+        self.publish(trailArn=self.trail_arn, bucket=logs.bucket.bucket)
+
+
+def _event_selectors(
+    data_bucket_arn: pulumi.Output[str] | None,
+) -> list[aws.cloudtrail.TrailAdvancedEventSelectorArgsDict]:
     selectors: list[aws.cloudtrail.TrailAdvancedEventSelectorArgsDict] = [
         {"name": "Management events", "field_selectors": [{"field": "eventCategory", "equals": ["Management"]}]}
     ]
-    if storage.managed_bucket_arn is not None:
+    if data_bucket_arn is not None:
         selectors.append(
             {
                 "name": "Tenant bucket object events",
                 "field_selectors": [
                     {"field": "eventCategory", "equals": ["Data"]},
                     {"field": "resources.type", "equals": ["AWS::S3::Object"]},
-                    {"field": "resources.ARN", "starts_withs": [storage.managed_bucket_arn.apply(lambda a: f"{a}/")]},
+                    {"field": "resources.ARN", "starts_withs": [data_bucket_arn.apply(lambda a: f"{a}/")]},
                 ],
             }
         )

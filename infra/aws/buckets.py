@@ -11,7 +11,6 @@ import pulumi_aws as aws
 
 from infra.aws.context import AwsContext
 from infra.aws.iam import Statement, policy_document
-from infra.aws.keys import Keys
 
 MIN_TLS_VERSION = "1.2"
 
@@ -44,7 +43,9 @@ def tls_only_statements(bucket_arn: str) -> list[Statement]:
     ]
 
 
-def private_bucket(actx: AwsContext, part: str, keys: Keys, *, object_lock: bool = False) -> PrivateBucket:
+def private_bucket(
+    actx: AwsContext, part: str, key_arn: pulumi.Input[str], *, object_lock: bool = False
+) -> PrivateBucket:
     """The bucket gets a generated suffix after `<tenant>-<part>-`: S3 names are global across accounts."""
     bucket = aws.s3.Bucket(
         actx.name(part),
@@ -82,7 +83,7 @@ def private_bucket(actx: AwsContext, part: str, keys: Keys, *, object_lock: bool
             {
                 "apply_server_side_encryption_by_default": {
                     "sse_algorithm": "aws:kms",
-                    "kms_master_key_id": keys.key_arn,
+                    "kms_master_key_id": key_arn,
                 },
                 "bucket_key_enabled": True,
             }

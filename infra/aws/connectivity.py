@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.aws.cluster import Cluster
 from infra.aws.context import AwsContext
 from infra.aws.iam import account_root, require_account_id
-from infra.aws.network import Network
+from infra.cloud import Part, PartComponent
 from infra.spec import Peering
 
 HTTPS = 443
@@ -44,10 +43,20 @@ _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 
 
 @dataclass(frozen=True)
-class Connectivity:
-    load_balancer_annotations: Mapping[str, pulumi.Input[str]]
-    private_link_service: pulumi.Output[str] | None = None
-    extra_outputs: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+class ConnectivityArgs:
+    hostname: str  # the gateway's DNS name: the ACM certificate's one name
+    public_ingress: bool
+    route53_zone_id: str | None  # the hosted zone holding `hostname`: the program writes the validation record
+    certificate_validated: bool  # without a zone: the operator says the validation records are in place
+    private_link_consumers: tuple[str, ...]  # non-empty: a PrivateLink endpoint service for these principals
+    peering: Peering | None
+    deletion_protection: bool
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    private_cidrs: tuple[str, ...]
+    private_route_table_ids: Sequence[pulumi.Input[str]]
+    node_security_group_id: pulumi.Input[str]
+    autoscaling_group_name: pulumi.Input[str]
 
 
 def consumer_principals(consumers: Sequence[str]) -> list[str]:
@@ -86,45 +95,60 @@ def load_balancer_annotations(
     return annotations
 
 
-def build_connectivity(actx: AwsContext, network: Network, cluster: Cluster) -> Connectivity:
-    spec = actx.spec
-    certificate = aws.acm.Certificate(
-        actx.name("tls"),
-        domain_name=spec.hostname,
-        validation_method="DNS",
-        options={"certificate_transparency_logging_preference": "ENABLED"},
-        tags=actx.tags(),
-        opts=actx.opts(),
-    )
-    extra: dict[str, pulumi.Output[str]] = {
-        "certificateArn": certificate.arn,
-        "certificateValidation": certificate.domain_validation_options.apply(
-            lambda options: json.dumps(
-                [
-                    {"name": o.resource_record_name, "type": o.resource_record_type, "value": o.resource_record_value}
-                    for o in options
-                ]
-            )
-        ),
-    }
-    issued = _issued_certificate_arn(actx, certificate)
-    if issued is None:
-        extra["certificatePendingStep"] = pulumi.Output.from_input(PENDING_STEP)
-    annotations = load_balancer_annotations(
-        certificate_arn=issued if issued is not None else certificate.arn,
-        public=spec.connectivity.public_ingress,
-        tags=actx.tags(),
-        awaited=issued is not None,
-    )
-    service_name = None
-    if spec.connectivity.private_link:
-        service_name = _private_link(actx, network, cluster, issued)
-    if spec.connectivity.peering is not None:
-        extra["peeringConnectionId"] = _peering(actx, network, spec.connectivity.peering)
-    return Connectivity(load_balancer_annotations=annotations, private_link_service=service_name, extra_outputs=extra)
+class Connectivity(PartComponent):
+    part = Part.CONNECTIVITY
+    load_balancer_annotations: Mapping[str, pulumi.Input[str]]
+    private_link_service: pulumi.Output[str] | None
+    extra_outputs: Mapping[str, pulumi.Output[str]]
+
+    def __init__(self, scope: AwsContext, args: ConnectivityArgs) -> None:
+        super().__init__(scope.ctx)
+        actx = scope.within(self)
+        certificate = aws.acm.Certificate(
+            actx.name("tls"),
+            domain_name=args.hostname,
+            validation_method="DNS",
+            options={"certificate_transparency_logging_preference": "ENABLED"},
+            tags=actx.tags(),
+            opts=actx.opts(),
+        )
+        extra: dict[str, pulumi.Output[str]] = {
+            "certificateArn": certificate.arn,
+            "certificateValidation": certificate.domain_validation_options.apply(
+                lambda options: json.dumps(
+                    [
+                        {
+                            "name": o.resource_record_name,
+                            "type": o.resource_record_type,
+                            "value": o.resource_record_value,
+                        }
+                        for o in options
+                    ]
+                )
+            ),
+        }
+        issued = _issued_certificate_arn(actx, args, certificate)
+        if issued is None:
+            extra["certificatePendingStep"] = pulumi.Output.from_input(PENDING_STEP)
+        self.load_balancer_annotations = load_balancer_annotations(
+            certificate_arn=issued if issued is not None else certificate.arn,
+            public=args.public_ingress,
+            tags=actx.tags(),
+            awaited=issued is not None,
+        )
+        self.private_link_service = _private_link(actx, args, issued) if args.private_link_consumers else None
+        if args.peering is not None:
+            extra["peeringConnectionId"] = _peering(actx, args, args.peering)
+        self.extra_outputs = extra
+        self.publish(
+            privateLinkService=self.private_link_service,
+            **{key: value for key, value in extra.items() if key != "certificateValidation"},
+        )
 
 
-def _issued_certificate_arn(actx: AwsContext, certificate: aws.acm.Certificate) -> pulumi.Output[str] | None:
+def _issued_certificate_arn(
+    actx: AwsContext, args: ConnectivityArgs, certificate: aws.acm.Certificate
+) -> pulumi.Output[str] | None:
     """The certificate's ARN once ACM has issued it, for the TLS listeners; None while nobody has validated it.
 
     An NLB refuses a TLS listener on a certificate that is not issued (`UnsupportedCertificate`), so every
@@ -133,11 +157,10 @@ def _issued_certificate_arn(actx: AwsContext, certificate: aws.acm.Certificate) 
     `route53_zone_id` the program writes the validation CNAME into that hosted zone itself; otherwise the
     operator creates it from the `certificateValidation` output and says so with `acm_certificate_validated`
     (a second `pulumi up`), and until then no listener waits on it."""
-    spec = actx.spec
-    if spec.route53_zone_id:
+    if args.route53_zone_id:
         record = aws.route53.Record(
             actx.name("tls-validation"),
-            zone_id=spec.route53_zone_id,
+            zone_id=args.route53_zone_id,
             name=certificate.domain_validation_options.apply(lambda o: str(_only(o).resource_record_name)),
             type=certificate.domain_validation_options.apply(lambda o: str(_only(o).resource_record_type)),
             records=[certificate.domain_validation_options.apply(lambda o: str(_only(o).resource_record_value))],
@@ -146,7 +169,7 @@ def _issued_certificate_arn(actx: AwsContext, certificate: aws.acm.Certificate) 
             opts=actx.opts(),
         )
         fqdns: list[pulumi.Input[str]] | None = [record.fqdn]
-    elif spec.acm_certificate_validated:
+    elif args.certificate_validated:
         fqdns = None  # the operator's records: wait for the certificate to be issued
     else:
         return None
@@ -167,20 +190,20 @@ def _only(options: Sequence[Any]) -> Any:
 
 
 def _private_link(
-    actx: AwsContext, network: Network, cluster: Cluster, certificate_arn: pulumi.Output[str] | None
+    actx: AwsContext, args: ConnectivityArgs, certificate_arn: pulumi.Output[str] | None
 ) -> pulumi.Output[str]:
     """The endpoint service in front of an internal NLB; its TLS listener only once the certificate is issued
     (`certificate_arn` None: the NLB, targets and endpoint service exist, the listener comes with the step
     that validates the certificate)."""
-    principals = consumer_principals(actx.spec.connectivity.private_link_consumers)
+    principals = consumer_principals(args.private_link_consumers)
     balancer = aws.lb.LoadBalancer(
         actx.name("pl"),
         name=actx.name("pl"),
         internal=True,
         load_balancer_type="network",
-        subnets=network.private_subnet_ids,
+        subnets=list(args.private_subnet_ids),
         enable_cross_zone_load_balancing=True,
-        enable_deletion_protection=actx.spec.deletion_protection,
+        enable_deletion_protection=args.deletion_protection,
         tags=actx.tags(),
         opts=actx.opts(),
     )
@@ -190,7 +213,7 @@ def _private_link(
         port=PRIVATE_LINK_NODE_PORT,
         protocol="TCP",
         target_type="instance",
-        vpc_id=network.vpc_id,
+        vpc_id=args.vpc_id,
         health_check={"protocol": "TCP", "port": "traffic-port"},
         tags=actx.tags(),
         opts=actx.opts(),
@@ -209,14 +232,14 @@ def _private_link(
         )
     aws.autoscaling.Attachment(
         actx.name("pl-nodes"),
-        autoscaling_group_name=cluster.autoscaling_group_name,
+        autoscaling_group_name=args.autoscaling_group_name,
         lb_target_group_arn=targets.arn,
         opts=actx.opts(),
     )
-    for index, cidr in enumerate(network.private_cidrs):  # the NLB's addresses live in these subnets
+    for index, cidr in enumerate(args.private_cidrs):  # the NLB's addresses live in these subnets
         aws.vpc.SecurityGroupIngressRule(
             actx.name(f"nodes-from-pl-{index}"),
-            security_group_id=cluster.node_security_group_id,
+            security_group_id=args.node_security_group_id,
             cidr_ipv4=cidr,
             ip_protocol="tcp",
             from_port=PRIVATE_LINK_NODE_PORT,
@@ -235,22 +258,22 @@ def _private_link(
     return service.service_name
 
 
-def _peering(actx: AwsContext, network: Network, peering: Peering) -> pulumi.Output[str]:
+def _peering(actx: AwsContext, args: ConnectivityArgs, peering: Peering) -> pulumi.Output[str]:
     """Requests peering (the customer accepts on their side) and routes the peer's CIDR from the private
     subnets; no security group opens to the peer by default."""
     if not _VPC_ID.match(peering.peer_network):
         raise ValueError(f"peering.peer_network must be a VPC id (vpc-...), got {peering.peer_network!r}")
     connection = aws.ec2.VpcPeeringConnection(
         actx.name("peering"),
-        vpc_id=network.vpc_id,
+        vpc_id=args.vpc_id,
         peer_vpc_id=peering.peer_network,
         peer_owner_id=require_account_id(peering.peer_owner, "peering.peer_owner"),
-        peer_region=actx.spec.region,
+        peer_region=actx.region,
         auto_accept=False,
         tags=actx.tags({"Name": actx.name("peering")}),
         opts=actx.opts(),
     )
-    for index, table in enumerate(network.private_route_table_ids):
+    for index, table in enumerate(args.private_route_table_ids):
         aws.ec2.Route(
             actx.name(f"peering-route-{index}"),
             route_table_id=table,

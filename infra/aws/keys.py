@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.aws.context import AwsContext
 from infra.aws.iam import Statement, account_id_output, account_root, policy_document
-from infra.aws.names import eks_log_group_name, flow_log_group_name, log_group_arn, trail_arn, trail_name
+from infra.aws.names import log_group_arn, trail_arn
+from infra.cloud import Part, PartComponent
 
 KEY_DELETION_WINDOW_DAYS = 30  # the longest KMS allows: time to notice and cancel a scheduled deletion
 KEY_ROTATION_DAYS = 365
@@ -19,15 +20,6 @@ AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
 _KEY_ARN = re.compile(
     r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/(?:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
 )
-
-
-@dataclass(frozen=True)
-class Keys:
-    """`key_arn` resolves only once the key policy is in place: every consumer that takes it (log groups,
-    buckets, the cluster, RDS, ElastiCache, node volumes, the trail) waits for the policy that admits it."""
-
-    key_arn: pulumi.Output[str]
-    customer_managed: bool
 
 
 @dataclass(frozen=True)
@@ -40,9 +32,25 @@ class KeyUsers:
     autoscaling_role_arn: str
 
 
+@dataclass(frozen=True)
+class KeysArgs:
+    region: str
+    customer_managed_key: str | None  # the customer's key ARN, used instead of a key of the stack's own
+    trail_name: str  # the trail and the log groups the key policy admits, named before they exist
+    log_group_names: tuple[str, ...]
+
+
 def autoscaling_role_arn(account_id: str) -> str:
     """The default EC2 Auto Scaling service-linked role; EKS managed node groups launch through it."""
     return f"arn:aws:iam::{account_id}:role/aws-service-role/{AUTOSCALING_SERVICE}/AWSServiceRoleForAutoScaling"
+
+
+def key_users(args: KeysArgs, account_id: str, autoscaling_role: str) -> KeyUsers:
+    return KeyUsers(
+        trail_arn=trail_arn(args.region, account_id, args.trail_name),
+        log_group_arns=tuple(log_group_arn(args.region, account_id, name) for name in args.log_group_names),
+        autoscaling_role_arn=autoscaling_role,
+    )
 
 
 def key_policy(account_id: str, region: str, users: KeyUsers) -> str:
@@ -62,7 +70,7 @@ def key_policy(account_id: str, region: str, users: KeyUsers) -> str:
       (https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html):
       the service-linked role may use the key and create grants for AWS resources. A key policy may only
       name principals that exist (PutKeyPolicy rejects others), and in a fresh account the role does not
-      exist until the first Auto Scaling group: `build_keys` creates it first.
+      exist until the first Auto Scaling group: the Keys part creates it first.
     """
     root = account_root(account_id)
     use = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
@@ -146,54 +154,57 @@ def customer_key_arn(arn: str, region: str) -> str:
     return arn
 
 
-def key_users(actx: AwsContext, account_id: str) -> KeyUsers:
-    region = actx.spec.region
-    return KeyUsers(
-        trail_arn=trail_arn(region, account_id, trail_name(actx)),
-        log_group_arns=tuple(
-            log_group_arn(region, account_id, name) for name in (flow_log_group_name(actx), eks_log_group_name(actx))
-        ),
-        autoscaling_role_arn=autoscaling_role_arn(account_id),
-    )
+class Keys(PartComponent):
+    """`key_arn` resolves only once the key policy is in place: every consumer that takes it (log groups,
+    buckets, the cluster, RDS, ElastiCache, node volumes, the trail) waits for the policy that admits it."""
 
+    part = Part.KEYS
+    key_arn: pulumi.Output[str]
+    customer_managed: bool
 
-def build_keys(actx: AwsContext) -> Keys:
-    spec = actx.spec
-    if spec.customer_managed_key:
-        arn = customer_key_arn(spec.customer_managed_key, spec.region)
-        return Keys(key_arn=pulumi.Output.from_input(arn), customer_managed=True)
-    key = aws.kms.Key(
-        actx.name("key"),
-        description=f"Enclave tenant {spec.name}: data at rest, secrets, logs",
-        enable_key_rotation=True,
-        rotation_period_in_days=KEY_ROTATION_DAYS,
-        deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
-        tags=actx.tags(),
-        opts=actx.opts(stateful=True),
-    )
-    # The key policy names this role, and PutKeyPolicy refuses a principal that does not exist: a fresh
-    # account (one per tenant, docs/tenant-stack.md) has none until its first Auto Scaling group
-    # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html).
-    autoscaling_role = aws.iam.ServiceLinkedRole(
-        actx.name("autoscaling-role"),
-        aws_service_name=AUTOSCALING_SERVICE,
-        tags=actx.tags(),
-        opts=actx.opts(),
-    )
-    account = account_id_output(key.arn)
-    policy = aws.kms.KeyPolicy(
-        actx.name("key-policy"),
-        key_id=key.key_id,
-        policy=pulumi.Output.all(account, autoscaling_role.arn).apply(
-            lambda v: key_policy(v[0], spec.region, replace(key_users(actx, v[0]), autoscaling_role_arn=v[1]))
-        ),
-        opts=actx.opts(),
-    )
-    aws.kms.Alias(
-        actx.name("key-alias"),
-        name=f"alias/{actx.name('key')}",
-        target_key_id=key.key_id,
-        opts=actx.opts(depends_on=[policy]),
-    )
-    usable = pulumi.Output.all(key.arn, policy.id).apply(lambda v: str(v[0]))
-    return Keys(key_arn=usable, customer_managed=False)
+    def __init__(self, scope: AwsContext, args: KeysArgs) -> None:
+        super().__init__(scope.ctx)
+        actx = scope.within(self)
+        self.customer_managed = args.customer_managed_key is not None
+        if args.customer_managed_key is not None:
+            self.key_arn = pulumi.Output.from_input(customer_key_arn(args.customer_managed_key, args.region))
+        else:
+            self.key_arn = self._tenant_key(actx, args)
+        self.publish(keyArn=self.key_arn)
+
+    @staticmethod
+    def _tenant_key(actx: AwsContext, args: KeysArgs) -> pulumi.Output[str]:
+        key = aws.kms.Key(
+            actx.name("key"),
+            description=f"Enclave tenant {actx.tenant}: data at rest, secrets, logs",
+            enable_key_rotation=True,
+            rotation_period_in_days=KEY_ROTATION_DAYS,
+            deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
+            tags=actx.tags(),
+            opts=actx.opts(stateful=True),
+        )
+        # The key policy names this role, and PutKeyPolicy refuses a principal that does not exist: a fresh
+        # account (one per tenant, docs/tenant-stack.md) has none until its first Auto Scaling group
+        # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/autoscaling-service-linked-role.html).
+        autoscaling_role = aws.iam.ServiceLinkedRole(
+            actx.name("autoscaling-role"),
+            aws_service_name=AUTOSCALING_SERVICE,
+            tags=actx.tags(),
+            opts=actx.opts(),
+        )
+        account = account_id_output(key.arn)
+        policy = aws.kms.KeyPolicy(
+            actx.name("key-policy"),
+            key_id=key.key_id,
+            policy=pulumi.Output.all(account, autoscaling_role.arn).apply(
+                lambda v: key_policy(v[0], args.region, key_users(args, v[0], v[1]))
+            ),
+            opts=actx.opts(),
+        )
+        aws.kms.Alias(
+            actx.name("key-alias"),
+            name=f"alias/{actx.name('key')}",
+            target_key_id=key.key_id,
+            opts=actx.opts(depends_on=[policy]),
+        )
+        return pulumi.Output.all(key.arn, policy.id).apply(lambda v: str(v[0]))

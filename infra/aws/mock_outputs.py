@@ -58,7 +58,9 @@ def _cluster(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> 
 
 
 def _node_group(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    return {"resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_digest(name, 8)}"}]}]}
+    cluster, group = inputs.get("clusterName", "cluster"), inputs.get("nodeGroupName", name)
+    arn = f"arn:aws:eks:{_region(place, inputs)}:{place.account}:nodegroup/{cluster}/{group}/{_digest(name, 8)}"
+    return {"arn": arn, "resources": [{"autoscalingGroups": [{"name": f"eks-{name}-{_digest(name, 8)}"}]}]}
 
 
 def _service_linked_role(place: MockPlace, _: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:

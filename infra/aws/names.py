@@ -32,6 +32,22 @@ def eks_log_group_name(actx: CloudContext) -> str:
     return f"/aws/eks/{cluster_name(actx)}/cluster"
 
 
+def database_identifier(actx: CloudContext) -> str:
+    return actx.name("db")
+
+
+# What RDS for MySQL exports to CloudWatch Logs (the audit log with the MariaDB Audit Plugin), each into
+# `/aws/rds/instance/<identifier>/<type>` ("Publishing MySQL logs to Amazon CloudWatch Logs",
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.MySQLDB.PublishtoCloudWatchLogs.html).
+# The program creates those groups first, encrypted with the tenant key and retained; RDS would otherwise create
+# them itself, unencrypted and kept forever.
+RDS_LOG_TYPES = ("audit", "error", "slowquery")
+
+
+def rds_log_group_names(actx: CloudContext) -> tuple[str, ...]:
+    return tuple(f"/aws/rds/instance/{database_identifier(actx)}/{kind}" for kind in RDS_LOG_TYPES)
+
+
 def log_group_arn(region: str, account_id: str, name: str) -> str:
     """The log group ARN CloudWatch Logs puts in the KMS encryption context (`kms:EncryptionContext:aws:logs:arn`)."""
     return f"arn:aws:logs:{region}:{account_id}:log-group:{name}"

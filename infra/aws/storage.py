@@ -14,19 +14,28 @@ import pulumi_aws as aws
 from infra.aws.buckets import attach_policy, private_bucket
 from infra.aws.context import AwsContext
 from infra.aws.iam import Statement, policy_document, require_account_id
-from infra.aws.identity import GatewayIdentity
-from infra.aws.keys import Keys
-from infra.cloud import StorageWiring
-from infra.spec import StorageMode
+from infra.cloud import Part, PartComponent, StorageWiring
 
 CORS_MAX_AGE_SECONDS = 3600
 OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
 
 
 @dataclass(frozen=True)
-class Storage:
-    wiring: StorageWiring
-    managed_bucket_arn: pulumi.Output[str] | None  # for CloudTrail data events; None for BYOB
+class ByobBucket:
+    """The customer's bucket in the customer's account, and the ExternalId its trust policy requires."""
+
+    bucket: str
+    customer_account: str
+    external_id: str | None
+
+
+@dataclass(frozen=True)
+class StorageArgs:
+    cors_origin: str  # the gateway's origin (https://<hostname>), the only one browsers may upload from
+    key_arn: pulumi.Input[str]
+    gateway_role_name: pulumi.Input[str]
+    gateway_role_arn: pulumi.Input[str]
+    byob: ByobBucket | None = None  # None: the stack's own (managed) bucket
 
 
 def managed_grant(bucket_arn: str, key_arn: str) -> str:
@@ -59,43 +68,53 @@ def byob_grant(customer_account: str) -> str:
     )
 
 
-def build_storage(actx: AwsContext, identity: GatewayIdentity, keys: Keys) -> Storage:
-    spec = actx.spec
-    if spec.storage.mode is StorageMode.BYOB:
-        bucket, account = spec.storage.bucket or "", spec.storage.customer_account or ""  # TenantSpec requires both
-        _grant(actx, identity, byob_grant(account))
-        wiring = StorageWiring(
-            bucket=pulumi.Output.from_input(bucket),
-            platform_identity=identity.role_arn,
-            external_id=spec.storage.external_id,
-        )
-        return Storage(wiring=wiring, managed_bucket_arn=None)
-    data = private_bucket(actx, "data", keys)
-    attach_policy(actx, "data", data)
-    aws.s3.BucketCorsConfiguration(
-        actx.name("data-cors"),
-        bucket=data.bucket.id,
-        cors_rules=[
-            {
-                "allowed_origins": [f"https://{spec.hostname}"],
-                "allowed_methods": ["GET", "PUT", "POST", "HEAD"],
-                "allowed_headers": ["content-type", "content-md5", "x-amz-*"],
-                "expose_headers": ["ETag"],
-                "max_age_seconds": CORS_MAX_AGE_SECONDS,
-            }
-        ],
-        opts=actx.opts(),
-    )
-    _grant(actx, identity, pulumi.Output.all(data.bucket.arn, keys.key_arn).apply(lambda v: managed_grant(v[0], v[1])))
-    wiring = StorageWiring(bucket=data.bucket.bucket, platform_identity=identity.role_arn)
-    return Storage(wiring=wiring, managed_bucket_arn=data.bucket.arn)
+class Storage(PartComponent):
+    part = Part.STORAGE
+    wiring: StorageWiring
+    managed_bucket_arn: pulumi.Output[str] | None  # for CloudTrail data events; None for BYOB
+
+    def __init__(self, scope: AwsContext, args: StorageArgs) -> None:
+        super().__init__(scope.ctx)
+        actx = scope.within(self)
+        if args.byob is not None:
+            _grant(actx, args.gateway_role_name, byob_grant(args.byob.customer_account))
+            self.wiring = StorageWiring(
+                bucket=pulumi.Output.from_input(args.byob.bucket),
+                platform_identity=pulumi.Output.from_input(args.gateway_role_arn),
+                external_id=args.byob.external_id,
+            )
+            self.managed_bucket_arn = None
+        else:
+            data = private_bucket(actx, "data", args.key_arn)
+            attach_policy(actx, "data", data)
+            aws.s3.BucketCorsConfiguration(
+                actx.name("data-cors"),
+                bucket=data.bucket.id,
+                cors_rules=[
+                    {
+                        "allowed_origins": [args.cors_origin],
+                        "allowed_methods": ["GET", "PUT", "POST", "HEAD"],
+                        "allowed_headers": ["content-type", "content-md5", "x-amz-*"],
+                        "expose_headers": ["ETag"],
+                        "max_age_seconds": CORS_MAX_AGE_SECONDS,
+                    }
+                ],
+                opts=actx.opts(),
+            )
+            grant = pulumi.Output.all(data.bucket.arn, args.key_arn).apply(lambda v: managed_grant(v[0], v[1]))
+            _grant(actx, args.gateway_role_name, grant)
+            self.wiring = StorageWiring(
+                bucket=data.bucket.bucket, platform_identity=pulumi.Output.from_input(args.gateway_role_arn)
+            )
+            self.managed_bucket_arn = data.bucket.arn
+        self.publish(bucket=self.wiring.bucket, platformIdentity=self.wiring.platform_identity)
 
 
-def _grant(actx: AwsContext, identity: GatewayIdentity, policy: pulumi.Input[str]) -> None:
+def _grant(actx: AwsContext, role_name: pulumi.Input[str], policy: pulumi.Input[str]) -> None:
     aws.iam.RolePolicy(
         actx.name("gateway-storage"),
         name=actx.name("gateway-storage"),
-        role=identity.role_name,
+        role=role_name,
         policy=policy,
         opts=actx.opts(),
     )

@@ -26,8 +26,9 @@ import pulumi
 from pulumi_azure_native import monitor, storage
 
 from infra.azure.common import AzureContext
-from infra.azure.keys import TenantKeys
-from infra.azure.storage import AccountSettings, secure_account
+from infra.azure.network import flow_log
+from infra.azure.storage import AccountEncryption, AccountSettings, secure_account
+from infra.cloud import Part, PartComponent
 
 AUDIT_RETENTION_DAYS = 365
 
@@ -53,7 +54,7 @@ def immutability() -> storage.ImmutableStorageAccountArgsDict:
     }
 
 
-def build_log_archive(scope: AzureContext, keys: TenantKeys) -> LogArchive:
+def build_log_archive(scope: AzureContext, keys: AccountEncryption) -> LogArchive:
     account = secure_account(
         scope,
         keys,
@@ -82,25 +83,36 @@ class AuditSource:
 
 
 @dataclass(frozen=True)
-class AuditTrail:
+class AuditTrailArgs:
+    encryption: AccountEncryption  # the archive's key
+    vnet_id: pulumi.Input[str]  # whose flow logs the archive keeps
+    sources: Sequence[AuditSource]
+
+
+class AuditTrail(PartComponent):
+    part = Part.AUDIT_TRAIL
+    archive: LogArchive
     settings: dict[str, monitor.DiagnosticSetting]  # by source part
 
-
-def build_audit_trail(scope: AzureContext, archive: LogArchive, sources: Sequence[AuditSource]) -> AuditTrail:
-    ctx = scope.ctx
-    settings: dict[str, monitor.DiagnosticSetting] = {}
-    for source in sources:
-        if not source.categories and not source.category_groups:
-            raise ValueError(f"audit source {source.part!r} names no log category or category group")
-        logs: list[monitor.DiagnosticsLogSettingsArgsDict] = []
-        logs.extend({"category": category, "enabled": True} for category in source.categories)
-        logs.extend({"category_group": group, "enabled": True} for group in source.category_groups)
-        settings[source.part] = monitor.DiagnosticSetting(
-            ctx.name(f"{source.part}-audit"),
-            name=ctx.name(f"{source.part}-audit"),
-            resource_uri=source.resource_id,
-            storage_account_id=archive.account.id,
-            logs=logs,
-            opts=scope.opts(),
-        )
-    return AuditTrail(settings=settings)
+    def __init__(self, scope: AzureContext, args: AuditTrailArgs) -> None:
+        super().__init__(scope.ctx)
+        scope = scope.within(self)
+        ctx = scope.ctx
+        self.archive = build_log_archive(scope, args.encryption)
+        flow_log(scope, args.vnet_id, self.archive.account.id)
+        self.settings = {}
+        for source in args.sources:
+            if not source.categories and not source.category_groups:
+                raise ValueError(f"audit source {source.part!r} names no log category or category group")
+            logs: list[monitor.DiagnosticsLogSettingsArgsDict] = []
+            logs.extend({"category": category, "enabled": True} for category in source.categories)
+            logs.extend({"category_group": group, "enabled": True} for group in source.category_groups)
+            self.settings[source.part] = monitor.DiagnosticSetting(
+                ctx.name(f"{source.part}-audit"),
+                name=ctx.name(f"{source.part}-audit"),
+                resource_uri=source.resource_id,
+                storage_account_id=self.archive.account.id,
+                logs=logs,
+                opts=scope.opts(),
+            )
+        self.publish(archive=self.archive.account.name, settings=[s.id for s in self.settings.values()])

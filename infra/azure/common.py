@@ -13,7 +13,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 from pulumi_azure_native import authorization, resources
 
-from infra.cloud import BuildContext, CloudContext, Part
+from infra.cloud import BuildContext, CloudContext, Part, PartComponent
 
 # Built-in role definition ids (the same GUID in every subscription).
 ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
@@ -21,6 +21,10 @@ ROLE_KEY_VAULT_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
 ROLE_KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 ROLE_NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+# The cluster's Kubernetes API under Azure RBAC: full access, and the right to fetch a kubeconfig
+# ("Azure built-in roles", Containers, https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers).
+ROLE_AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+ROLE_AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
 
 _SUBSCRIPTION_IN_ID = re.compile(r"^/subscriptions/([^/]+)/", re.IGNORECASE)
 # The one name every Enclave stack gives its subscription claim (see `claim_subscription`): deliberately not
@@ -71,7 +75,7 @@ def global_name(tenant: str, part: str, *, max_length: int, hyphens: bool = True
     return f"{stem}{digest}"
 
 
-def claim_subscription(ctx: BuildContext, provider: azure_native.Provider) -> resources.ResourceGroup:
+class SubscriptionClaim(PartComponent):
     """Claim the subscription for this tenant: the isolation boundary on Azure is one subscription per tenant.
 
     Some of what a stack needs is subscription-wide: the network watcher its flow logs live under
@@ -85,14 +89,20 @@ def claim_subscription(ctx: BuildContext, provider: azure_native.Provider) -> re
     subscription stops at the claim, before it creates anything. The group is protected while deletion
     protection is on and released by `pulumi destroy`.
     """
-    services = ctx.part(Part.SERVICES)  # what the stack holds at subscription level
-    return resources.ResourceGroup(
-        ctx.name("subscription-claim"),
-        resource_group_name=SUBSCRIPTION_CLAIM_GROUP,
-        location=ctx.spec.region,
-        tags=ctx.tags,
-        opts=services.opts(stateful=True, provider=provider),
-    )
+
+    part = Part.SERVICES  # what the stack holds at subscription level
+    group: resources.ResourceGroup
+
+    def __init__(self, ctx: BuildContext, provider: azure_native.Provider, location: str) -> None:
+        super().__init__(ctx)
+        self.group = resources.ResourceGroup(
+            ctx.name("subscription-claim"),
+            resource_group_name=SUBSCRIPTION_CLAIM_GROUP,
+            location=location,
+            tags=ctx.tags,
+            opts=ctx.within(self).opts(stateful=True, provider=provider),
+        )
+        self.publish(claim=self.group.name)
 
 
 def create_scope(ctx: BuildContext) -> AzureContext:
@@ -104,7 +114,7 @@ def create_scope(ctx: BuildContext) -> AzureContext:
     provider = azure_native.Provider(
         ctx.name("azure"), location=spec.region, subscription_id=spec.azure_subscription_id, opts=ctx.opts()
     )
-    claim = claim_subscription(ctx, provider)
+    claim = SubscriptionClaim(ctx, provider, spec.region).group
     group = resources.ResourceGroup(
         ctx.name("rg"),
         resource_group_name=ctx.name("rg"),
@@ -121,7 +131,7 @@ def lock_against_deletion(scope: AzureContext, part: str, resource_id: pulumi.In
     for every client, not only Pulumi. Only these resources are locked, so updates that replace stateless
     parts (subnets, role assignments) still go through."""
     ctx = scope.ctx
-    if not ctx.spec.deletion_protection:
+    if not scope.deletion_protection:
         return
     authorization.ManagementLockByScope(
         ctx.name(f"{part}-lock"),
@@ -134,16 +144,24 @@ def lock_against_deletion(scope: AzureContext, part: str, resource_id: pulumi.In
 
 
 def grant_role(
-    scope: AzureContext, part: str, *, principal_id: pulumi.Input[str], role: str, on: pulumi.Input[str]
+    scope: AzureContext,
+    part: str,
+    *,
+    principal_id: pulumi.Input[str],
+    role: str,
+    on: pulumi.Input[str],
+    principal_type: pulumi.Input[authorization.PrincipalType] = authorization.PrincipalType.SERVICE_PRINCIPAL,
 ) -> authorization.RoleAssignment:
-    """Grant a built-in role to a managed identity, scoped to one of the tenant's own resources."""
+    """Grant a built-in role to a principal (a managed identity unless `principal_type` says otherwise), scoped
+    to one of the tenant's own resources. The type must be the principal's own: ARM refuses an assignment whose
+    principalType does not match the principal (and the provider defaults it to User)."""
     role_definition_id = scope.subscription_id.apply(
         lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
     )
     return authorization.RoleAssignment(
         scope.ctx.name(part),
         principal_id=principal_id,
-        principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+        principal_type=principal_type,
         role_definition_id=role_definition_id,
         scope=on,
         opts=scope.opts(),

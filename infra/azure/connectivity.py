@@ -16,6 +16,7 @@ import pulumi
 from pulumi_azure_native import network
 
 from infra.azure.common import AzureContext
+from infra.cloud import Part, PartComponent
 from infra.spec import Connectivity, Peering
 
 _ANNOTATION = "service.beta.kubernetes.io/"
@@ -106,37 +107,45 @@ def peer_subscription(peering: Peering) -> str:
 
 
 @dataclass(frozen=True)
-class TenantConnectivity:
+class ConnectivityArgs:
+    connectivity: Connectivity  # the spec's connectivity: ingress, Private Link consumers, peering
+    vnet_name: pulumi.Input[str]
+    pls_subnet: str  # the subnet the Private Link service (created by AKS) takes its NAT addresses from
+
+
+class TenantConnectivity(PartComponent):
+    part = Part.CONNECTIVITY
     load_balancer_annotations: dict[str, str]
     private_link_service: pulumi.Output[str] | None
     peering: network.VirtualNetworkPeering | None
 
-
-def build_connectivity(scope: AzureContext, *, vnet_name: pulumi.Input[str], pls_subnet: str) -> TenantConnectivity:
-    ctx = scope.ctx
-    spec = ctx.spec
-    pls_name = ctx.name("pls")
-    annotations = load_balancer_annotations(spec.connectivity, tags=ctx.tags, pls_name=pls_name, pls_subnet=pls_subnet)
-    peering = None
-    if spec.connectivity.peering is not None:
-        peer = spec.connectivity.peering
-        peer_subscription(peer)
-        # No transit either way: the peer reaches this VNet only, and this VNet reaches nothing through it.
-        peering = network.VirtualNetworkPeering(
-            ctx.name("peering"),
-            virtual_network_peering_name=ctx.name("peering"),
-            resource_group_name=scope.group_name,
-            virtual_network_name=vnet_name,
-            remote_virtual_network={"id": peer.peer_network},
-            remote_address_space={"address_prefixes": [str(peer.peer_cidr)]},
-            allow_virtual_network_access=True,
-            allow_forwarded_traffic=False,
-            allow_gateway_transit=False,
-            use_remote_gateways=False,
-            opts=scope.opts(),
+    def __init__(self, scope: AzureContext, args: ConnectivityArgs) -> None:
+        super().__init__(scope.ctx)
+        scope = scope.within(self)
+        ctx = scope.ctx
+        pls_name = ctx.name("pls")
+        self.load_balancer_annotations = load_balancer_annotations(
+            args.connectivity, tags=ctx.tags, pls_name=pls_name, pls_subnet=args.pls_subnet
         )
-    return TenantConnectivity(
-        load_balancer_annotations=annotations,
-        private_link_service=pulumi.Output.from_input(pls_name) if spec.connectivity.private_link else None,
-        peering=peering,
-    )
+        self.peering = None
+        if args.connectivity.peering is not None:
+            peer = args.connectivity.peering
+            peer_subscription(peer)
+            # No transit either way: the peer reaches this VNet only, and this VNet reaches nothing through it.
+            self.peering = network.VirtualNetworkPeering(
+                ctx.name("peering"),
+                virtual_network_peering_name=ctx.name("peering"),
+                resource_group_name=scope.group_name,
+                virtual_network_name=args.vnet_name,
+                remote_virtual_network={"id": peer.peer_network},
+                remote_address_space={"address_prefixes": [str(peer.peer_cidr)]},
+                allow_virtual_network_access=True,
+                allow_forwarded_traffic=False,
+                allow_gateway_transit=False,
+                use_remote_gateways=False,
+                opts=scope.opts(),
+            )
+        self.private_link_service = pulumi.Output.from_input(pls_name) if args.connectivity.private_link else None
+        self.publish(
+            loadBalancerAnnotations=self.load_balancer_annotations, privateLinkService=self.private_link_service
+        )

@@ -9,15 +9,15 @@ in for it, and Azure keeps a dropped server restorable for 5 days (no final snap
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import dbformysql
 
 from infra.azure.common import AzureContext, global_name, lock_against_deletion
-from infra.azure.keys import TenantKeys
-from infra.azure.network import TenantNetwork, private_dns_zone
-from infra.cloud import DatabaseEndpoint
+from infra.azure.network import private_dns_zone
+from infra.cloud import DatabaseEndpoint, Part, PartComponent
 
 MYSQL_VERSION = "8.0.21"
 BACKUP_RETENTION_DAYS = 14
@@ -71,84 +71,94 @@ def primary_zone(zones: tuple[str, ...]) -> str | None:
 
 
 @dataclass(frozen=True)
-class Database:
+class DatabaseArgs:
+    sku: str
+    storage_gb: int
+    high_availability: bool
+    zones: tuple[str, ...]
+    vnet_id: pulumi.Input[str]
+    database_subnet_id: pulumi.Input[str]
+    key_id: pulumi.Input[str]  # versionless: the server follows the key's rotations
+    encryption_identity_id: pulumi.Input[str]
+    key_grants: Sequence[pulumi.Resource]
+    password: pulumi.Output[str]  # secret, from stack config
+
+
+class Database(PartComponent):
+    part = Part.DATABASE
     server: dbformysql.Server
     endpoint: DatabaseEndpoint
 
-
-def build_database(scope: AzureContext, net: TenantNetwork, keys: TenantKeys) -> Database:
-    ctx = scope.ctx
-    spec = ctx.spec
-    preset = spec.preset
-    tier = sku_tier(preset.db_instance_class)
-    password = ctx.secret("databasePassword")
-    server_name = global_name(spec.name, "mysql", max_length=63)
-    dns = private_dns_zone(scope, net, "mysql-dns", f"{server_name}.private.mysql.database.azure.com")
-    server = dbformysql.Server(
-        ctx.name("mysql"),
-        server_name=server_name,
-        resource_group_name=scope.group_name,
-        location=scope.location,
-        version=MYSQL_VERSION,
-        administrator_login=ADMIN_LOGIN,
-        administrator_login_password=password,
-        sku={"name": preset.db_instance_class, "tier": tier},
-        storage={"storage_size_gb": preset.db_storage_gb, "auto_grow": "Enabled", "auto_io_scaling": "Enabled"},
-        backup={"backup_retention_days": BACKUP_RETENTION_DAYS, "geo_redundant_backup": "Disabled"},
-        availability_zone=primary_zone(spec.zones),
-        high_availability=high_availability(enabled=preset.db_high_availability, tier=tier, zones=spec.zones),
-        network={
-            "public_network_access": "Disabled",
-            "delegated_subnet_resource_id": net.database_subnet.id,
-            "private_dns_zone_resource_id": dns.zone.id,
-        },
-        identity={"type": "UserAssigned", "user_assigned_identities": [keys.encryption_identity.id]},
-        data_encryption={
-            "type": dbformysql.DataEncryptionType.AZURE_KEY_VAULT,
-            "primary_key_uri": keys.key_id,
-            "primary_user_assigned_identity_id": keys.encryption_identity.id,
-        },
-        tags=ctx.tags,
-        # The server registers its name in the private DNS zone, which must already be linked to the VNet: the
-        # link is a separate resource that only the explicit dependency orders ("Private Network Access using
-        # virtual network integration", Private DNS zone and virtual network link:
-        # https://learn.microsoft.com/azure/mysql/flexible-server/concepts-networking-vnet; the azurerm
-        # `mysql_flexible_server` example creates the server `depends_on` the zone's virtual network link).
-        opts=scope.opts(
-            stateful=True,
-            depends_on=[*keys.grants, dns.link],
-            additional_secret_outputs=["administratorLoginPassword"],
-        ),
-    )
-    lock_against_deletion(scope, "mysql", server.id)
-    previous: list[pulumi.Resource] = []
-    for parameter, value in SERVER_PARAMETERS.items():
-        configuration = dbformysql.Configuration(
-            ctx.name(f"mysql-{parameter.replace('_', '-')}"),
-            configuration_name=parameter,
+    def __init__(self, scope: AzureContext, args: DatabaseArgs) -> None:
+        super().__init__(scope.ctx)
+        scope = scope.within(self)
+        ctx = scope.ctx
+        tier = sku_tier(args.sku)
+        server_name = global_name(scope.tenant, "mysql", max_length=63)
+        dns = private_dns_zone(scope, args.vnet_id, "mysql-dns", f"{server_name}.private.mysql.database.azure.com")
+        self.server = server = dbformysql.Server(
+            ctx.name("mysql"),
+            server_name=server_name,
+            resource_group_name=scope.group_name,
+            location=scope.location,
+            version=MYSQL_VERSION,
+            administrator_login=ADMIN_LOGIN,
+            administrator_login_password=args.password,
+            sku={"name": args.sku, "tier": tier},
+            storage={"storage_size_gb": args.storage_gb, "auto_grow": "Enabled", "auto_io_scaling": "Enabled"},
+            backup={"backup_retention_days": BACKUP_RETENTION_DAYS, "geo_redundant_backup": "Disabled"},
+            availability_zone=primary_zone(args.zones),
+            high_availability=high_availability(enabled=args.high_availability, tier=tier, zones=args.zones),
+            network={
+                "public_network_access": "Disabled",
+                "delegated_subnet_resource_id": args.database_subnet_id,
+                "private_dns_zone_resource_id": dns.zone.id,
+            },
+            identity={"type": "UserAssigned", "user_assigned_identities": [args.encryption_identity_id]},
+            data_encryption={
+                "type": dbformysql.DataEncryptionType.AZURE_KEY_VAULT,
+                "primary_key_uri": args.key_id,
+                "primary_user_assigned_identity_id": args.encryption_identity_id,
+            },
+            tags=ctx.tags,
+            # The server registers its name in the private DNS zone, which must already be linked to the VNet: the
+            # link is a separate resource that only the explicit dependency orders ("Private Network Access using
+            # virtual network integration", Private DNS zone and virtual network link:
+            # https://learn.microsoft.com/azure/mysql/flexible-server/concepts-networking-vnet; the azurerm
+            # `mysql_flexible_server` example creates the server `depends_on` the zone's virtual network link).
+            opts=scope.opts(
+                stateful=True,
+                depends_on=[*args.key_grants, dns.link],
+                additional_secret_outputs=["administratorLoginPassword"],
+            ),
+        )
+        lock_against_deletion(scope, "mysql", server.id)
+        previous: list[pulumi.Resource] = []
+        for parameter, value in SERVER_PARAMETERS.items():
+            configuration = dbformysql.Configuration(
+                ctx.name(f"mysql-{parameter.replace('_', '-')}"),
+                configuration_name=parameter,
+                server_name=server.name,
+                resource_group_name=scope.group_name,
+                value=value,
+                source="user-override",
+                opts=scope.opts(depends_on=list(previous)),
+            )
+            previous = [configuration]
+        dbformysql.Database(
+            ctx.name("mysql-db"),
+            database_name=DATABASE_NAME,
             server_name=server.name,
             resource_group_name=scope.group_name,
-            value=value,
-            source="user-override",
-            opts=scope.opts(depends_on=list(previous)),
+            charset="utf8mb4",
+            collation="utf8mb4_0900_ai_ci",
+            opts=scope.opts(stateful=True),
         )
-        previous = [configuration]
-    dbformysql.Database(
-        ctx.name("mysql-db"),
-        database_name=DATABASE_NAME,
-        server_name=server.name,
-        resource_group_name=scope.group_name,
-        charset="utf8mb4",
-        collation="utf8mb4_0900_ai_ci",
-        opts=scope.opts(stateful=True),
-    )
-    return Database(
-        server=server,
-        endpoint=DatabaseEndpoint(
+        self.endpoint = DatabaseEndpoint(
             host=server.fully_qualified_domain_name,
             port=MYSQL_PORT,
             name=DATABASE_NAME,
             user=ADMIN_LOGIN,
-            password=password,
-        ),
-    )
+            password=args.password,
+        )
+        self.publish(host=server.fully_qualified_domain_name, port=MYSQL_PORT)

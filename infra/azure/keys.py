@@ -17,7 +17,8 @@ from infra.azure.common import (
     grant_role,
     lock_against_deletion,
 )
-from infra.azure.network import TenantNetwork, private_endpoint
+from infra.azure.network import PrivateLinkSite, private_endpoint
+from infra.cloud import Part, PartComponent
 
 KEY_ROTATION_PERIOD = "P90D"  # ISO 8601 durations, as Key Vault rotation policies take them
 KEY_EXPIRY = "P1Y"
@@ -49,7 +50,7 @@ class KeyReference:
 
 def parse_key_id(key_id: str) -> KeyReference:
     """Parse `https://<vault>.vault.azure.net/keys/<name>/<version>`. The version is required because AKS's
-    KMS plugin pins one; MySQL and storage use the versionless id and follow rotations."""
+    KMS plugin and Azure Managed Redis pin one; MySQL and storage use the versionless id and follow rotations."""
     match = _KEY_ID.match(key_id.strip())
     if match is None:
         raise ValueError(
@@ -60,21 +61,16 @@ def parse_key_id(key_id: str) -> KeyReference:
 
 
 @dataclass(frozen=True)
-class TenantKeys:
-    key_id: pulumi.Output[str]  # versionless: services that accept it follow rotations
-    key_id_with_version: pulumi.Output[str]  # for AKS KMS, which needs a pinned version
-    key_name: pulumi.Output[str]
-    vault_uri: pulumi.Output[str]
-    vault: keyvault.Vault | None  # None when the customer's key is used
-    encryption_identity: managedidentity.UserAssignedIdentity
-    grants: tuple[pulumi.Resource, ...]  # resources using the key must wait for these
+class KeysArgs:
+    customer_managed_key: str | None  # the customer's Key Vault key id (with its version), used instead
+    site: PrivateLinkSite  # where the vault's private endpoint goes
 
 
-def _tenant_vault(scope: AzureContext, net: TenantNetwork, tenant_id: pulumi.Input[str]) -> keyvault.Vault:
+def _tenant_vault(scope: AzureContext, site: PrivateLinkSite, tenant_id: pulumi.Input[str]) -> keyvault.Vault:
     ctx = scope.ctx
     vault = keyvault.Vault(
         ctx.name("kv"),
-        vault_name=global_name(ctx.spec.name, "kv", max_length=24),
+        vault_name=global_name(scope.tenant, "kv", max_length=24),
         resource_group_name=scope.group_name,
         location=scope.location,
         properties={
@@ -96,7 +92,7 @@ def _tenant_vault(scope: AzureContext, net: TenantNetwork, tenant_id: pulumi.Inp
     )
     lock_against_deletion(scope, "kv", vault.id)
     private_endpoint(
-        scope, net, "kv-endpoint", target_id=vault.id, group_id="vault", zone="privatelink.vaultcore.azure.net"
+        scope, site, "kv-endpoint", target_id=vault.id, group_id="vault", zone="privatelink.vaultcore.azure.net"
     )
     return vault
 
@@ -131,44 +127,67 @@ def _tenant_key(scope: AzureContext, vault: keyvault.Vault) -> keyvault.Key:
     )
 
 
-def build_keys(scope: AzureContext, net: TenantNetwork) -> TenantKeys:
-    ctx = scope.ctx
-    identity = managedidentity.UserAssignedIdentity(
-        ctx.name("encryption-identity"),
-        resource_name_=ctx.name("encryption-identity"),
-        resource_group_name=scope.group_name,
-        location=scope.location,
-        tags=ctx.tags,
-        opts=scope.opts(),
-    )
-    if ctx.spec.customer_managed_key is not None:
-        # The customer grants this identity "Key Vault Crypto Service Encryption User" on their vault.
-        ref = parse_key_id(ctx.spec.customer_managed_key)
-        return TenantKeys(
-            key_id=pulumi.Output.from_input(ref.versionless_id),
-            key_id_with_version=pulumi.Output.from_input(ref.versioned_id),
-            key_name=pulumi.Output.from_input(ref.name),
-            vault_uri=pulumi.Output.from_input(ref.vault_uri),
-            vault=None,
-            encryption_identity=identity,
-            grants=(),
-        )
-    vault = _tenant_vault(scope, net, identity.tenant_id)
-    key = _tenant_key(scope, vault)
-    grant = grant_role(
-        scope,
-        "encryption-identity-key-access",
-        principal_id=identity.principal_id,
-        role=ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
-        on=vault.id,
-    )
-    return TenantKeys(
-        key_id=key.key_uri,
-        key_id_with_version=key.key_uri_with_version,
+def current_version(scope: AzureContext, key: keyvault.Key, vault: keyvault.Vault) -> pulumi.Output[str]:
+    """The key's current version, read on every `pulumi up` ("Gets the current version of the specified key",
+    Key Vault `Keys - Get`, the provider's `keyvault.getKey`), for the services that take only a versioned key:
+    AKS's KMS plugin and Azure Managed Redis. The rotation policy adds a version every 90 days, and each version
+    expires a year after it was made; a cluster left on the first version would stop decrypting etcd when it
+    expires. Read this way, each `pulumi up` moves those services to the newest version, which AKS then re-wraps
+    its data encryption keys with ("Rotate the existing keys", https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption)."""
+    found = keyvault.get_key_output(
         key_name=key.name,
-        # From the key's id rather than the vault's nested properties: one computed output to depend on.
-        vault_uri=key.key_uri.apply(lambda uri: uri.split("/keys/")[0]),
-        vault=vault,
-        encryption_identity=identity,
-        grants=(grant,),
+        resource_group_name=scope.group_name,
+        vault_name=vault.name,
+        opts=pulumi.InvokeOutputOptions(parent=scope.ctx.parent, provider=scope.provider),
     )
+    return found.key_uri_with_version
+
+
+class TenantKeys(PartComponent):
+    part = Part.KEYS
+    key_id: pulumi.Output[str]  # versionless: services that accept it (MySQL, storage) follow rotations
+    key_id_with_version: pulumi.Output[str]  # the current version, for the services that need one pinned
+    key_name: pulumi.Output[str]
+    vault_uri: pulumi.Output[str]
+    vault: keyvault.Vault | None  # None when the customer's key is used
+    encryption_identity: managedidentity.UserAssignedIdentity
+    grants: tuple[pulumi.Resource, ...]  # resources using the key must wait for these
+
+    def __init__(self, scope: AzureContext, args: KeysArgs) -> None:
+        super().__init__(scope.ctx)
+        scope = scope.within(self)
+        ctx = scope.ctx
+        self.encryption_identity = identity = managedidentity.UserAssignedIdentity(
+            ctx.name("encryption-identity"),
+            resource_name_=ctx.name("encryption-identity"),
+            resource_group_name=scope.group_name,
+            location=scope.location,
+            tags=ctx.tags,
+            opts=scope.opts(),
+        )
+        if args.customer_managed_key is not None:
+            # The customer grants this identity "Key Vault Crypto Service Encryption User" on their vault. Their
+            # key's version is pinned by the spec: the customer rotates it and updates the spec.
+            ref = parse_key_id(args.customer_managed_key)
+            self.key_id = pulumi.Output.from_input(ref.versionless_id)
+            self.key_id_with_version = pulumi.Output.from_input(ref.versioned_id)
+            self.key_name = pulumi.Output.from_input(ref.name)
+            self.vault_uri = pulumi.Output.from_input(ref.vault_uri)
+            self.vault, self.grants = None, ()
+        else:
+            self.vault = vault = _tenant_vault(scope, args.site, identity.tenant_id)
+            key = _tenant_key(scope, vault)
+            grant = grant_role(
+                scope,
+                "encryption-identity-key-access",
+                principal_id=identity.principal_id,
+                role=ROLE_KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
+                on=vault.id,
+            )
+            self.key_id = key.key_uri
+            self.key_id_with_version = current_version(scope, key, vault)
+            self.key_name = key.name
+            # From the key's id rather than the vault's nested properties: one computed output to depend on.
+            self.vault_uri = key.key_uri.apply(lambda uri: uri.split("/keys/")[0])
+            self.grants = (grant,)
+        self.publish(keyId=self.key_id, encryptionIdentity=identity.id)

@@ -8,13 +8,14 @@ public IPs are the NAT gateway's (egress only) and the gateway's load balancer (
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import network, privatedns
 
 from infra.azure.common import AzureContext
-from infra.azure.connectivity import ingress_rules
+from infra.cloud import Part, PartComponent
 
 FLOW_LOG_RETENTION_DAYS = 365
 # Azure creates one network watcher per subscription and region, in this group; flow logs must live there.
@@ -45,14 +46,17 @@ def plan_subnets(cidr: ipaddress.IPv4Network) -> SubnetPlan:
 
 
 @dataclass(frozen=True)
-class TenantNetwork:
-    plan: SubnetPlan
-    vnet: network.VirtualNetwork
-    nodes_subnet: network.Subnet
-    api_server_subnet: network.Subnet
-    database_subnet: network.Subnet
-    endpoints_subnet: network.Subnet
-    endpoints_subnet_name: str  # where the Private Link service (created by AKS) takes its NAT addresses
+class PrivateLinkSite:
+    """Where a part puts a private endpoint: the endpoints subnet, and the VNet its private DNS zones link to."""
+
+    vnet_id: pulumi.Input[str]
+    endpoints_subnet_id: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    cidr: ipaddress.IPv4Network
+    ingress_rules: Sequence[network.SecurityRuleArgsDict]  # the node subnet's inbound rules (HTTPS to the gateway)
 
 
 def _deny_internet_inbound(priority: int) -> network.SecurityRuleArgsDict:
@@ -109,67 +113,78 @@ def _nat_gateway(scope: AzureContext) -> network.NatGateway:
     )
 
 
-def build_network(scope: AzureContext) -> TenantNetwork:
-    ctx = scope.ctx
-    plan = plan_subnets(ctx.spec.network_cidr)
-    vnet = network.VirtualNetwork(
-        ctx.name("vnet"),
-        virtual_network_name=ctx.name("vnet"),
-        resource_group_name=scope.group_name,
-        location=scope.location,
-        address_space={"address_prefixes": [str(ctx.spec.network_cidr)]},
-        tags=ctx.tags,
-        opts=scope.opts(ignore_changes=["subnets"]),  # subnets are their own resources below
-    )
-    nat = _nat_gateway(scope)
-    nodes_nsg = _security_group(scope, "nodes-nsg", ingress_rules(ctx.spec.connectivity))
-    data_nsg = _security_group(scope, "data-nsg", [])
+class TenantNetwork(PartComponent):
+    part = Part.NETWORK
+    plan: SubnetPlan
+    vnet: network.VirtualNetwork
+    nodes_subnet: network.Subnet
+    api_server_subnet: network.Subnet
+    database_subnet: network.Subnet
+    endpoints_subnet: network.Subnet
+    endpoints_subnet_name: str  # where the Private Link service (created by AKS) takes its NAT addresses
 
-    # Azure refuses concurrent changes to one VNet's subnets, so each waits for the previous one.
-    previous: list[pulumi.Resource] = []
-
-    def subnet(
-        part: str,
-        cidr: ipaddress.IPv4Network,
-        *,
-        security_group: network.NetworkSecurityGroup | None = None,
-        delegated_to: str | None = None,
-        nat_gateway: network.NatGateway | None = None,
-        endpoints: bool = False,
-    ) -> network.Subnet:
-        created = network.Subnet(
-            ctx.name(part),
-            subnet_name=ctx.name(part),
+    def __init__(self, scope: AzureContext, args: NetworkArgs) -> None:
+        super().__init__(scope.ctx)
+        scope = scope.within(self)
+        ctx = scope.ctx
+        self.plan = plan = plan_subnets(args.cidr)
+        self.vnet = vnet = network.VirtualNetwork(
+            ctx.name("vnet"),
+            virtual_network_name=ctx.name("vnet"),
             resource_group_name=scope.group_name,
-            virtual_network_name=vnet.name,
-            address_prefix=str(cidr),
-            default_outbound_access=False,
-            network_security_group={"id": security_group.id} if security_group else None,
-            nat_gateway={"id": nat_gateway.id} if nat_gateway else None,
-            delegations=[{"name": part, "service_name": delegated_to}] if delegated_to else None,
-            # Private endpoints obey the subnet's NSG; the Private Link service takes its NAT addresses here.
-            private_endpoint_network_policies="Enabled" if endpoints else None,
-            private_link_service_network_policies="Disabled" if endpoints else None,
-            opts=scope.opts(depends_on=list(previous)),
+            location=scope.location,
+            address_space={"address_prefixes": [str(args.cidr)]},
+            tags=ctx.tags,
+            opts=scope.opts(ignore_changes=["subnets"]),  # subnets are their own resources below
         )
-        previous[:] = [created]
-        return created
+        nat = _nat_gateway(scope)
+        nodes_nsg = _security_group(scope, "nodes-nsg", list(args.ingress_rules))
+        data_nsg = _security_group(scope, "data-nsg", [])
 
-    nodes = subnet("nodes", plan.nodes, security_group=nodes_nsg, nat_gateway=nat)
-    api_server = subnet("apiserver", plan.api_server, delegated_to="Microsoft.ContainerService/managedClusters")
-    database = subnet(
-        "database", plan.database, security_group=data_nsg, delegated_to="Microsoft.DBforMySQL/flexibleServers"
-    )
-    endpoints = subnet("endpoints", plan.endpoints, security_group=data_nsg, endpoints=True)
-    return TenantNetwork(
-        plan=plan,
-        vnet=vnet,
-        nodes_subnet=nodes,
-        api_server_subnet=api_server,
-        database_subnet=database,
-        endpoints_subnet=endpoints,
-        endpoints_subnet_name=ctx.name("endpoints"),
-    )
+        # Azure refuses concurrent changes to one VNet's subnets, so each waits for the previous one.
+        previous: list[pulumi.Resource] = []
+
+        def subnet(
+            part: str,
+            cidr: ipaddress.IPv4Network,
+            *,
+            security_group: network.NetworkSecurityGroup | None = None,
+            delegated_to: str | None = None,
+            nat_gateway: network.NatGateway | None = None,
+            endpoints: bool = False,
+        ) -> network.Subnet:
+            created = network.Subnet(
+                ctx.name(part),
+                subnet_name=ctx.name(part),
+                resource_group_name=scope.group_name,
+                virtual_network_name=vnet.name,
+                address_prefix=str(cidr),
+                default_outbound_access=False,
+                network_security_group={"id": security_group.id} if security_group else None,
+                nat_gateway={"id": nat_gateway.id} if nat_gateway else None,
+                delegations=[{"name": part, "service_name": delegated_to}] if delegated_to else None,
+                # Private endpoints obey the subnet's NSG; the Private Link service takes its NAT addresses here.
+                private_endpoint_network_policies="Enabled" if endpoints else None,
+                private_link_service_network_policies="Disabled" if endpoints else None,
+                opts=scope.opts(depends_on=list(previous)),
+            )
+            previous[:] = [created]
+            return created
+
+        self.nodes_subnet = subnet("nodes", plan.nodes, security_group=nodes_nsg, nat_gateway=nat)
+        self.api_server_subnet = subnet(
+            "apiserver", plan.api_server, delegated_to="Microsoft.ContainerService/managedClusters"
+        )
+        self.database_subnet = subnet(
+            "database", plan.database, security_group=data_nsg, delegated_to="Microsoft.DBforMySQL/flexibleServers"
+        )
+        self.endpoints_subnet = subnet("endpoints", plan.endpoints, security_group=data_nsg, endpoints=True)
+        self.endpoints_subnet_name = ctx.name("endpoints")
+        self.publish(vnetId=vnet.id, nodesSubnetId=self.nodes_subnet.id, endpointsSubnetId=self.endpoints_subnet.id)
+
+    @property
+    def private_link_site(self) -> PrivateLinkSite:
+        return PrivateLinkSite(vnet_id=self.vnet.id, endpoints_subnet_id=self.endpoints_subnet.id)
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,7 @@ class PrivateDns:
     link: privatedns.VirtualNetworkLink
 
 
-def private_dns_zone(scope: AzureContext, net: TenantNetwork, part: str, zone: str) -> PrivateDns:
+def private_dns_zone(scope: AzureContext, vnet_id: pulumi.Input[str], part: str, zone: str) -> PrivateDns:
     """A private DNS zone resolvable only from the tenant's VNet (through the link)."""
     ctx = scope.ctx
     private_zone = privatedns.PrivateZone(
@@ -197,7 +212,7 @@ def private_dns_zone(scope: AzureContext, net: TenantNetwork, part: str, zone: s
         private_zone_name=private_zone.name,
         resource_group_name=scope.group_name,
         location="global",
-        virtual_network={"id": net.vnet.id},
+        virtual_network={"id": vnet_id},
         registration_enabled=False,
         tags=ctx.tags,
         opts=scope.opts(),
@@ -206,7 +221,7 @@ def private_dns_zone(scope: AzureContext, net: TenantNetwork, part: str, zone: s
 
 
 def private_endpoint(
-    scope: AzureContext, net: TenantNetwork, part: str, *, target_id: pulumi.Input[str], group_id: str, zone: str
+    scope: AzureContext, site: PrivateLinkSite, part: str, *, target_id: pulumi.Input[str], group_id: str, zone: str
 ) -> network.PrivateEndpoint:
     """Reach a PaaS resource (Key Vault, Redis) through a private IP in the endpoints subnet, with its
     privatelink DNS zone so its usual host name resolves to that IP inside the VNet."""
@@ -216,14 +231,14 @@ def private_endpoint(
         private_endpoint_name=ctx.name(part),
         resource_group_name=scope.group_name,
         location=scope.location,
-        subnet={"id": net.endpoints_subnet.id},
+        subnet={"id": site.endpoints_subnet_id},
         private_link_service_connections=[
             {"name": ctx.name(part), "private_link_service_id": target_id, "group_ids": [group_id]}
         ],
         tags=ctx.tags,
         opts=scope.opts(),
     )
-    dns = private_dns_zone(scope, net, f"{part}-dns", zone)
+    dns = private_dns_zone(scope, site.vnet_id, f"{part}-dns", zone)
     network.PrivateDnsZoneGroup(
         ctx.name(f"{part}-dns-group"),
         private_dns_zone_group_name="default",
@@ -235,7 +250,7 @@ def private_endpoint(
     return endpoint
 
 
-def flow_log(scope: AzureContext, net: TenantNetwork, storage_account_id: pulumi.Input[str]) -> network.FlowLog:
+def flow_log(scope: AzureContext, vnet_id: pulumi.Input[str], storage_account_id: pulumi.Input[str]) -> network.FlowLog:
     """VNet flow logs (every subnet, every NIC) into the tenant's retention-locked log archive."""
     ctx = scope.ctx
     return network.FlowLog(
@@ -244,7 +259,7 @@ def flow_log(scope: AzureContext, net: TenantNetwork, storage_account_id: pulumi
         network_watcher_name=f"NetworkWatcher_{scope.location}",
         resource_group_name=NETWORK_WATCHER_GROUP,
         location=scope.location,
-        target_resource_id=net.vnet.id,
+        target_resource_id=vnet_id,
         storage_id=storage_account_id,
         enabled=True,
         format={"type": network.FlowLogFormatType.JSON, "version": 2},

@@ -28,6 +28,8 @@ MYSQL_FIREWALL_RULE = f"{_T}dbformysql:FirewallRule"
 MYSQL_CONFIGURATION = f"{_T}dbformysql:Configuration"
 REDIS = f"{_T}redis:Redis"
 REDIS_FIREWALL_RULE = f"{_T}redis:FirewallRule"
+MANAGED_REDIS = f"{_T}redisenterprise:RedisEnterprise"
+MANAGED_REDIS_DATABASE = f"{_T}redisenterprise:Database"
 STORAGE_ACCOUNT = f"{_T}storage:StorageAccount"
 BLOB_CONTAINER = f"{_T}storage:BlobContainer"
 KEY_VAULT = f"{_T}keyvault:Vault"
@@ -66,6 +68,8 @@ STATEFUL_TYPES = (
     MYSQL_SERVER,
     f"{_T}dbformysql:Database",
     REDIS,
+    MANAGED_REDIS,
+    MANAGED_REDIS_DATABASE,
     STORAGE_ACCOUNT,
     BLOB_CONTAINER,
     KEY_VAULT,
@@ -79,163 +83,190 @@ WEAK_TLS = frozenset({"TLSv1", "TLSv1.0", "TLSv1.1"})
 # ------------------------------------------------------------------------------------- no public data
 
 
-def mysql_backups_kept(view: ResourceView, ctx: PolicyContext) -> str | None:
+def mysql_backups_kept(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     days = input_at(view.inputs, "backup.backupRetentionDays")
     if not isinstance(days, int | float) or days < MIN_BACKUP_DAYS:
-        return f"MySQL keeps backups {days or 'the default'} days; set backup.backupRetentionDays >= {MIN_BACKUP_DAYS}"
-    return protected_while_required(view, ctx)
+        kept = "the default number of" if days is None else str(days)
+        yield f"MySQL keeps backups {kept} days; set backup.backupRetentionDays >= {MIN_BACKUP_DAYS}"
+    yield from protected_while_required(view, ctx)
 
 
-def mysql_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
+def mysql_not_public(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     if input_at(view.inputs, "network.publicNetworkAccess") != "Disabled":
-        return "MySQL server allows public network access; set network.publicNetworkAccess to Disabled"
+        yield "MySQL server allows public network access; set network.publicNetworkAccess to Disabled"
     if not input_at(view.inputs, "network.delegatedSubnetResourceId"):
-        return "MySQL server is not VNet-injected; set network.delegatedSubnetResourceId to the database subnet"
-    return None
+        yield "MySQL server is not VNet-injected; set network.delegatedSubnetResourceId to the database subnet"
 
 
-def firewall_rule_forbidden(view: ResourceView, ctx: PolicyContext) -> str | None:
-    return (
+def firewall_rule_forbidden(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    yield (
         f"firewall rule {view.name!r} opens a data service to IP addresses outside the VNet; "
         "remove it and connect through the private subnet or private endpoint"
     )
 
 
-def redis_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
+def redis_not_public(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     if view.inputs.get("publicNetworkAccess") != "Disabled":
-        return (
-            "Redis cache allows public network access; set publicNetworkAccess to Disabled and use a private endpoint"
-        )
-    return None
+        yield "Redis cache allows public network access; set publicNetworkAccess to Disabled and use a private endpoint"
 
 
-def storage_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
+def storage_not_public(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    """No anonymous access, and closed at network level: the account's firewall denies by default
+    (`networkRuleSet.defaultAction` Deny; "Configure Azure Storage firewalls and virtual networks": the default
+    action Allow admits every network, https://learn.microsoft.com/azure/storage/common/storage-network-security),
+    and its IP rules admit nothing beyond the tenant's allow list."""
     if view.inputs.get("allowBlobPublicAccess") is not False:
-        return "storage account may allow anonymous blob access; set allowBlobPublicAccess to false"
-    return None
+        yield "storage account may allow anonymous blob access; set allowBlobPublicAccess to false"
+    if view.inputs.get("publicNetworkAccess") == "Disabled":
+        return
+    rules = view.inputs.get("networkRuleSet") or {}
+    if rules.get("defaultAction") != "Deny":
+        yield (
+            "storage account admits every network (networkRuleSet.defaultAction is not Deny); deny by default and "
+            "reach it through its private endpoint"
+        )
+    addresses = [str(r.get("iPAddressOrRange")) for r in rules.get("ipRules") or [] if isinstance(r, Mapping)]
+    if addresses and (beyond := cidrs.outside(addresses, ctx.trusted_cidrs)):
+        yield f"storage account firewall admits {beyond}, beyond the tenant's allow list"
 
 
-def container_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
+def container_not_public(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     access = view.inputs.get("publicAccess")
     if access not in (None, "None"):
-        return f"blob container has anonymous {access} access; set publicAccess to None"
-    return None
+        yield f"blob container has anonymous {access} access; set publicAccess to None"
 
 
-def vault_not_public(view: ResourceView, ctx: PolicyContext) -> str | None:
+def vault_not_public(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     properties = view.inputs.get("properties") or {}
     if (
         properties.get("publicNetworkAccess") != "Disabled"
         and input_at(properties, "networkAcls.defaultAction") != "Deny"
     ):
-        return (
+        yield (
             "Key Vault is reachable from any network; "
             "set publicNetworkAccess Disabled or networkAcls.defaultAction Deny"
         )
-    return None
+
+
+def managed_redis_not_public(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    """Azure Managed Redis takes `publicNetworkAccess` Enabled or Disabled (the RedisEnterprise API's required
+    property); the tenant's cache is reached through its private endpoint only."""
+    if view.inputs.get("publicNetworkAccess") != "Disabled":
+        yield "Azure Managed Redis allows public network access; set publicNetworkAccess to Disabled"
 
 
 # ------------------------------------------------------------------------------------- encryption at rest
 
 
-def mysql_tenant_key(view: ResourceView, ctx: PolicyContext) -> str | None:
+def mysql_tenant_key(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     encryption = view.inputs.get("dataEncryption") or {}
     if encryption.get("type") != "AzureKeyVault" or not encryption.get("primaryKeyURI"):
-        return "MySQL server is not encrypted with the tenant key; set dataEncryption (AzureKeyVault, primaryKeyURI)"
+        yield "MySQL server is not encrypted with the tenant key; set dataEncryption (AzureKeyVault, primaryKeyURI)"
     if not encryption.get("primaryUserAssignedIdentityId"):
-        return "MySQL data encryption names no identity; set dataEncryption.primaryUserAssignedIdentityId"
-    return None
+        yield "MySQL data encryption names no identity; set dataEncryption.primaryUserAssignedIdentityId"
 
 
-def storage_tenant_key(view: ResourceView, ctx: PolicyContext) -> str | None:
+def storage_tenant_key(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     encryption = view.inputs.get("encryption") or {}
     if encryption.get("keySource") != "Microsoft.Keyvault" or not input_at(encryption, "keyVaultProperties.keyName"):
-        return (
+        yield (
             "storage account is not encrypted with the tenant key; "
             "set encryption.keySource Microsoft.Keyvault and encryption.keyVaultProperties"
         )
     if encryption.get("requireInfrastructureEncryption") is not True:
-        return (
-            "storage account lacks infrastructure (double) encryption; set encryption.requireInfrastructureEncryption"
-        )
-    return None
+        yield "storage account lacks infrastructure (double) encryption; set encryption.requireInfrastructureEncryption"
 
 
-def cluster_secrets_tenant_key(view: ResourceView, ctx: PolicyContext) -> str | None:
+def cluster_secrets_tenant_key(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     kms = input_at(view.inputs, "securityProfile.azureKeyVaultKms") or {}
     if kms.get("enabled") is not True or not kms.get("keyId"):
-        return (
+        yield (
             "AKS secrets in etcd are not encrypted with the tenant key; "
             "enable securityProfile.azureKeyVaultKms with keyId"
         )
-    return None
 
 
-def key_rotates(view: ResourceView, ctx: PolicyContext) -> str | None:
+def managed_redis_tenant_key(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    """Azure Managed Redis encrypts its disks (persistence, OS) with a customer key through a user-assigned
+    identity ("Configure disk encryption for Azure Managed Redis instances using customer managed keys",
+    https://learn.microsoft.com/azure/redis/how-to-encryption)."""
+    cmk = input_at(view.inputs, "encryption.customerManagedKeyEncryption") or {}
+    if not cmk.get("keyEncryptionKeyUrl"):
+        yield "Azure Managed Redis is not encrypted with the tenant key; set encryption.customerManagedKeyEncryption"
+    if not input_at(cmk, "keyEncryptionKeyIdentity.userAssignedIdentityResourceId"):
+        yield "Azure Managed Redis key encryption names no user-assigned identity; set keyEncryptionKeyIdentity"
+
+
+def key_rotates(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     actions = input_at(view.inputs, "properties.rotationPolicy.lifetimeActions") or []
     if not any(input_at(a, "action.type") in ("rotate", "Rotate") for a in actions):
-        return "Key Vault key has no automatic rotation; add a rotationPolicy lifetime action of type rotate"
-    return None
+        yield "Key Vault key has no automatic rotation; add a rotationPolicy lifetime action of type rotate"
 
 
 # ------------------------------------------------------------------------------------- TLS in transit
 
 
-def redis_tls_only(view: ResourceView, ctx: PolicyContext) -> str | None:
+def redis_tls_only(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     if view.inputs.get("enableNonSslPort") is True:
-        return "Redis plaintext port 6379 is on; set enableNonSslPort to false"
+        yield "Redis plaintext port 6379 is on; set enableNonSslPort to false"
     if view.inputs.get("minimumTlsVersion") not in ("1.2", "1.3"):
-        return "Redis accepts TLS older than 1.2; set minimumTlsVersion to 1.2"
-    return None
+        yield "Redis accepts TLS older than 1.2; set minimumTlsVersion to 1.2"
 
 
-def mysql_parameter_tls(view: ResourceView, ctx: PolicyContext) -> str | None:
+def managed_redis_tls(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    if view.inputs.get("minimumTlsVersion") not in (None, "1.2", "1.3"):
+        yield "Azure Managed Redis accepts TLS older than 1.2; set minimumTlsVersion to 1.2"
+
+
+def managed_redis_database_tls(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    """`clientProtocol` Plaintext opens the database without TLS (the default is Encrypted)."""
+    if view.inputs.get("clientProtocol", "Encrypted") != "Encrypted":
+        yield "Azure Managed Redis database accepts plaintext clients; set clientProtocol to Encrypted"
+
+
+def mysql_parameter_tls(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     name, value = view.inputs.get("configurationName"), str(view.inputs.get("value", ""))
     if name == "require_secure_transport" and value.upper() != "ON":
-        return "MySQL require_secure_transport is off; set it to ON"
+        yield "MySQL require_secure_transport is off; set it to ON"
     if name == "tls_version" and {v.strip() for v in value.split(",")} & WEAK_TLS:
-        return f"MySQL tls_version {value!r} allows TLS 1.0/1.1; use TLSv1.2,TLSv1.3"
-    return None
+        yield f"MySQL tls_version {value!r} allows TLS 1.0/1.1; use TLSv1.2,TLSv1.3"
 
 
-def storage_https_only(view: ResourceView, ctx: PolicyContext) -> str | None:
+def storage_https_only(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     if view.inputs.get("enableHttpsTrafficOnly") is False:
-        return "storage account accepts plain HTTP; set enableHttpsTrafficOnly to true"
+        yield "storage account accepts plain HTTP; set enableHttpsTrafficOnly to true"
     if view.inputs.get("minimumTlsVersion") not in ("TLS1_2", "TLS1_3"):
-        return "storage account accepts TLS older than 1.2; set minimumTlsVersion to TLS1_2"
-    return None
+        yield "storage account accepts TLS older than 1.2; set minimumTlsVersion to TLS1_2"
 
 
 # ------------------------------------------------------------------------------------- deletion protection
 
 
-def protected_while_required(view: ResourceView, ctx: PolicyContext) -> str | None:
+def protected_while_required(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     if ctx.deletion_protection and not view.protect:
-        return "stateful resource is not protected while deletion protection is on; create it with protect=True"
-    return None
+        yield "stateful resource is not protected while deletion protection is on; create it with protect=True"
 
 
-def vault_purge_protected(view: ResourceView, ctx: PolicyContext) -> str | None:
+def vault_purge_protected(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     properties = view.inputs.get("properties") or {}
     if properties.get("enablePurgeProtection") is not True or properties.get("enableSoftDelete") is False:
-        return "Key Vault can be purged; set enableSoftDelete and enablePurgeProtection to true"
-    return protected_while_required(view, ctx)
+        yield "Key Vault can be purged; set enableSoftDelete and enablePurgeProtection to true"
+    yield from protected_while_required(view, ctx)
 
 
 # ------------------------------------------------------------------------------------- private cluster
 
 
-def cluster_endpoint_private(view: ResourceView, ctx: PolicyContext) -> str | None:
+def cluster_endpoint_private(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     profile = view.inputs.get("apiServerAccessProfile") or {}
     if profile.get("enablePrivateCluster") is True:
         if profile.get("enablePrivateClusterPublicFQDN") is True:
-            return "private AKS cluster publishes a public FQDN; set enablePrivateClusterPublicFQDN to false"
-        return None
+            yield "private AKS cluster publishes a public FQDN; set enablePrivateClusterPublicFQDN to false"
+        return
     ranges = [str(r) for r in profile.get("authorizedIPRanges") or []]
     beyond = cidrs.outside(ranges, ctx.cluster_api_cidrs) if ranges else "every address"
     if beyond:
-        return f"AKS API server is public to {beyond}; set apiServerAccessProfile.enablePrivateCluster"
-    return None
+        yield f"AKS API server is public to {beyond}; set apiServerAccessProfile.enablePrivateCluster"
 
 
 # ------------------------------------------------------------------------------------- open ingress
@@ -267,28 +298,27 @@ def _open_rule_problem(rule: Mapping[str, Any], ctx: PolicyContext) -> str | Non
     return None
 
 
-def security_group_open_ingress(view: ResourceView, ctx: PolicyContext) -> str | None:
+def security_group_open_ingress(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     for rule in view.inputs.get("securityRules") or []:
         if problem := _open_rule_problem(rule, ctx):
-            return problem
-    return None
+            yield problem
 
 
-def security_rule_open_ingress(view: ResourceView, ctx: PolicyContext) -> str | None:
-    return _open_rule_problem({"name": view.name, **view.inputs}, ctx)
+def security_rule_open_ingress(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    if problem := _open_rule_problem({"name": view.name, **view.inputs}, ctx):
+        yield problem
 
 
-def cluster_nodes_private(view: ResourceView, ctx: PolicyContext) -> str | None:
+def cluster_nodes_private(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     public = [p.get("name") for p in view.inputs.get("agentPoolProfiles") or [] if p.get("enableNodePublicIP")]
     if public:
-        return f"node pools {public} give nodes public IPs; set enableNodePublicIP to false"
-    return None
+        yield f"node pools {public} give nodes public IPs; set enableNodePublicIP to false"
 
 
 # ------------------------------------------------------------------------------------- nothing shared
 
 
-def private_link_restricted(view: ResourceView, ctx: PolicyContext) -> str | None:
+def private_link_restricted(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     """`visibility.subscriptions` and `autoApproval.subscriptions` take subscription ids, and `*` means every
     subscription (https://learn.microsoft.com/azure/private-link/private-link-service-overview#control-service-exposure).
     Visibility is limited to the spec's consumers; auto-approval is never granted, so a connection from even a
@@ -296,33 +326,38 @@ def private_link_restricted(view: ResourceView, ctx: PolicyContext) -> str | Non
     visible = [str(s) for s in input_at(view.inputs, "visibility.subscriptions") or []]
     approved = [str(s) for s in input_at(view.inputs, "autoApproval.subscriptions") or []]
     if not visible or "*" in visible:
-        return "Private Link service is visible to every subscription; list the tenant's consumers in visibility"
+        yield "Private Link service is visible to every subscription; list the tenant's consumers in visibility"
+    elif beyond := sorted(set(visible) - set(ctx.private_link_consumers)):
+        yield f"Private Link service is visible to {beyond}, not among the spec's private_link_consumers"
     if approved:
-        return (
+        yield (
             f"Private Link service auto-approves {approved}; leave autoApproval empty so every private "
             "connection is approved by hand (docs/tenant-stack.md)"
         )
-    if beyond := sorted(set(visible) - set(ctx.private_link_consumers)):
-        return f"Private Link service is visible to {beyond}, not among the spec's private_link_consumers"
-    return None
 
 
-def peering_without_transit(view: ResourceView, ctx: PolicyContext) -> str | None:
+def peering_without_transit(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     transit = [k for k in ("allowForwardedTraffic", "allowGatewayTransit", "useRemoteGateways") if view.inputs.get(k)]
     if transit:
-        return f"peering passes traffic on to other networks ({', '.join(transit)}); set them to false"
-    return None
+        yield f"peering passes traffic on to other networks ({', '.join(transit)}); set them to false"
 
 
-def role_not_privileged(view: ResourceView, ctx: PolicyContext) -> str | None:
-    role = str(view.inputs.get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
-    scope = str(view.inputs.get("scope", ""))
+def _role_id(view: ResourceView) -> str:
+    return str(view.inputs.get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def role_not_privileged(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    role, scope = _role_id(view), str(view.inputs.get("scope", ""))
     if role in PRIVILEGED_ROLES and (scope == UNKNOWN or _BROAD_SCOPE.match(scope)):
-        return (
+        yield (
             f"assigns {PRIVILEGED_ROLES[role]} at {scope!r} (resource group or wider); "
             "assign a data-plane role on the one resource that needs it"
         )
-    return None
+
+
+def storage_not_cross_tenant(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    if view.inputs.get("allowCrossTenantReplication") is not False:
+        yield "storage account may replicate to other Entra tenants; set allowCrossTenantReplication to false"
 
 
 def _storage_key_uri(view: ResourceView) -> list[Any]:
@@ -339,13 +374,21 @@ TENANT_KEY_REFERENCES = (
     Reference(MYSQL_SERVER, "dataEncryption.primaryKeyURI", (KEY,), "the tenant key"),
     Reference(MANAGED_CLUSTER, "securityProfile.azureKeyVaultKms.keyId", (KEY,), "the tenant key"),
     Reference(STORAGE_ACCOUNT, "encryption.keyVaultProperties", (KEY,), "the tenant key", _storage_key_uri),
+    Reference(MANAGED_REDIS, "encryption.customerManagedKeyEncryption.keyEncryptionKeyUrl", (KEY,), "the tenant key"),
 )
 OWN_REFERENCES = (
-    Reference(ROLE_ASSIGNMENT, "principalId", (IDENTITY,), "a tenant managed identity"),
     Reference(DIAGNOSTIC_SETTING, "storageAccountId", (STORAGE_ACCOUNT,), "a tenant storage account"),
     Reference(FLOW_LOG, "storageId", (STORAGE_ACCOUNT,), "a tenant storage account"),
+    Reference(MANAGED_REDIS_DATABASE, "clusterName", (MANAGED_REDIS,), "the tenant's Azure Managed Redis"),
 )
-AUDITED = (MYSQL_SERVER, KEY_VAULT, MANAGED_CLUSTER, REDIS)
+AUDITED = (MYSQL_SERVER, KEY_VAULT, MANAGED_CLUSTER, REDIS, MANAGED_REDIS_DATABASE)
+# Built-in roles that act on the cluster's Kubernetes API (Azure RBAC for Kubernetes authorization) or hand out
+# its kubeconfig, by id ("Azure built-in roles", Containers:
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers).
+AKS_ROLES = {
+    "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b": "Azure Kubernetes Service RBAC Cluster Admin",
+    "4abbcc35-e782-43d8-92c5-2d3f1bd2253f": "Azure Kubernetes Service Cluster User Role",
+}
 DIAGNOSTIC_COMPANIONS = tuple(
     Companion(Rule.AUDIT_TRAIL, owner, DIAGNOSTIC_SETTING, "resourceUri", "diagnostic setting exporting its audit logs")
     for owner in AUDITED
@@ -368,6 +411,34 @@ def _within_tenant_group(graph: Graph, ctx: PolicyContext) -> Iterator[Violation
             )
 
 
+def _role_principals_own(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
+    """Every role assignment goes to one of the stack's managed identities, with one narrow exception: the
+    cluster's Kubernetes roles (AKS_ROLES, on the stack's own cluster) may also go to the spec's operator groups
+    and to one further principal, the identity that runs `pulumi up` (its object id is read at deployment time
+    and known to no spec). A second such principal, or any other role for it, is a grant outside the tenant."""
+    clusters = graph.identifiers(MANAGED_CLUSTER)
+    deployers: set[str] = set()
+    for view in graph.of_type(ROLE_ASSIGNMENT):
+        principal = view.inputs.get("principalId")
+        if graph.refers_to(view, "principalId", principal, IDENTITY):
+            continue
+        scope = view.inputs.get("scope")
+        on_cluster = _role_id(view) in AKS_ROLES and (
+            scope in clusters or (scope == UNKNOWN and graph.depends_on(view, "scope", MANAGED_CLUSTER))
+        )
+        if on_cluster and principal in ctx.operator_principals:
+            continue
+        if on_cluster and isinstance(principal, str) and len(deployers | {principal}) <= 1:
+            deployers.add(principal)
+            continue
+        yield violation(
+            Rule.NO_CROSS_TENANT_SHARING,
+            view,
+            f"assigns a role to {principal!r}, which is not a managed identity of this stack, an operator group of "
+            "the spec (azure_operator_group_ids) or the deploying identity on the stack's cluster",
+        )
+
+
 def _archive_immutable(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
     """Audit logs go to a storage account with version-level immutability
     (https://learn.microsoft.com/azure/storage/blobs/immutable-storage-overview)."""
@@ -382,12 +453,6 @@ def _archive_immutable(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]:
             yield violation(Rule.AUDIT_TRAIL, view, "exports audit logs to a storage account without immutability")
 
 
-def storage_not_cross_tenant(view: ResourceView, ctx: PolicyContext) -> str | None:
-    if view.inputs.get("allowCrossTenantReplication") is not False:
-        return "storage account may replicate to other Entra tenants; set allowCrossTenantReplication to false"
-    return None
-
-
 def _checks() -> dict[Rule, dict[str, ResourceCheck]]:
     protected: dict[str, ResourceCheck] = dict.fromkeys(STATEFUL_TYPES, protected_while_required)
     return {
@@ -396,6 +461,7 @@ def _checks() -> dict[Rule, dict[str, ResourceCheck]]:
             MYSQL_FIREWALL_RULE: firewall_rule_forbidden,
             REDIS: redis_not_public,
             REDIS_FIREWALL_RULE: firewall_rule_forbidden,
+            MANAGED_REDIS: managed_redis_not_public,
             STORAGE_ACCOUNT: storage_not_public,
             BLOB_CONTAINER: container_not_public,
             KEY_VAULT: vault_not_public,
@@ -404,10 +470,13 @@ def _checks() -> dict[Rule, dict[str, ResourceCheck]]:
             MYSQL_SERVER: mysql_tenant_key,
             STORAGE_ACCOUNT: storage_tenant_key,
             MANAGED_CLUSTER: cluster_secrets_tenant_key,
+            MANAGED_REDIS: managed_redis_tenant_key,
             KEY: key_rotates,
         },
         Rule.TLS_IN_TRANSIT: {
             REDIS: redis_tls_only,
+            MANAGED_REDIS: managed_redis_tls,
+            MANAGED_REDIS_DATABASE: managed_redis_database_tls,
             MYSQL_CONFIGURATION: mysql_parameter_tls,
             STORAGE_ACCOUNT: storage_https_only,
         },
@@ -446,6 +515,7 @@ TAGGABLE_TYPES = frozenset(
         "containerservice:ManagedCluster",
         "dbformysql:Server",
         "redis:Redis",
+        "redisenterprise:RedisEnterprise",
         "storage:StorageAccount",
     )
 )
@@ -459,6 +529,7 @@ RULES = CloudRules(
         reference_check(Rule.NO_CROSS_TENANT_SHARING, OWN_REFERENCES, lambda ctx: ()),
         companion_check(DIAGNOSTIC_COMPANIONS),
         _within_tenant_group,
+        _role_principals_own,
         _archive_immutable,
     ),
 )

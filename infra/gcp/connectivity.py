@@ -6,15 +6,15 @@ the listed consumer projects, each connection approved by hand. Peering joins a 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.gcp.cluster import Cluster
-from infra.gcp.network import Network
+from infra.cloud import Part, PartComponent
 from infra.gcp.project import GcpContext
-from infra.spec import Peering, TenantSpec
+from infra.spec import Peering
 from infra.workload import LISTENER_PORT
 
 HEALTH_CHECK_PORT = 10256  # kube-proxy / Dataplane V2 node health, as GKE's own load balancers use
@@ -25,18 +25,10 @@ _NETWORK_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _PROJECT = re.compile(r"^([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{6,20})$")  # a project id or number
 
 
-@dataclass(frozen=True)
-class Connectivity:
-    load_balancer_annotations: dict[str, pulumi.Input[str]]
-    service_attachment: gcp.compute.ServiceAttachment | None
-    private_link_address: pulumi.Output[str] | None  # internal address the gateway Service must accept
-    peering: gcp.compute.NetworkPeering | None
-
-
-def load_balancer_annotations(spec: TenantSpec) -> dict[str, pulumi.Input[str]]:
+def load_balancer_annotations(public_ingress: bool) -> dict[str, pulumi.Input[str]]:
     """GKE Service annotations: a backend-service-based external passthrough load balancer when the
     gateway is public, an internal one otherwise (reached over Private Service Connect or peering)."""
-    if spec.connectivity.public_ingress:
+    if public_ingress:
         return {"cloud.google.com/l4-rbs": "enabled"}
     return {"networking.gke.io/load-balancer-type": "Internal"}
 
@@ -53,35 +45,62 @@ def peer_network_link(peering: Peering) -> str:
     return f"projects/{peering.peer_owner}/global/networks/{peering.peer_network}"
 
 
-def psc_consumers(spec: TenantSpec) -> list[str]:
+def psc_consumers(consumers: Sequence[str]) -> list[str]:
     """The projects allowed to connect over Private Service Connect, each checked to be a project id or number."""
-    for consumer in spec.connectivity.private_link_consumers:
+    for consumer in consumers:
         if not _PROJECT.match(consumer):
             raise ValueError(f"private_link_consumers entry {consumer!r} is not a GCP project id or number")
-    return list(spec.connectivity.private_link_consumers)
+    return list(consumers)
 
 
-def build_connectivity(project: GcpContext, network: Network, cluster: Cluster) -> Connectivity:
-    spec = project.ctx.spec
-    attachment, address = (None, None)
-    if spec.connectivity.private_link:
-        attachment, address = _private_service_connect(project, network, cluster)
-    peering = _peering(project, network, cluster, spec.connectivity.peering) if spec.connectivity.peering else None
-    return Connectivity(load_balancer_annotations(spec), attachment, address, peering)
+@dataclass(frozen=True)
+class ConnectivityArgs:
+    region: str
+    public_ingress: bool
+    private_link_consumers: tuple[str, ...]  # non-empty: a Private Service Connect attachment for these projects
+    peering: Peering | None
+    vpc_id: pulumi.Input[str]
+    vpc_self_link: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]
+    psc_nat_cidr: str
+    node_tag: str
+    node_pool_groups: pulumi.Input[Sequence[str]]  # the node pool's managed instance groups (PSC backends)
+
+
+class Connectivity(PartComponent):
+    part = Part.CONNECTIVITY
+    load_balancer_annotations: dict[str, pulumi.Input[str]]
+    service_attachment: gcp.compute.ServiceAttachment | None
+    private_link_address: pulumi.Output[str] | None  # internal address the gateway Service must accept
+    peering: gcp.compute.NetworkPeering | None
+
+    def __init__(self, scope: GcpContext, args: ConnectivityArgs) -> None:
+        super().__init__(scope.ctx)
+        project = scope.within(self)
+        self.service_attachment, self.private_link_address = None, None
+        if args.private_link_consumers:
+            self.service_attachment, self.private_link_address = _private_service_connect(project, args)
+        self.peering = _peering(project, args, args.peering) if args.peering else None
+        self.load_balancer_annotations = load_balancer_annotations(args.public_ingress)
+        self.publish(
+            loadBalancerAnnotations=self.load_balancer_annotations,
+            serviceAttachment=self.service_attachment.self_link if self.service_attachment else None,
+            privateLinkAddress=self.private_link_address,
+        )
 
 
 def _allow_to_nodes(
-    project: GcpContext, network: Network, cluster: Cluster, part: str, sources: list[str], ports: list[int]
+    project: GcpContext, args: ConnectivityArgs, part: str, sources: list[str], ports: list[int]
 ) -> None:
     gcp.compute.Firewall(
         project.ctx.name(part),
         name=project.ctx.name(part),
         project=project.project,
-        network=network.vpc.id,
+        network=args.vpc_id,
         direction="INGRESS",
         priority=1000,
         source_ranges=sources,
-        target_tags=[cluster.node_tag],
+        target_tags=[args.node_tag],
         allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[str(port) for port in ports])],
         log_config=gcp.compute.FirewallLogConfigArgs(metadata="INCLUDE_ALL_METADATA"),
         opts=project.opts(),
@@ -89,33 +108,31 @@ def _allow_to_nodes(
 
 
 def _private_service_connect(
-    project: GcpContext, network: Network, cluster: Cluster
+    project: GcpContext, args: ConnectivityArgs
 ) -> tuple[gcp.compute.ServiceAttachment, pulumi.Output[str]]:
     ctx = project.ctx
-    spec = ctx.spec
     nat_subnet = gcp.compute.Subnetwork(
         ctx.name("psc-nat"),
         name=ctx.name("psc-nat"),
         project=project.project,
-        region=project.region,
-        network=network.vpc.id,
-        ip_cidr_range=str(network.plan.private_service_connect),
+        region=args.region,
+        network=args.vpc_id,
+        ip_cidr_range=args.psc_nat_cidr,
         purpose="PRIVATE_SERVICE_CONNECT",
         opts=project.opts(),
     )
     _allow_to_nodes(
         project,
-        network,
-        cluster,
+        args,
         "allow-private-service-connect",
-        [str(network.plan.private_service_connect), *GOOGLE_HEALTH_CHECK_RANGES],
+        [args.psc_nat_cidr, *GOOGLE_HEALTH_CHECK_RANGES],
         [LISTENER_PORT, HEALTH_CHECK_PORT],
     )
     health_check = gcp.compute.RegionHealthCheck(
         ctx.name("psc-health"),
         name=ctx.name("psc-health"),
         project=project.project,
-        region=project.region,
+        region=args.region,
         http_health_check=gcp.compute.RegionHealthCheckHttpHealthCheckArgs(
             port=HEALTH_CHECK_PORT, request_path="/healthz"
         ),
@@ -125,11 +142,11 @@ def _private_service_connect(
         ctx.name("psc-backend"),
         name=ctx.name("psc-backend"),
         project=project.project,
-        region=project.region,
+        region=args.region,
         load_balancing_scheme="INTERNAL",
         protocol="TCP",
         health_checks=health_check.id,
-        backends=cluster.node_pool.managed_instance_group_urls.apply(
+        backends=pulumi.Output.from_input(args.node_pool_groups).apply(
             lambda urls: [
                 gcp.compute.RegionBackendServiceBackendArgs(group=url, balancing_mode="CONNECTION") for url in urls
             ]
@@ -140,8 +157,8 @@ def _private_service_connect(
         ctx.name("psc-gateway"),
         name=ctx.name("psc-gateway"),
         project=project.project,
-        region=project.region,
-        subnetwork=network.subnet.id,
+        region=args.region,
+        subnetwork=args.subnet_id,
         address_type="INTERNAL",
         labels=project.labels,
         opts=project.opts(),
@@ -150,13 +167,13 @@ def _private_service_connect(
         ctx.name("psc-gateway"),
         name=ctx.name("psc-gateway"),
         project=project.project,
-        region=project.region,
+        region=args.region,
         load_balancing_scheme="INTERNAL",
         ip_protocol="TCP",
         ports=[str(LISTENER_PORT)],
         ip_address=address.address,
-        network=network.vpc.id,
-        subnetwork=network.subnet.id,
+        network=args.vpc_id,
+        subnetwork=args.subnet_id,
         backend_service=backend.id,
         labels=project.labels,
         opts=project.opts(),
@@ -165,14 +182,14 @@ def _private_service_connect(
         ctx.name("gateway-psc"),
         name=ctx.name("gateway-psc"),
         project=project.project,
-        region=project.region,
-        description=f"Enclave gateway of tenant {spec.name}",
+        region=args.region,
+        description=f"Enclave gateway of tenant {project.tenant}",
         connection_preference="ACCEPT_MANUAL",
         consumer_accept_lists=[
             gcp.compute.ServiceAttachmentConsumerAcceptListArgs(
                 project_id_or_num=consumer, connection_limit=PSC_CONNECTION_LIMIT
             )
-            for consumer in psc_consumers(spec)
+            for consumer in psc_consumers(args.private_link_consumers)
         ],
         nat_subnets=[nat_subnet.id],
         enable_proxy_protocol=False,
@@ -182,16 +199,16 @@ def _private_service_connect(
     return attachment, address.address
 
 
-def _peering(project: GcpContext, network: Network, cluster: Cluster, peering: Peering) -> gcp.compute.NetworkPeering:
+def _peering(project: GcpContext, args: ConnectivityArgs, peering: Peering) -> gcp.compute.NetworkPeering:
     """Our half of the peering (the customer creates the other); the peer reaches the gateway on 443 only."""
     connection = gcp.compute.NetworkPeering(
         project.ctx.name("peering"),
         name=project.ctx.name("peering"),
-        network=network.vpc.self_link,
+        network=args.vpc_self_link,
         peer_network=peer_network_link(peering),
         export_custom_routes=False,
         import_custom_routes=False,
         opts=project.opts(),
     )
-    _allow_to_nodes(project, network, cluster, "allow-peer", [str(peering.peer_cidr)], [LISTENER_PORT])
+    _allow_to_nodes(project, args, "allow-peer", [str(peering.peer_cidr)], [LISTENER_PORT])
     return connection

@@ -89,156 +89,144 @@ MIN_BACKUPS = 7
 # --- no public data services ---------------------------------------------------------------------------
 
 
-def _sql_private(r: ResourceView, _: PolicyContext) -> str | None:
+def _sql_private(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     ip = input_at(r.inputs, "settings.ipConfiguration") or {}
     if ip.get("ipv4Enabled") is not False:
-        return "Cloud SQL has a public IP: set settings.ipConfiguration.ipv4Enabled = false"
+        yield "Cloud SQL has a public IP: set settings.ipConfiguration.ipv4Enabled = false"
     if not ip.get("privateNetwork"):
-        return "Cloud SQL has no private network: set settings.ipConfiguration.privateNetwork to the tenant VPC"
+        yield "Cloud SQL has no private network: set settings.ipConfiguration.privateNetwork to the tenant VPC"
     if ip.get("authorizedNetworks"):
-        return "Cloud SQL lists authorizedNetworks: remove them; clients connect over the private network"
-    return None
+        yield "Cloud SQL lists authorizedNetworks: remove them; clients connect over the private network"
 
 
-def _redis_private(r: ResourceView, _: PolicyContext) -> str | None:
+def _redis_private(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     if r.inputs.get("connectMode") != "PRIVATE_SERVICE_ACCESS":
-        return "Memorystore must use connectMode PRIVATE_SERVICE_ACCESS on the tenant VPC"
+        yield "Memorystore must use connectMode PRIVATE_SERVICE_ACCESS on the tenant VPC"
     if r.inputs.get("authEnabled") is not True:
-        return "Memorystore accepts unauthenticated clients: set authEnabled = true"
-    return None
+        yield "Memorystore accepts unauthenticated clients: set authEnabled = true"
 
 
-def _bucket_private(r: ResourceView, _: PolicyContext) -> str | None:
+def _bucket_private(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     if r.inputs.get("publicAccessPrevention") != "enforced":
-        return "the bucket can be made public: set publicAccessPrevention = 'enforced'"
+        yield "the bucket can be made public: set publicAccessPrevention = 'enforced'"
     if r.inputs.get("uniformBucketLevelAccess") is not True:
-        return "the bucket allows object ACLs: set uniformBucketLevelAccess = true"
-    return None
+        yield "the bucket allows object ACLs: set uniformBucketLevelAccess = true"
 
 
-def _bucket_grant_private(r: ResourceView, _: PolicyContext) -> str | None:
+def _bucket_grant_private(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     members = [r.inputs.get("member"), *(r.inputs.get("members") or [])]
-    public = sorted(m for m in members if m in PUBLIC_MEMBERS)
-    if public:
-        return f"the bucket is granted to {', '.join(public)}: grant named principals only"
-    return None
+    if public := sorted(m for m in members if m in PUBLIC_MEMBERS):
+        yield f"the bucket is granted to {', '.join(public)}: grant named principals only"
 
 
 # --- encryption at rest with the tenant key --------------------------------------------------------------
 
 
 def _needs(path: tuple[str, ...], what: str) -> ResourceCheck:
-    def check(r: ResourceView, _: PolicyContext) -> str | None:
+    def check(r: ResourceView, _: PolicyContext) -> Iterator[str]:
         if not input_at(r.inputs, ".".join(path)):
-            return f"{what} is not encrypted with the tenant key: set {'.'.join(path)} to the tenant's KMS key"
-        return None
+            yield f"{what} is not encrypted with the tenant key: set {'.'.join(path)} to the tenant's KMS key"
 
     return check
 
 
-def _cluster_secrets_encrypted(r: ResourceView, _: PolicyContext) -> str | None:
+def _cluster_secrets_encrypted(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     encryption = r.inputs.get("databaseEncryption") or {}
     if encryption.get("state") != "ENCRYPTED" or not encryption.get("keyName"):
-        return "GKE secrets are not encrypted with the tenant key: set databaseEncryption state ENCRYPTED and keyName"
-    return None
+        yield "GKE secrets are not encrypted with the tenant key: set databaseEncryption state ENCRYPTED and keyName"
 
 
 # --- TLS in transit --------------------------------------------------------------------------------------
 
 
-def _sql_tls(r: ResourceView, _: PolicyContext) -> str | None:
+def _sql_tls(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     if input_at(r.inputs, "settings.ipConfiguration.sslMode") not in TLS_SSL_MODES:
-        return "Cloud SQL accepts plaintext connections: set settings.ipConfiguration.sslMode = 'ENCRYPTED_ONLY'"
-    return None
+        yield "Cloud SQL accepts plaintext connections: set settings.ipConfiguration.sslMode = 'ENCRYPTED_ONLY'"
 
 
-def _redis_tls(r: ResourceView, _: PolicyContext) -> str | None:
+def _redis_tls(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     if r.inputs.get("transitEncryptionMode") != "SERVER_AUTHENTICATION":
-        return "Memorystore accepts plaintext: set transitEncryptionMode = 'SERVER_AUTHENTICATION'"
-    return None
+        yield "Memorystore accepts plaintext: set transitEncryptionMode = 'SERVER_AUTHENTICATION'"
 
 
 # --- deletion protection ---------------------------------------------------------------------------------
 
 
-def _protected(r: ResourceView, ctx: PolicyContext, flags: tuple[tuple[str, ...], ...] = ()) -> str | None:
+def _protected(r: ResourceView, ctx: PolicyContext, flags: tuple[tuple[str, ...], ...] = ()) -> Iterator[str]:
     if not ctx.deletion_protection:
-        return None
+        return
     if not r.protect:
-        return "the resource is not protected: create it with protect=True (ctx.opts(stateful=True))"
+        yield "the resource is not protected: create it with protect=True (ctx.opts(stateful=True))"
     for path in flags:
         if input_at(r.inputs, ".".join(path)) is not True:
-            return f"deletion protection is off: set {'.'.join(path)} = true"
-    return None
+            yield f"deletion protection is off: set {'.'.join(path)} = true"
 
 
-def _sql_durable(r: ResourceView, ctx: PolicyContext) -> str | None:
+def _sql_durable(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     backups = input_at(r.inputs, "settings.backupConfiguration") or {}
     if backups.get("enabled") is not True or backups.get("binaryLogEnabled") is not True:
-        return "Cloud SQL lacks point-in-time recovery: enable backupConfiguration.enabled and binaryLogEnabled"
+        yield "Cloud SQL lacks point-in-time recovery: enable backupConfiguration.enabled and binaryLogEnabled"
     retained = input_at(backups, "backupRetentionSettings.retainedBackups")
     if not isinstance(retained, int | float) or retained < MIN_BACKUPS:
-        return f"Cloud SQL keeps {retained or 'the default'} backups: set retainedBackups >= {MIN_BACKUPS}"
+        kept = "the default number of" if retained is None else str(retained)
+        yield f"Cloud SQL keeps {kept} backups: set retainedBackups >= {MIN_BACKUPS}"
     if ctx.deletion_protection and input_at(r.inputs, "settings.finalBackupConfig.enabled") is not True:
-        return "Cloud SQL takes no final backup on deletion: set settings.finalBackupConfig.enabled = true"
-    return _protected(r, ctx, (("deletionProtection",), ("settings", "deletionProtectionEnabled")))
+        yield "Cloud SQL takes no final backup on deletion: set settings.finalBackupConfig.enabled = true"
+    yield from _protected(r, ctx, (("deletionProtection",), ("settings", "deletionProtectionEnabled")))
 
 
-def _redis_protected(r: ResourceView, ctx: PolicyContext) -> str | None:
-    return _protected(r, ctx, (("deletionProtection",),))
+def _redis_protected(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    yield from _protected(r, ctx, (("deletionProtection",),))
 
 
-def _cluster_protected(r: ResourceView, ctx: PolicyContext) -> str | None:
+def _cluster_protected(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     if ctx.deletion_protection and r.inputs.get("deletionProtection") is False:
-        return "the GKE cluster can be deleted: set deletionProtection = true"
-    return None
+        yield "the GKE cluster can be deleted: set deletionProtection = true"
 
 
-def _bucket_protected(r: ResourceView, ctx: PolicyContext) -> str | None:
+def _bucket_protected(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     if r.inputs.get("forceDestroy") is True and ctx.deletion_protection:
-        return "the bucket would be emptied on delete: set forceDestroy = false"
-    return _protected(r, ctx)
+        yield "the bucket would be emptied on delete: set forceDestroy = false"
+    yield from _protected(r, ctx)
 
 
-def _key_protected(r: ResourceView, ctx: PolicyContext) -> str | None:
+def _key_protected(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     if ctx.deletion_protection and r.inputs.get("deletionPolicy") != "PREVENT":
-        return "the tenant key can be destroyed: set deletionPolicy = 'PREVENT'"
+        yield "the tenant key can be destroyed: set deletionPolicy = 'PREVENT'"
     if not r.inputs.get("rotationPeriod"):
-        return "the tenant key never rotates: set rotationPeriod (e.g. '7776000s')"
-    return _protected(r, ctx)
+        yield "the tenant key never rotates: set rotationPeriod (e.g. '7776000s')"
+    yield from _protected(r, ctx)
 
 
-def _key_ring_protected(r: ResourceView, ctx: PolicyContext) -> str | None:
-    return _protected(r, ctx)
+def _key_ring_protected(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    yield from _protected(r, ctx)
 
 
 # --- private cluster endpoint ----------------------------------------------------------------------------
 
 
-def _cluster_private(r: ResourceView, ctx: PolicyContext) -> str | None:
+def _cluster_private(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     private = r.inputs.get("privateClusterConfig") or {}
     if private.get("enablePrivateNodes") is not True:
-        return "GKE nodes have public IPs: set privateClusterConfig.enablePrivateNodes = true"
+        yield "GKE nodes have public IPs: set privateClusterConfig.enablePrivateNodes = true"
     networks = r.inputs.get("masterAuthorizedNetworksConfig") or {}
     if networks.get("gcpPublicCidrsAccessEnabled") is True:
-        return "the GKE control plane admits all Google Cloud IPs: set gcpPublicCidrsAccessEnabled = false"
+        yield "the GKE control plane admits all Google Cloud IPs: set gcpPublicCidrsAccessEnabled = false"
     blocks = [block.get("cidrBlock") for block in networks.get("cidrBlocks") or []]
     if blocks and (beyond := cidrs.outside(blocks, ctx.cluster_api_cidrs)):
-        return f"the GKE control plane admits {beyond}: keep masterAuthorizedNetworks inside the tenant's networks"
+        yield f"the GKE control plane admits {beyond}: keep masterAuthorizedNetworks inside the tenant's networks"
     if private.get("enablePrivateEndpoint") is not True and not blocks:
-        return "the GKE control plane is public: set enablePrivateEndpoint = true or list masterAuthorizedNetworks"
-    return None
+        yield "the GKE control plane is public: set enablePrivateEndpoint = true or list masterAuthorizedNetworks"
 
 
 # --- tenant labels on nested label fields ----------------------------------------------------------------
 
 
 def _nested_label(path: tuple[str, ...]) -> ResourceCheck:
-    def check(r: ResourceView, ctx: PolicyContext) -> str | None:
+    def check(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
         labels = input_at(r.inputs, ".".join(path)) or {}
         if labels.get(TENANT_TAG) != ctx.tenant:
-            return f"missing label {TENANT_TAG}={ctx.tenant}: add it to {'.'.join(path)}"
-        return None
+            yield f"missing label {TENANT_TAG}={ctx.tenant}: add it to {'.'.join(path)}"
 
     return check
 
@@ -246,52 +234,50 @@ def _nested_label(path: tuple[str, ...]) -> ResourceCheck:
 # --- no open ingress -------------------------------------------------------------------------------------
 
 
-def _firewall_ingress(r: ResourceView, ctx: PolicyContext) -> str | None:
+def _firewall_ingress(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     """Sources count as their union: `0.0.0.0/1` + `128.0.0.0/1` is the internet. A rule with no source
     ranges, tags or service accounts admits every address (https://cloud.google.com/firewall/docs/firewalls#sources_for_rules)."""
     if r.inputs.get("direction", "INGRESS") != "INGRESS" or not r.inputs.get("allows"):
-        return None
+        return
     ranges = list(r.inputs.get("sourceRanges") or [])
     if not ranges and (r.inputs.get("sourceTags") or r.inputs.get("sourceServiceAccounts")):
-        return None
+        return
     beyond = cidrs.outside(ranges, (*ctx.trusted_cidrs, *HEALTH_CHECK_RANGES)) if ranges else "every address"
     if not beyond:
-        return None
+        return
     listener_only = all(
         allow.get("protocol") == "tcp" and list(allow.get("ports") or []) == ["443"] for allow in r.inputs["allows"]
     )
     if listener_only and not ctx.allowed_cidrs:
-        return None  # the gateway's TLS listener, open by design when the tenant has no allow list
-    return f"the firewall admits {beyond}: restrict sourceRanges to the tenant's allow list or its own networks"
+        return  # the gateway's TLS listener, open by design when the tenant has no allow list
+    yield f"the firewall admits {beyond}: restrict sourceRanges to the tenant's allow list or its own networks"
 
 
-def _address_internal(r: ResourceView, _: PolicyContext) -> str | None:
+def _address_internal(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     if r.inputs.get("addressType", "EXTERNAL") != "INTERNAL":
-        return "an external address: only the gateway's load balancer (created by GKE) may be public"
-    return None
+        yield "an external address: only the gateway's load balancer (created by GKE) may be public"
 
 
 # --- nothing shared with another tenant ------------------------------------------------------------------
 
 
-def _attachment_explicit(r: ResourceView, ctx: PolicyContext) -> str | None:
+def _attachment_explicit(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     """ACCEPT_AUTOMATIC accepts every project's connection
     (https://cloud.google.com/vpc/docs/about-vpc-hosted-services#connection-preference); the accept list
     must name only the spec's consumers."""
     if r.inputs.get("connectionPreference") != "ACCEPT_MANUAL":
-        return "the service attachment accepts any project: set connectionPreference = 'ACCEPT_MANUAL'"
+        yield "the service attachment accepts any project: set connectionPreference = 'ACCEPT_MANUAL'"
     accepted = [
         str(entry.get("projectIdOrNum") or entry.get("networkUrl"))
         for entry in r.inputs.get("consumerAcceptLists") or []
         if isinstance(entry, dict)
     ]
     if not accepted:
-        return "the service attachment has no consumer allow list: list the tenant's consumer projects"
-    if "*" in accepted:
-        return "the service attachment accepts '*': list the spec's consumer projects"
-    if beyond := sorted(set(accepted) - set(ctx.private_link_consumers)):
-        return f"the service attachment accepts {beyond}, not among the spec's private_link_consumers"
-    return None
+        yield "the service attachment has no consumer allow list: list the tenant's consumer projects"
+    elif "*" in accepted:
+        yield "the service attachment accepts '*': list the spec's consumer projects"
+    elif beyond := sorted(set(accepted) - set(ctx.private_link_consumers)):
+        yield f"the service attachment accepts {beyond}, not among the spec's private_link_consumers"
 
 
 # --- least privilege ---------------------------------------------------------------------------------------
@@ -308,41 +294,65 @@ def _roles(r: ResourceView) -> list[str]:
     return [str(r.inputs.get("role"))]
 
 
-def _no_basic_roles(r: ResourceView, _: PolicyContext) -> str | None:
+def _no_basic_roles(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     if basic := sorted(set(_roles(r)) & BASIC_ROLES):
-        return f"grants the basic role(s) {basic}, which are highly permissive: grant a predefined role instead"
+        yield f"grants the basic role(s) {basic}, which are highly permissive: grant a predefined role instead"
     if "<unreadable policyData>" in _roles(r):
-        return "policyData is not a readable IAM policy"
-    return None
+        yield "policyData is not a readable IAM policy"
 
 
-def _not_above_project(r: ResourceView, _: PolicyContext) -> str | None:
-    return "a grant on a folder or organization reaches every project under it: grant on the tenant's project"
+def _not_above_project(r: ResourceView, _: PolicyContext) -> Iterator[str]:
+    yield "a grant on a folder or organization reaches every project under it: grant on the tenant's project"
+
+
+# Nodes run as a service account; left unset (or set to "default") it is the project's Compute Engine default
+# service account, which has the Editor role unless an organization policy removed it: "Use least privilege
+# IAM service accounts" (https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa).
+# A cluster that removes its default node pool still creates it first with the cluster's own `nodeConfig`, so
+# the cluster's node config is judged too.
+_DEFAULT_COMPUTE_ACCOUNT = re.compile(r"^\d+-compute@developer\.gserviceaccount\.com$")
+
+
+def _node_account(config: Any, what: str) -> Iterator[str]:
+    account = input_at(config, "serviceAccount") if isinstance(config, dict) else None
+    if not account or account == "default" or _DEFAULT_COMPUTE_ACCOUNT.match(str(account)):
+        yield (
+            f"{what} run as the Compute Engine default service account (Editor on the project): "
+            "set nodeConfig.serviceAccount to the stack's node service account"
+        )
+
+
+def _pool_least_privilege(r: ResourceView, _: PolicyContext) -> Iterator[str]:
+    yield from _node_account(r.inputs.get("nodeConfig"), "the node pool's nodes")
+
+
+def _cluster_default_pool(r: ResourceView, _: PolicyContext) -> Iterator[str]:
+    if r.inputs.get("enableAutopilot") is True:
+        return
+    yield from _node_account(r.inputs.get("nodeConfig"), "the cluster's default node pool's nodes")
 
 
 def _members(r: ResourceView) -> list[str]:
     return [str(m) for m in [r.inputs.get("member"), *(r.inputs.get("members") or [])] if m]
 
 
-def _grant_in_tenant_project(r: ResourceView, ctx: PolicyContext) -> str | None:
+def _grant_in_tenant_project(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
     """A grant is on the tenant's project and to principals of the tenant's project (or Google's agents)."""
     project = r.inputs.get("project")
     if r.type in (PROJECT_MEMBER, PROJECT_BINDING, PROJECT_POLICY) and ctx.gcp_project and project != ctx.gcp_project:
-        return f"grants on project {project!r}, not the tenant's project {ctx.gcp_project!r}"
+        yield f"grants on project {project!r}, not the tenant's project {ctx.gcp_project!r}"
     for member in _members(r):
         m = _ACCOUNT_PROJECT.match(member)
-        project = m and (m.group(1) or m.group(2))
-        if project and ctx.gcp_project and project != ctx.gcp_project:
-            return f"grants to {member}, a principal of project {project!r}, not the tenant's {ctx.gcp_project!r}"
-    return None
+        owner = m and (m.group(1) or m.group(2))
+        if owner and ctx.gcp_project and owner != ctx.gcp_project:
+            yield f"grants to {member}, a principal of project {owner!r}, not the tenant's {ctx.gcp_project!r}"
 
 
-def _audit_config_complete(r: ResourceView, _: PolicyContext) -> str | None:
+def _audit_config_complete(r: ResourceView, _: PolicyContext) -> Iterator[str]:
     """Data Access audit logs are off by default (https://cloud.google.com/logging/docs/audit#data-access)."""
     kinds = {c.get("logType") for c in r.inputs.get("auditLogConfigs") or [] if isinstance(c, dict)}
     if r.inputs.get("service") != "allServices" or not {"ADMIN_READ", "DATA_READ", "DATA_WRITE"} <= kinds:
-        return "the audit config must cover allServices with ADMIN_READ, DATA_READ and DATA_WRITE"
-    return None
+        yield "the audit config must cover allServices with ADMIN_READ, DATA_READ and DATA_WRITE"
 
 
 # --- graph checks ------------------------------------------------------------------------------------------
@@ -385,7 +395,7 @@ def _audit_trail_exists(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]
     anchor = next(iter(graph.of_type(CRYPTO_KEY, CLUSTER, BUCKET)), None)
     if anchor is None:
         return
-    if not any(_audit_config_complete(v, ctx) is None for v in graph.of_type(AUDIT_CONFIG)):
+    if not any(not list(_audit_config_complete(v, ctx)) for v in graph.of_type(AUDIT_CONFIG)):
         yield violation(Rule.AUDIT_TRAIL, anchor, "no IAMAuditConfig enables Data Access logs for allServices")
     locked = {
         name
@@ -401,11 +411,10 @@ def _audit_trail_exists(graph: Graph, ctx: PolicyContext) -> Iterator[Violation]
 
 
 def _tenant_named(field: str) -> ResourceCheck:
-    def check(r: ResourceView, ctx: PolicyContext) -> str | None:
+    def check(r: ResourceView, ctx: PolicyContext) -> Iterator[str]:
         name = r.inputs.get(field)
         if not isinstance(name, str) or not name.startswith(f"{ctx.tenant}-"):
-            return f"{field} {name!r} does not belong to tenant {ctx.tenant}: name it '{ctx.tenant}-<part>'"
-        return None
+            yield f"{field} {name!r} does not belong to tenant {ctx.tenant}: name it '{ctx.tenant}-<part>'"
 
     return check
 
@@ -466,6 +475,8 @@ RULES = CloudRules(
         Rule.LEAST_PRIVILEGE: _checks(
             *((grant, _no_basic_roles) for grant in (*GRANTS, PROJECT_POLICY)),
             *((grant, _not_above_project) for grant in WIDER_THAN_PROJECT),
+            (NODE_POOL, _pool_least_privilege),
+            (CLUSTER, _cluster_default_pool),
         ),
         Rule.AUDIT_TRAIL: _checks((AUDIT_CONFIG, _audit_config_complete)),
     },

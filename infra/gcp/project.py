@@ -87,7 +87,6 @@ class GcpContext(CloudContext):
 
     provider: gcp.Provider
     project: str
-    region: str
     number: pulumi.Output[str]  # the project number, read once the project's claim is checked
     prerequisites: tuple[pulumi.Resource, ...] = ()
     agents: Mapping[ServiceAgent, pulumi.Output[str]] = field(default_factory=dict)
@@ -132,4 +131,4 @@ def open_project(ctx: BuildContext) -> GcpContext:
         project_id=project, opts=pulumi.InvokeOutputOptions(provider=provider, parent=ctx.parent)
     )
     number = found.apply(lambda result: _claimed_number(project, spec.name, result))
-    return GcpContext(ctx=ctx, provider=provider, project=project, region=spec.region, number=number)
+    return GcpContext(ctx=ctx, provider=provider, project=project, number=number)

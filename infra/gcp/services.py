@@ -9,12 +9,12 @@ docs/tenant-stack.md.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.cloud import Part
+from infra.cloud import Part, PartComponent
 from infra.gcp.project import GcpContext, ServiceAgent, service_agent_member
 
 # What each API is for: the resources of this stack (and the gateway at run time) that call it.
@@ -30,34 +30,48 @@ REQUIRED_APIS = (
     "logging.googleapis.com",  # audit log sink, GKE and flow logs
     "monitoring.googleapis.com",  # GKE system metrics written by the nodes
     "storage.googleapis.com",  # the tenant's bucket and the audit archive
+    "dns.googleapis.com",  # the private googleapis.com zone that keeps the gateway's API calls on Google's VIP
 )
 
 
-def enable_services(scope: GcpContext) -> GcpContext:
-    """Enable the APIs and create the service agents under the Services part; returns the project's context
-    for every later part, whose resources wait for the APIs and whose key grants name agents that exist."""
-    project = scope.part(Part.SERVICES)
-    ctx = project.ctx
-    # The services' project input resolves only once the project's claim is checked (infra/gcp/project.py), so
-    # nothing is enabled, and nothing that waits for the services is created, in a project not the tenant's.
-    claimed = project.number.apply(lambda _: project.project)
-    apis = {
-        api: gcp.projects.Service(
-            ctx.name(f"api-{api.split('.', maxsplit=1)[0]}"),
-            project=claimed,
-            service=api,
-            # Destroying a tenant stack must not switch off an API that what outlives it still uses (the key
-            # ring, which Cloud KMS never deletes; the locked audit archive). Set explicitly: "It should
-            # generally only be `true` in configurations that manage the `organizations.Project` resource
-            # itself", which this program does not (pulumi_gcp `projects.Service`, `disable_on_destroy`).
-            disable_on_destroy=False,
-            opts=project.opts(),
-        )
-        for api in REQUIRED_APIS
-    }
-    enabled = replace(project, prerequisites=tuple(apis.values()))
-    agents = {agent: _service_agent(enabled, agent, apis[agent.service]) for agent in ServiceAgent}
-    return replace(scope, prerequisites=enabled.prerequisites, agents=agents)
+@dataclass(frozen=True)
+class ServicesArgs:
+    apis: tuple[str, ...] = REQUIRED_APIS
+
+
+class Services(PartComponent):
+    """Enables the APIs and creates the service agents; `project` is the context every later part is built
+    with: its resources wait for the APIs, and its key grants name agents that exist."""
+
+    part = Part.SERVICES
+    project: GcpContext
+
+    def __init__(self, scope: GcpContext, args: ServicesArgs) -> None:
+        super().__init__(scope.ctx)
+        project = scope.within(self)
+        ctx = project.ctx
+        # The services' project input resolves only once the project's claim is checked (infra/gcp/project.py),
+        # so nothing is enabled, and nothing that waits for the services is created, in a project not the
+        # tenant's.
+        claimed = project.number.apply(lambda _: project.project)
+        apis = {
+            api: gcp.projects.Service(
+                ctx.name(f"api-{api.split('.', maxsplit=1)[0]}"),
+                project=claimed,
+                service=api,
+                # Destroying a tenant stack must not switch off an API that what outlives it still uses (the key
+                # ring, which Cloud KMS never deletes; the locked audit archive). Set explicitly: "It should
+                # generally only be `true` in configurations that manage the `organizations.Project` resource
+                # itself", which this program does not (pulumi_gcp `projects.Service`, `disable_on_destroy`).
+                disable_on_destroy=False,
+                opts=project.opts(),
+            )
+            for api in args.apis
+        }
+        enabled = replace(project, prerequisites=tuple(apis.values()))
+        agents = {agent: _service_agent(enabled, agent, apis[agent.service]) for agent in ServiceAgent}
+        self.project = replace(scope, prerequisites=enabled.prerequisites, agents=agents)
+        self.publish(enabledApis=list(args.apis))
 
 
 def _service_agent(project: GcpContext, agent: ServiceAgent, api: gcp.projects.Service) -> pulumi.Output[str]:

@@ -11,7 +11,7 @@ cross-tenant tag or name. Kubernetes rules live in infra/policy/kubernetes.py, t
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from infra.clouds import rule_modules
@@ -45,6 +45,8 @@ def context_for(spec: TenantSpec) -> PolicyContext:
         private_link_consumers=tuple(connectivity.private_link_consumers),
         gcp_project=spec.gcp_project,
         operator_cidrs=tuple(str(c) for c in spec.operator_cidrs),
+        account=spec.account,
+        operator_principals=tuple(spec.azure_operator_group_ids),
     )
 
 
@@ -106,45 +108,43 @@ class RuleBook:
 # ---------------------------------------------------------------------------------------------- generic rules
 
 
-def tenant_tag_problem(view: ResourceView, ctx: PolicyContext, rules: CloudRules | None) -> str | None:
+def tenant_tag_problems(view: ResourceView, ctx: PolicyContext, rules: CloudRules | None) -> Iterator[str]:
     """Ownership is the exact tag value, never a name prefix: tenant `acme` does not own `acme-corp`'s."""
     if rules is None or view.type not in rules.taggable_types:
-        return None
+        return
     tag_field = rules.tag_fields_by_type.get(view.type, rules.tag_field)
     tags = input_at(view.inputs, tag_field)
     if not isinstance(tags, Mapping) or TENANT_TAG not in tags:
-        return f"missing the {TENANT_TAG} tag in `{tag_field}`; add {TENANT_TAG}={ctx.tenant}"
-    if tags[TENANT_TAG] != ctx.tenant:
-        return f"{TENANT_TAG} is {tags[TENANT_TAG]!r}, not this stack's tenant {ctx.tenant!r}"
-    return None
+        yield f"missing the {TENANT_TAG} tag in `{tag_field}`; add {TENANT_TAG}={ctx.tenant}"
+    elif tags[TENANT_TAG] != ctx.tenant:
+        yield f"{TENANT_TAG} is {tags[TENANT_TAG]!r}, not this stack's tenant {ctx.tenant!r}"
 
 
-def cross_tenant_problem(view: ResourceView, ctx: PolicyContext, rules: CloudRules | None) -> str | None:
+def cross_tenant_problems(view: ResourceView, ctx: PolicyContext, rules: CloudRules | None) -> Iterator[str]:
     """Naming convention (`<tenant>-...`) plus: no tag names another tenant. What a resource references is
     checked by reference in each cloud's graph checks, since a prefix cannot tell `acme` from `acme-corp`."""
     if not view.type.startswith(UNNAMED_TYPE_PREFIXES) and not (
         view.name == ctx.tenant or view.name.startswith(f"{ctx.tenant}-")
     ):
-        return f"resource name {view.name!r} does not start with the tenant name {ctx.tenant!r}"
+        yield f"resource name {view.name!r} does not start with the tenant name {ctx.tenant!r}"
     if rules is not None:
         tags = input_at(view.inputs, rules.tag_fields_by_type.get(view.type, rules.tag_field))
         if isinstance(tags, Mapping) and tags.get(TENANT_TAG, ctx.tenant) != ctx.tenant:
-            return f"tagged for tenant {tags[TENANT_TAG]!r}: a resource of {ctx.tenant!r} names another tenant"
-    return None
+            yield f"tagged for tenant {tags[TENANT_TAG]!r}: a resource of {ctx.tenant!r} names another tenant"
 
 
-GENERIC_CHECKS = {Rule.TENANT_TAG: tenant_tag_problem, Rule.NO_CROSS_TENANT_SHARING: cross_tenant_problem}
+GENERIC_CHECKS = {Rule.TENANT_TAG: tenant_tag_problems, Rule.NO_CROSS_TENANT_SHARING: cross_tenant_problems}
 
 
 def check_rule(rule: Rule, view: ResourceView, ctx: PolicyContext, book: RuleBook) -> list[str]:
-    """Every problem `rule` finds with one resource (empty when it complies)."""
+    """Every problem `rule` finds with one resource (empty when it complies), each once."""
     rules = book.for_type(view.type)
-    problems: list[str | None] = []
+    problems: list[str] = []
     if generic := GENERIC_CHECKS.get(rule):
-        problems.append(generic(view, ctx, rules))
+        problems.extend(generic(view, ctx, rules))
     if rules is not None and (check := rules.checks.get(rule, {}).get(view.type)):
-        problems.append(check(view, ctx))
-    return [p for p in problems if p]
+        problems.extend(check(view, ctx))
+    return list(dict.fromkeys(problems))
 
 
 def check_graph(views: Sequence[ResourceView], ctx: PolicyContext, book: RuleBook | None = None) -> list[Violation]:

@@ -73,7 +73,11 @@ def _refers(graph: Graph, ref: Reference, view: ResourceView, value: Any, extern
         return False
     if any(_same_or_version(value, e) for e in external if e):
         return True
-    return graph.refers_to(view, top, value, *ref.targets)
+    # A version of the stack's own key (`.../keys/<name>/<version>`) is that key: services that take only a
+    # versioned key id get the key's current version.
+    return graph.refers_to(view, top, value, *ref.targets) or any(
+        _same_or_version(value, named) for named in graph.identifiers(*ref.targets) if "/" in named
+    )
 
 
 def reference_check(
@@ -125,7 +129,7 @@ def companion_check(companions: Sequence[Companion]) -> GraphCheck:
             candidates = [
                 v
                 for v in graph.of_type(c.companion)
-                if c.satisfies is None or c.satisfies(v, ctx) is None or unknown_path(v.inputs) is not None
+                if c.satisfies is None or not list(c.satisfies(v, ctx)) or unknown_path(v.inputs) is not None
             ]
             for owner in graph.of_type(c.owner):
                 names = graph.identifiers_of(owner)

@@ -71,6 +71,8 @@ class PolicyContext:
     private_link_consumers: tuple[str, ...] = ()  # accounts / projects / subscriptions the spec names
     gcp_project: str | None = None
     operator_cidrs: tuple[str, ...] = ()  # where operators reach the cluster API from (443 to it only)
+    account: str | None = None  # the AWS account / GCP project / Azure subscription the stack deploys into
+    operator_principals: tuple[str, ...] = ()  # Entra groups the spec makes the cluster's administrators
 
     @property
     def trusted_cidrs(self) -> tuple[str, ...]:
@@ -101,8 +103,9 @@ class ResourceView:
         return self.outputs if self.outputs is not None else self.inputs
 
 
-# A check returns None when the resource complies, else a message saying what is wrong and how to fix it.
-ResourceCheck = Callable[[ResourceView, PolicyContext], str | None]
+# A check yields one message per problem it finds with the resource (nothing when it complies), each saying
+# what is wrong and how to fix it: every problem is reported, not only the first.
+ResourceCheck = Callable[[ResourceView, PolicyContext], Iterable[str]]
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,8 @@ def run_cloud(spec: TenantSpec, config: Mapping[str, str] | None = None) -> Clou
         config=CONTRACT_SECRETS if config is None else config,
     )
     return CloudRun(spec, run, infra, resolved_outputs(infra))
+
+
+def found(check: Callable[[Any, Any], Any], view: Any, ctx: Any) -> str:
+    """Every problem a policy check reports for `view`, joined ("" when it complies)."""
+    return "; ".join(check(view, ctx))

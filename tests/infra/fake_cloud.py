@@ -3,12 +3,13 @@ security settings the fake RULES check, returning a TenantInfrastructure like a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, StorageWiring, TenantInfrastructure
+from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, EgressAllow, StorageWiring, TenantInfrastructure
 from infra.policy.model import CloudRules, PolicyContext, ResourceView, Rule
 
 DATABASE = "fake:index:Database"
@@ -58,27 +59,33 @@ class FakeCloud:
             load_balancer_annotations={"fake.io/lb-tls": "true"},
             private_cidrs=("10.42.128.0/20", "10.42.144.0/20"),
             private_link_service=pulumi.Output.from_input("pls-fake") if self.private_link else None,
+            api_egress=(EgressAllow("10.42.160.0/24", (443,)),),  # where the fake cloud's private API endpoints are
         )
 
 
-def _public_database(view: ResourceView, ctx: PolicyContext) -> str | None:
-    return "the database is publicly accessible" if view.inputs.get("publiclyAccessible") else None
+def _public_database(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    if view.inputs.get("publiclyAccessible"):
+        yield "the database is publicly accessible"
 
 
-def _encrypted(view: ResourceView, ctx: PolicyContext) -> str | None:
-    return None if view.inputs.get("kmsKeyId") else "the database is not encrypted with the tenant key"
+def _encrypted(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    if not view.inputs.get("kmsKeyId"):
+        yield "the database is not encrypted with the tenant key"
 
 
-def _tls(view: ResourceView, ctx: PolicyContext) -> str | None:
-    return None if view.inputs.get("requireTls") else "the database accepts plaintext connections"
+def _tls(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    if not view.inputs.get("requireTls"):
+        yield "the database accepts plaintext connections"
 
 
-def _private_endpoint(view: ResourceView, ctx: PolicyContext) -> str | None:
-    return "the cluster endpoint is public" if view.inputs.get("endpointPublic") else None
+def _private_endpoint(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    if view.inputs.get("endpointPublic"):
+        yield "the cluster endpoint is public"
 
 
-def _key_protected(view: ResourceView, ctx: PolicyContext) -> str | None:
-    return "the key is not protected" if ctx.deletion_protection and not view.protect else None
+def _key_protected(view: ResourceView, ctx: PolicyContext) -> Iterator[str]:
+    if ctx.deletion_protection and not view.protect:
+        yield "the key is not protected"
 
 
 FAKE_RULES = CloudRules(

@@ -12,20 +12,27 @@ cloud inherits these tests by registering and adding its spec row to tests/infra
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import inspect
+import typing
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.cloud import Part
-from infra.clouds import Cloud, registrations
+from infra.cloud import Part, PartComponent
+from infra.clouds import Cloud, registration, registrations
 from infra.mockrun import MockedResource, MockRun, assert_ordered
 from tests.infra.cloud_harness import CONTRACT_SECRETS, CloudRun, contract_spec, run_cloud
 
 CLOUDS = [r.cloud for r in registrations()]
 # Azure's gateway identity is built with its cluster; only clouds with something to hold in the account build a
 # Services part (GCP: APIs and service agents; Azure: the subscription claim).
-REQUIRED_PARTS = set(Part) - {Part.IDENTITY, Part.SERVICES}
+# Identity sits in Cluster on Azure, Services exists where the cloud has account-level state, and Autoscaling
+# only where the cloud does not autoscale nodes by itself (AWS).
+REQUIRED_PARTS = set(Part) - {Part.IDENTITY, Part.SERVICES, Part.AUTOSCALING}
 _RUNS: dict[Cloud, CloudRun] = {}
 
 
@@ -69,6 +76,8 @@ def test_each_part_is_one_component_typed_for_its_cloud(built: CloudRun) -> None
         assert component.name == f"acme-{part.slug}"
         assert component.parent_urn == stack.urn
         assert not component.custom
+        # a part is a complete component: it registers the outputs it hands to later parts
+        assert component.registered_outputs, f"{part.value} registers no outputs"
 
 
 def test_every_resource_hangs_under_its_part_in_the_tenant_stack(built: CloudRun) -> None:
@@ -86,7 +95,8 @@ def test_every_resource_hangs_under_its_part_in_the_tenant_stack(built: CloudRun
 
 
 def test_the_provider_is_pinned_to_the_stacks_region(built: CloudRun) -> None:
-    (provider,) = [r for r in built.run.resources if r.type.startswith("pulumi:providers:")]
+    prefix = f"pulumi:providers:{built.spec.cloud_registration.type_prefix}"
+    (provider,) = [r for r in built.run.resources if r.type == prefix]
     assert built.spec.region in provider.inputs.values()
 
 
@@ -269,3 +279,67 @@ def test_resources_are_ordered(cloud: Cloud, label: str, before: Select, after: 
 
 def test_every_registered_cloud_has_orderings_and_a_contract_spec() -> None:
     assert set(ORDERINGS) == set(CLOUDS)
+
+
+# ------------------------------------------------------------------------------------------ args, not the spec
+
+# The functions that open a cloud's scope (provider, account or project check) and the composition point read the
+# TenantSpec; every part takes its args dataclass instead (infra/cloud.py, "Parts").
+COMPOSITION = {"build", "aws_context", "account_check", "open_project", "create_scope", "location"}
+
+
+def _spec_readers(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.FunctionDef)
+            and node.name not in COMPOSITION
+            and any(isinstance(n, ast.Attribute) and n.attr == "spec" for n in ast.walk(node))
+        ):
+            found.append(f"{path.parent.name}/{path.name}:{node.name}")
+    return found
+
+
+@pytest.mark.parametrize("cloud", [c.value for c in CLOUDS])
+def test_parts_take_their_args_not_the_tenant_spec(cloud: str) -> None:
+    package = Path(registration(Cloud(cloud)).module().__file__ or "").parent
+    assert [p.name for p in package.glob("*.py")]
+    readers = [reader for path in sorted(package.glob("*.py")) for reader in _spec_readers(path)]
+    assert readers == []
+
+
+def test_the_gateway_takes_its_args_not_the_tenant_spec() -> None:
+    """The workload is a part too (`enclave:index:Gateway`): `gateway_args` and the spec helpers it calls are its
+    composition point, the component reads only its GatewayArgs."""
+    import infra.workload
+
+    path = Path(infra.workload.__file__ or "")
+    composition = {"gateway_args", "gateway_config", "ingress_sources", "load_balancer_source_ranges"}
+    assert [r for r in _spec_readers(path) if r.split(":")[1] not in composition] == []
+    hints = typing.get_type_hints(infra.workload.GatewayWorkload.__init__)
+    assert hints["args"] is infra.workload.GatewayArgs
+    assert infra.workload.GatewayArgs.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+def test_every_part_declares_an_args_dataclass() -> None:
+    """Each part component takes `(context, args)`, the args a frozen dataclass (the hub-and-spoke `SpokeVpcArgs`
+    shape), except the subscription claim, which needs nothing but where to stand."""
+    for entry in registrations():
+        entry.module()  # every cloud's parts
+    parts = [cls for cls in _subclasses(PartComponent) if cls.__module__.startswith("infra.")]
+    assert len(parts) >= 27
+    for cls in parts:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if cls.__name__ == "SubscriptionClaim":
+            continue
+        assert [p.name for p in parameters] == ["scope", "args"], cls
+        args_type = typing.get_type_hints(cls.__init__)["args"]
+        assert dataclasses.is_dataclass(args_type) and args_type.__dataclass_params__.frozen, cls  # type: ignore[attr-defined]
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found

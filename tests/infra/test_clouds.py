@@ -31,7 +31,7 @@ def test_a_registration_supplies_build_rules_mock_outputs_presets_zones_and_pric
     assert fakers and all(token.startswith(f"{entry.type_prefix}:") for token in [*fakers, *invokes])
     assert set(entry.presets) == set(Size)
     assert entry.zones  # (a region may have no zones: high availability degrades there, infra/regions.py)
-    assert default_table().region_price(entry.price_key).region
+    assert default_table().region_for(entry.price_key, None) in entry.zones
     assert rule_modules()[entry.type_prefix] == f"{entry.package}.policy"
     entry.check_account(entry.mock_account)  # the preview's stand-in is itself a valid account
 

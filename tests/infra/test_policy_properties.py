@@ -126,6 +126,32 @@ def put(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 DELETE = object()
 
 
+def insert(type_token: str, name: str, inputs: dict[str, Any], outputs: dict[str, Any] | None = None) -> Edit:
+    """Add a resource the program never creates, as a careless edit (or a pasted snippet) would."""
+
+    def edit(s: Stack) -> list[ResourceView]:
+        urn = f"urn:pulumi:{s.spec.name}::enclave::{type_token}::{name}"
+        return [*s.views, ResourceView(type_token, name, urn, inputs, False, {**inputs, **(outputs or {})})]
+
+    return edit
+
+
+def both(*edits: Edit) -> Edit:
+    """Several edits in one change."""
+
+    def edit(s: Stack) -> list[ResourceView]:
+        views = list(s.views)
+        for one in edits:
+            views = one(replace(s, views=tuple(views)))
+        return views
+
+    return edit
+
+
+def add_statement(statement: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    return in_json("policy", lambda d: d["Statement"].append(statement))
+
+
 def in_json(field: str, transform: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
     def mutate(inputs: dict[str, Any]) -> None:
         document = json.loads(inputs[field])
@@ -406,7 +432,7 @@ CASES: dict[str, tuple[str, Edit, Rule, str]] = {
             "RoleAssignment", "acme-gateway-blob-access", put("principalId", "0f0f0f0f-1111-4222-8333-444444444444")
         ),
         Rule.NO_CROSS_TENANT_SHARING,
-        "principalId",
+        "not a managed identity of this stack",
     ),
     # ownership by exact tenant identity, not name prefix
     "aws-tagged-for-acme-corp": (
@@ -582,6 +608,210 @@ CASES: dict[str, tuple[str, Edit, Rule, str]] = {
         ),
         Rule.NO_CROSS_TENANT_SHARING,
         "auto-approves connections",
+    ),
+    # ---- round three: a prefix list holding the internet, S3 "public" as AWS defines it, other accounts,
+    # cluster-admin for a workload, a single-Region trail, the default Compute Engine account, the open storage
+    # account, an AKS role for a stranger, RDS without its audit plugin.
+    "aws-sg-through-a-prefix-list-holding-the-world": (
+        "aws",
+        both(
+            insert(
+                "aws:ec2/managedPrefixList:ManagedPrefixList",
+                "acme-admins",
+                {
+                    "name": "acme-admins",
+                    "addressFamily": "IPv4",
+                    "maxEntries": 2,
+                    "entries": [{"cidr": c} for c in WORLD_HALVES],
+                },
+                {"id": "pl-0a1b2c3d4e5f60718"},
+            ),
+            add_copy(
+                "SecurityGroupIngressRule",
+                "acme-db-from-nodes",
+                "acme-db-from-admins",
+                lambda i: i.update(referencedSecurityGroupId=None, prefixListId="pl-0a1b2c3d4e5f60718"),
+            ),
+        ),
+        Rule.NO_OPEN_INGRESS,
+        "the whole internet",
+    ),
+    "aws-sg-through-a-prefix-list-the-stack-does-not-manage": (
+        "aws",
+        add_copy(
+            "SecurityGroupIngressRule",
+            "acme-db-from-nodes",
+            "acme-db-from-cloudfront",
+            lambda i: i.update(referencedSecurityGroupId=None, prefixListId="pl-3b927c52"),
+        ),
+        Rule.NO_OPEN_INGRESS,
+        "does not manage",
+    ),
+    "aws-bucket-policy-public-behind-an-always-true-condition": (
+        "aws",
+        change(
+            "BucketPolicy",
+            "acme-data-policy",
+            add_statement(
+                {
+                    "Sid": "Careless",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::acme-data-x/*",
+                    "Condition": {"StringLike": {"aws:PrincipalArn": "*"}},
+                }
+            ),
+        ),
+        Rule.NO_PUBLIC_DATA,
+        "Careless allows Principal '*'",
+    ),
+    "aws-bucket-policy-public-behind-secure-transport": (
+        "aws",
+        change(
+            "BucketPolicy",
+            "acme-data-policy",
+            add_statement(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::acme-data-x/*",
+                    "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+                }
+            ),
+        ),
+        Rule.NO_PUBLIC_DATA,
+        "does not pin the caller",
+    ),
+    "aws-bucket-policy-granting-another-account": (
+        "aws",
+        change(
+            "BucketPolicy",
+            "acme-audit-policy",
+            add_statement(
+                {
+                    "Sid": "Partner",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::acme-audit-x/*",
+                }
+            ),
+        ),
+        Rule.NO_CROSS_TENANT_SHARING,
+        "grants account(s) 999988887777",
+    ),
+    "aws-key-policy-granting-another-account-by-condition": (
+        "aws",
+        change(
+            "kms/keyPolicy:KeyPolicy",
+            "acme-key-policy",
+            add_statement(
+                {
+                    "Sid": "AnyoneOfPartner",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "kms:Decrypt",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:PrincipalAccount": "999988887777"}},
+                }
+            ),
+        ),
+        Rule.NO_CROSS_TENANT_SHARING,
+        "grants account(s) 999988887777",
+    ),
+    "aws-single-region-trail": (
+        "aws",
+        change("cloudtrail/trail:Trail", "acme-trail", put("isMultiRegionTrail", False)),
+        Rule.AUDIT_TRAIL,
+        "records one Region only",
+    ),
+    "aws-rds-without-its-audit-plugin": (
+        "aws",
+        change("rds/optionGroup:OptionGroup", "acme-db-options", put("options", [])),
+        Rule.AUDIT_TRAIL,
+        "MARIADB_AUDIT_PLUGIN",
+    ),
+    "k8s-cluster-admin-bound-to-the-gateway": (
+        "gcp",
+        insert(
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+            "acme-gateway-admin",
+            {
+                "metadata": {"name": "gateway-admin"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+                "subjects": [{"kind": "ServiceAccount", "name": "enclave-gateway", "namespace": "enclave"}],
+            },
+        ),
+        Rule.LEAST_PRIVILEGE,
+        "binds ClusterRole 'cluster-admin'",
+    ),
+    "k8s-everything-role-bound-to-all-service-accounts": (
+        "azure",
+        both(
+            insert(
+                "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+                "acme-ops",
+                {"metadata": {"name": "ops"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
+            ),
+            insert(
+                "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+                "acme-ops",
+                {
+                    "metadata": {"name": "ops"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "ops"},
+                    "subjects": [{"kind": "Group", "name": "system:serviceaccounts:enclave"}],
+                },
+            ),
+        ),
+        Rule.LEAST_PRIVILEGE,
+        "group system:serviceaccounts:enclave",
+    ),
+    "gcp-nodes-as-the-compute-engine-default-account": (
+        "gcp",
+        change("container/nodePool:NodePool", "acme-nodes", put("nodeConfig.serviceAccount", DELETE)),
+        Rule.LEAST_PRIVILEGE,
+        "Compute Engine default service account",
+    ),
+    "gcp-default-pool-as-the-compute-engine-default-account": (
+        "gcp",
+        change("container/cluster:Cluster", "acme-gke", put("nodeConfig", DELETE)),
+        Rule.LEAST_PRIVILEGE,
+        "default node pool",
+    ),
+    "azure-storage-open-to-every-network": (
+        "azure",
+        change(
+            "storage:StorageAccount",
+            "acme-data",
+            lambda i: i.update(
+                publicNetworkAccess="Enabled", networkRuleSet={**i["networkRuleSet"], "defaultAction": "Allow"}
+            ),
+        ),
+        Rule.NO_PUBLIC_DATA,
+        "admits every network",
+    ),
+    "azure-cluster-admin-for-a-second-stranger": (
+        "azure",
+        add_copy(
+            "RoleAssignment",
+            "acme-aks-deployer-admin",
+            "acme-aks-partner-admin",
+            put("principalId", "0f0f0f0f-1111-4222-8333-444444444444"),
+        ),
+        Rule.NO_CROSS_TENANT_SHARING,
+        "not a managed identity of this stack",
+    ),
+    "azure-cluster-admin-on-the-resource-group": (
+        "azure",
+        change(
+            "RoleAssignment",
+            "acme-aks-deployer-admin",
+            put("scope", "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/acme-rg"),
+        ),
+        Rule.NO_CROSS_TENANT_SHARING,
+        "the deploying identity on the stack's cluster",
     ),
 }
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from infra.pricing import PRICES_PATH, PricedResource, default_table, estimate, load_table
-from infra.regions import CLOUDS, supported_regions
 from infra.sizes import PRESETS
 
 
@@ -18,26 +17,40 @@ def cost(type_: str, inputs: dict[str, Any], cloud: str = "aws") -> tuple[str, f
     return result.status, round(result.monthly_usd, 2)
 
 
-def test_every_price_has_a_public_source_and_a_date() -> None:
+def test_every_price_has_a_public_source_a_date_and_regions() -> None:
     doc = json.loads(PRICES_PATH.read_text())
     for key, entry in doc["prices"].items():
         assert entry["source"].startswith("https://"), key
-        assert len(entry["as_of"]) == 10 and entry["usd"] > 0, key
+        assert len(entry["as_of"]) == 10, key
+        assert entry["regions"] and all(usd > 0 for usd in entry["regions"].values()), key
 
 
-def test_every_size_preset_is_priced() -> None:
-    prices = default_table().prices
-    prefixes = {
-        "aws": ("aws.ec2.", "aws.rds.", "aws.elasticache."),
-        "azure": ("azure.vm.", "azure.mysql.", "azure.redis."),
-    }
+def test_every_size_preset_is_priced_in_the_reference_region() -> None:
+    table = default_table()
+    prefixes = {"aws": ("aws.ec2.", "aws.rds.", "aws.elasticache."), "azure": ("azure.vm.", "azure.mysql.", None)}
     for cloud, (node, db, cache) in prefixes.items():
+        region = table.reference_regions[cloud]
         for preset in PRESETS[cloud].values():
-            assert node + preset.node_machine_type in prices
-            assert db + preset.db_instance_class in prices
-            assert cache + preset.cache_node_type in prices
+            assert region in table.prices[node + preset.node_machine_type].regions
+            assert region in table.prices[db + preset.db_instance_class].regions
+            if cache:
+                assert region in table.prices[cache + preset.cache_node_type].regions
     for preset in PRESETS["gcp"].values():
-        assert "gcp.compute." + preset.node_machine_type in prices
+        assert "us-central1" in table.prices["gcp.compute." + preset.node_machine_type].regions
+
+
+def test_azure_managed_redis_is_not_priced_until_a_price_is_recorded() -> None:
+    """No published Azure Managed Redis price was recorded: the item says so rather than borrowing one."""
+    assert not [k for k in default_table().prices if k.startswith(("azure.redis.", "azure.managed-redis."))]
+    (result,) = estimate(
+        [
+            PricedResource(
+                "urn:x", "azure-native:redisenterprise:RedisEnterprise", "acme-redis", {"sku": {"name": "Balanced_B1"}}
+            )
+        ],
+        "azure",
+    ).resources
+    assert result.status == "not priced" and "azure.managed-redis.Balanced_B1" in result.reason
 
 
 def test_hourly_prices_become_monthly() -> None:
@@ -108,48 +121,53 @@ def test_table_without_source_is_refused(tmp_path: Path) -> None:
         load_table(bad)
 
 
-def test_every_supported_region_and_no_other_has_a_price_band() -> None:
-    table = default_table()
-    for cloud in CLOUDS:
-        assert set(table.regional[cloud]) == set(supported_regions(cloud)), cloud
-        base = table.region_price(cloud)
-        assert base.region == table.base_regions[cloud] and base.multiplier == 1.0
-        assert all(p.region == base.region for k, p in table.prices.items() if k.startswith(f"{cloud}."))
-
-
-def test_a_stack_elsewhere_is_priced_by_its_band_and_says_it_is_an_estimate() -> None:
+def test_a_stack_elsewhere_is_priced_only_where_its_region_has_a_price() -> None:
+    """Prices are per region: a region whose price is not recorded gets no number for that item, and the report
+    names the region and says the total is partial (no multiplier from another region)."""
     eks = [PricedResource("urn:x", "aws:eks/cluster:Cluster", "acme-eks", {})]
     base = estimate(eks, "aws")
+    assert base.region == "us-east-1" and base.complete and base.total_monthly_usd == 73.0
+    assert base.summary == "us-east-1: published list prices for every billable item"
     sao_paulo = estimate(eks, "aws", region="sa-east-1")
-    assert base.pricing is not None and base.pricing.summary == "us-east-1: base-region list prices"
-    assert sao_paulo.pricing is not None and sao_paulo.pricing.band == "south-america"
-    assert sao_paulo.total_monthly_usd == pytest.approx(base.total_monthly_usd * sao_paulo.pricing.multiplier)
-    assert sao_paulo.pricing.multiplier > 1 and "estimate" in sao_paulo.pricing.summary
-    (item,) = sao_paulo.resources[0].items
-    assert item.regional_multiplier == sao_paulo.pricing.multiplier
-    ohio = estimate(eks, "aws", region="us-east-2")
-    assert ohio.pricing is not None and "same on-demand prices" in ohio.pricing.basis
-    assert ohio.total_monthly_usd == base.total_monthly_usd
+    (item,) = sao_paulo.resources
+    assert (item.status, item.monthly_usd, item.missing_region) == ("not priced", 0.0, True)
+    assert item.reason == "no published price for 'aws.eks.cluster' in sa-east-1 is recorded (recorded: us-east-1)"
+    assert not sao_paulo.complete and sao_paulo.total_monthly_usd == 0
+    assert "1 item(s) have no recorded price in sa-east-1" in sao_paulo.summary
 
 
-def test_a_region_without_a_band_is_refused() -> None:
-    with pytest.raises(ValueError, match="no price band for aws region 'mars-1'"):
-        estimate([], "aws", region="mars-1")
-    with pytest.raises(ValueError, match="no regional prices for cloud 'oracle'"):
+def test_a_region_with_a_recorded_price_uses_that_price(tmp_path: Path) -> None:
+    doc = json.loads(PRICES_PATH.read_text())
+    doc["prices"]["aws.eks.cluster"]["regions"]["sa-east-1"] = 0.1
+    doc["prices"]["aws.ec2.m6i.large"]["regions"]["sa-east-1"] = 0.151
+    table_path = tmp_path / "prices.json"
+    table_path.write_text(json.dumps(doc))
+    table = load_table(table_path)
+    nodes = PricedResource(
+        "urn:n",
+        "aws:eks/nodeGroup:NodeGroup",
+        "acme-nodes",
+        {"instanceTypes": ["m6i.large"], "scalingConfig": {"desiredSize": 2}},
+    )
+    report = estimate([nodes], "aws", table, region="sa-east-1")
+    assert report.complete and report.total_monthly_usd == pytest.approx(0.151 * 730 * 2)
+
+
+def test_a_cloud_without_prices_is_refused() -> None:
+    with pytest.raises(ValueError, match="no prices for cloud 'oracle'"):
         estimate([], "oracle")
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["regional"]["bands"]["gcp"]["europe"].update(basis=" "), "needs a positive multiplier"),
-        (lambda d: d["regional"]["bands"]["gcp"]["europe"].update(multiplier=0), "needs a positive multiplier"),
-        (lambda d: d["regional"]["regions"]["gcp"].update({"europe-west1": "moon"}), "unknown band 'moon'"),
-        (lambda d: d["regional"]["bands"]["gcp"]["us-base"].update(multiplier=1.1), "multiplier 1"),
-        (lambda d: d["prices"]["gcp.gke.cluster"].update(region="europe-west1"), "not gcp's base region"),
+        (lambda d: d["prices"]["gcp.gke.cluster"].update(regions={}), "positive price for every region"),
+        (lambda d: d["prices"]["gcp.gke.cluster"]["regions"].update({"europe-west1": 0}), "positive price"),
+        (lambda d: d["prices"]["gcp.gke.cluster"].update(as_of="last year"), "the date"),
+        (lambda d: d["prices"]["gcp.gke.cluster"].update(unit="fortnight"), "unknown unit"),
     ],
 )
-def test_regional_prices_without_basis_or_band_are_refused(tmp_path: Path, change: Any, message: str) -> None:
+def test_prices_without_regions_or_date_are_refused(tmp_path: Path, change: Any, message: str) -> None:
     doc = json.loads(PRICES_PATH.read_text())
     change(doc)
     bad = tmp_path / "prices.json"

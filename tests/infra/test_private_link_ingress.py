@@ -87,5 +87,5 @@ def test_policy_allows_only_the_marked_pinned_node_port(
         "urn:x",
         {"metadata": {"name": "x", "annotations": annotations}, "spec": {"type": "NodePort", "ports": ports}},
     )
-    verdict = service_open_ingress(view, PolicyContext("acme", True, ()))
-    assert (verdict is None) is allowed
+    verdict = list(service_open_ingress(view, PolicyContext("acme", True, ())))
+    assert (not verdict) is allowed

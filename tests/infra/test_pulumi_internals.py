@@ -40,3 +40,30 @@ def test_a_program_runs_after_someone_elses_asyncio_run_cleared_the_threads_loop
     asyncio.run(nothing())
     run = run_program(lambda: pulumi.ComponentResource("test:index:Thing", "thing"), project="enclave", stack="loop")
     assert [r.type for r in run.resources] == ["test:index:Thing"]
+
+
+def test_a_finished_run_leaves_no_thread_behind_once_released() -> None:
+    """The fleet preview forks its workers after previewing one stack per cloud itself: a thread of the
+    event loop's executor alive at that moment would be missing in the child, and the child's first blocking
+    call would wait forever."""
+    import threading
+
+    import pulumi
+
+    from infra.pulumi_internals import release_threads
+
+    async def blocking_work() -> int:
+        import asyncio
+
+        return await asyncio.get_event_loop().run_in_executor(None, lambda: 42)
+
+    release_threads()  # whatever earlier tests left on this thread's loop
+    before = set(threading.enumerate())
+    assert run_on_pulumi_loop(blocking_work()) == 42
+    started = set(threading.enumerate()) - before
+    assert started  # the executor's idle thread outlives the call
+    release_threads()
+    assert not any(thread.is_alive() for thread in started)
+    run = run_program(lambda: pulumi.ComponentResource("test:index:Thing", "after"), project="enclave", stack="t")
+    assert [r.name for r in run.resources] == ["after"]  # and the next program runs on the fresh loop
+    assert run_on_pulumi_loop(blocking_work()) == 42

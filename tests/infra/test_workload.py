@@ -110,7 +110,34 @@ def test_network_policies_deny_by_default_then_allow_explicitly(default: tuple[M
     assert {p["port"] for p in dns["ports"]} == {53}
     assert [t["ipBlock"]["cidr"] for t in private["to"]] == ["10.42.128.0/20", "10.42.144.0/20"]
     assert {p["port"] for p in private["ports"]} == {3306, 6380}
-    assert apis["ports"] == [{"port": 443, "protocol": "TCP"}]
+    # 443 to the cloud's private API endpoints only, never to any host
+    assert (apis["to"], apis["ports"]) == (
+        [{"ipBlock": {"cidr": "10.42.160.0/24"}}],
+        [{"port": 443, "protocol": "TCP"}],
+    )
+
+
+def test_the_gateway_reaches_what_it_calls_and_nothing_else_on_443() -> None:
+    """Egress on 443 goes to the cloud's private API endpoints and the spec's egress ranges (the IdP): no rule
+    admits 0.0.0.0/0, and every rule names its peers (an empty `to` would admit every destination)."""
+    result, _ = run(make_spec(connectivity={"egress_cidrs": ["20.190.128.0/18", "40.126.0.0/18"]}))
+    egress = named(result, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "gateway-egress").inputs["spec"]["egress"]
+    peers = [t for rule in egress for t in rule["to"]]
+    assert all(rule["to"] for rule in egress)
+    assert {"ipBlock": {"cidr": "0.0.0.0/0"}} not in peers
+    https = [
+        t["ipBlock"]["cidr"]
+        for rule in egress
+        if rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+        for t in rule["to"]
+    ]
+    assert https == ["10.42.160.0/24", "20.190.128.0/18", "40.126.0.0/18"]
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "0.0.0.0/1", "10.0.0.0/7"])
+def test_egress_ranges_are_never_the_internet(cidr: str) -> None:
+    with pytest.raises(ValueError, match="too wide"):
+        make_spec(connectivity={"egress_cidrs": [cidr]})
 
 
 def test_public_service_listens_on_443_only(default: tuple[MockRun, TenantStack]) -> None:
@@ -252,8 +279,14 @@ def test_without_instance_cas_the_image_trust_store_and_host_checks_apply(
 
 def test_identity_egress_admits_exactly_the_named_endpoints(own_ca: tuple[MockRun, TenantStack]) -> None:
     egress = named(own_ca[0], "kubernetes:networking.k8s.io/v1:NetworkPolicy", "gateway-egress").inputs["spec"]
-    extra = egress["egress"][3:]
+    extra = [r for r in egress["egress"] if r["to"][0].get("ipBlock", {}).get("cidr", "").startswith("169.254.")]
     assert [(r["to"], r["ports"]) for r in extra] == [
         ([{"ipBlock": {"cidr": "169.254.169.254/32"}}], [{"port": 80, "protocol": "TCP"}]),
         ([{"ipBlock": {"cidr": "169.254.169.252/32"}}], [{"port": 988, "protocol": "TCP"}]),
     ]
+
+
+def test_the_gateway_component_registers_its_outputs(default: tuple[MockRun, TenantStack]) -> None:
+    run, _ = default
+    (gateway,) = run.of_type("enclave:index:Gateway")
+    assert set(gateway.registered_outputs or ()) == {"namespace", "serviceAccount", "deployment", "service"}

@@ -52,9 +52,15 @@ def test_the_key_policy_comes_before_every_user_of_the_key(built: Build, consume
     _ordered(b, b.one("aws:kms/keyPolicy:KeyPolicy"), b.all(consumer))
 
 
-def test_both_log_groups_and_both_buckets_wait_for_the_key_policy(built: Build) -> None:
+def test_every_log_group_and_both_buckets_wait_for_the_key_policy(built: Build) -> None:
     b = built()
-    assert {g.name for g in b.all("aws:cloudwatch/logGroup:LogGroup")} == {"acme-vpc-flow-logs", "acme-eks-logs"}
+    assert {g.name for g in b.all("aws:cloudwatch/logGroup:LogGroup")} == {
+        "acme-vpc-flow-logs",
+        "acme-eks-logs",
+        "acme-db-audit-logs",
+        "acme-db-error-logs",
+        "acme-db-slowquery-logs",
+    }
     sse = b.all("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     assert {r.name for r in sse} == {"acme-data-encryption", "acme-audit-encryption"}
 
@@ -84,6 +90,106 @@ def test_the_key_policy_admits_exactly_this_stacks_trail_and_log_groups(built: B
     (logs,) = [s for s in statements if s["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}]
     groups = {g.outputs["arn"] for g in b.all("aws:cloudwatch/logGroup:LogGroup")}
     assert set(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]) == groups
+
+
+# ---------------------------------------------------------------------------------------- audit trail and RDS
+
+
+def test_the_trail_waits_for_the_object_lock_configuration(built: Build) -> None:
+    """Object Lock's default retention covers objects written after it is set: a trail delivering before the
+    configuration exists leaves its first log files unprotected (S3 "Configuring S3 Object Lock")."""
+    b = built()
+    lock = b.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    trail = b.one("aws:cloudtrail/trail:Trail")
+    assert lock.inputs["bucket"] == trail.inputs["s3BucketName"]
+    assert_ordered(b.run, before=lock, after=trail)
+    assert trail.inputs["isMultiRegionTrail"] is True
+
+
+def test_rds_mysql_keeps_an_audit_log_in_an_encrypted_log_group(built: Build) -> None:
+    """The MariaDB Audit Plugin (RDS "Options for MySQL DB instances": every MySQL 8.4 version) records
+    connections, DDL and DCL; the audit log is exported to a log group the program made first, encrypted with the
+    tenant key and admitted by the key policy."""
+    b = built()
+    db = b.one("aws:rds/instance:Instance")
+    options = b.one("aws:rds/optionGroup:OptionGroup")
+    assert (options.inputs["engineName"], options.inputs["majorEngineVersion"]) == ("mysql", "8.4")
+    assert db.inputs["engineVersion"].startswith(options.inputs["majorEngineVersion"])
+    (plugin,) = options.inputs["options"]
+    assert plugin["optionName"] == "MARIADB_AUDIT_PLUGIN"
+    assert plugin["optionSettings"] == [{"name": "SERVER_AUDIT_EVENTS", "value": "CONNECT,QUERY_DDL,QUERY_DCL"}]
+    assert db.inputs["optionGroupName"] == options.outputs["name"]
+    assert "audit" in db.inputs["enabledCloudwatchLogsExports"]
+    key = b.one("aws:kms/key:Key").outputs["arn"]
+    admitted = next(
+        s["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+        for s in json.loads(b.one("aws:kms/keyPolicy:KeyPolicy").inputs["policy"])["Statement"]
+        if s["Sid"] == "CloudWatchLogsEncryptsThisStacksLogGroups"
+    )
+    for kind in db.inputs["enabledCloudwatchLogsExports"]:
+        group = b.named("aws:cloudwatch/logGroup:LogGroup", f"acme-db-{kind}-logs")
+        assert group.inputs["name"] == f"/aws/rds/instance/{db.inputs['identifier']}/{kind}"
+        assert group.inputs["kmsKeyId"] == key
+        assert group.outputs["arn"] in admitted
+        assert_ordered(b.run, before=group, after=db)
+
+
+# ---------------------------------------------------------------------------------------------- the nodes
+
+
+def test_the_nodes_wait_for_their_nat_routes_and_egress_rule(built: Build) -> None:
+    """A node without a route to the NAT gateway or an egress rule cannot reach the API server or ECR, and the
+    node group fails with NodeCreationFailure ("Amazon EKS security group requirements")."""
+    b = built()
+    nodes = b.one("aws:eks/nodeGroup:NodeGroup")
+    routes = [r for r in b.all("aws:ec2/route:Route") if r.inputs.get("natGatewayId")]
+    associations = [r for r in b.all("aws:ec2/routeTableAssociation:RouteTableAssociation") if "private" in r.name]
+    assert len(routes) == len(associations) == 3
+    _ordered(b, b.named("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "acme-nodes-egress"), [nodes])
+    for route in [*routes, *associations]:
+        assert_ordered(b.run, before=route, after=nodes)
+
+
+def test_the_cluster_autoscaler_scales_the_node_group(built: Build) -> None:
+    """EKS does not resize a managed node group by itself: the Cluster Autoscaler does, with an IRSA role that
+    may scale only this node group's Auto Scaling group, and the program stops resetting the desired size."""
+    b = built(size="medium")
+    nodes = b.one("aws:eks/nodeGroup:NodeGroup")
+    assert nodes.ignore_changes == ("scalingConfig.desiredSize",)
+    assert nodes.inputs["scalingConfig"]["minSize"] < nodes.inputs["scalingConfig"]["maxSize"]
+    release = b.one("kubernetes:helm.sh/v3:Release")
+    assert (release.inputs["chart"], release.inputs["namespace"]) == ("cluster-autoscaler", "kube-system")
+    assert release.inputs["repositoryOpts"]["repo"] == "https://kubernetes.github.io/autoscaler"
+    values = release.inputs["values"]
+    role = b.named("aws:iam/role:Role", "acme-cluster-autoscaler")
+    assert values["autoDiscovery"]["clusterName"] == b.one("aws:eks/cluster:Cluster").outputs["name"]
+    assert values["awsRegion"] == "eu-west-1"
+    assert values["image"]["tag"].startswith("v1.33.")  # the cluster's minor version
+    account = values["rbac"]["serviceAccount"]
+    assert account["name"] == "cluster-autoscaler"
+    assert account["annotations"] == {"eks.amazonaws.com/role-arn": role.outputs["arn"]}
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:kube-system:cluster-autoscaler" in trust.values()
+    statements = json.loads(b.named("aws:iam/rolePolicy:RolePolicy", "acme-cluster-autoscaler-policy").inputs["policy"])
+    scaling = next(s for s in statements["Statement"] if "autoscaling:SetDesiredCapacity" in s["Action"])
+    group = nodes.outputs["resources"][0]["autoscalingGroups"][0]["name"]
+    assert scaling["Resource"].endswith(f":autoScalingGroupName/{group}")
+    provider = next(p for p in b.all("pulumi:providers:kubernetes") if p.name == "acme-autoscaling-k8s")
+    assert_ordered(b.run, before=nodes, after=provider)
+
+
+# ------------------------------------------------------------------------------------------- gateway egress
+
+
+def test_the_gateway_reaches_sts_and_s3_through_interface_endpoints(built: Build) -> None:
+    b = built()
+    endpoints = {e.inputs["serviceName"]: e for e in b.all("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert set(endpoints) == {"com.amazonaws.eu-west-1.sts", "com.amazonaws.eu-west-1.s3"}
+    private = {s.outputs["id"] for s in b.all("aws:ec2/subnet:Subnet") if "private" in s.name}
+    for endpoint in endpoints.values():
+        assert endpoint.inputs["vpcEndpointType"] == "Interface"
+        assert endpoint.inputs["privateDnsEnabled"] is True
+        assert set(endpoint.inputs["subnetIds"]) == private
 
 
 def test_a_customer_key_has_no_policy_to_wait_for(built: Build) -> None:
@@ -137,7 +243,7 @@ def test_the_workload_waits_for_enforcement() -> None:
     report = preview_spec(make_spec(aws_account_id="210987654321"))
     assert report.passed, report.violations
     run = _as_run(report.resources)
-    provider = run.one("pulumi:providers:kubernetes")
+    provider = run.named("pulumi:providers:kubernetes", "acme-k8s")
     assert_ordered(run, before=run.one("aws:eks/addon:Addon"), after=provider)
     assert_ordered(run, before=run.one("aws:eks/nodeGroup:NodeGroup"), after=provider)
 

@@ -17,6 +17,7 @@ from infra.aws.policy import RULES, TAGGABLE_TYPES
 from infra.mockrun import MockedResource
 from infra.policy.engine import context_for, evaluate, view_of
 from infra.policy.model import PolicyContext, ResourceView, Rule
+from tests.infra.cloud_harness import found
 
 Build = Callable[..., Built]
 CTX = PolicyContext(
@@ -39,7 +40,7 @@ def test_default_graph_has_no_violations(built: Build, size: str) -> None:
     for r in b.run.resources:
         for rule, by_type in RULES.checks.items():
             if check := by_type.get(r.type):
-                assert check(view(r), CTX) is None, (rule, r.name)
+                assert found(check, view(r), CTX) == "", (rule, r.name)
                 checked.add(r.type)
     assert {"aws:rds/instance:Instance", "aws:eks/cluster:Cluster", "aws:kms/key:Key"} <= checked
     from aws_harness import make_spec
@@ -336,13 +337,13 @@ CASES: list[tuple[Rule, str, str | None, Mutation, str]] = [
             _add_statement(
                 {
                     "Effect": "Allow",
-                    "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
+                    "Principal": "*",
                     "Action": "kms:Decrypt",
                     "Resource": "*",
                 }
             ),
         ),
-        "several accounts",
+        "Principal '*'",
     ),
     (
         Rule.NO_CROSS_TENANT_SHARING,
@@ -391,11 +392,11 @@ def test_each_check_catches_its_mistake(
     resource = b.named(type_, name) if name else b.one(type_)
     good = view(resource)
     check = RULES.checks[rule][type_]
-    assert check(good, CTX) is None
+    assert found(check, good, CTX) == ""
     inputs = copy.deepcopy(dict(resource.inputs))
     mutate(inputs)
-    message = check(replace(good, inputs=inputs), CTX)
-    assert message is not None and expected in message, message
+    message = found(check, replace(good, inputs=inputs), CTX)
+    assert expected in message, message
 
 
 @pytest.mark.parametrize("type_", [DB, CACHE, KEY, "aws:s3/bucket:Bucket", "aws:cloudwatch/logGroup:LogGroup"])
@@ -403,9 +404,9 @@ def test_unprotected_stateful_resources_are_caught(built: Build, type_: str) -> 
     resource = built().run.of_type(type_)[0]
     check = RULES.checks[Rule.DELETION_PROTECTION][type_]
     unprotected = replace(view(resource), protect=False)
-    message = check(unprotected, CTX)
-    assert message is not None and "not protected" in message
-    assert check(unprotected, replace(CTX, deletion_protection=False)) is None
+    message = found(check, unprotected, CTX)
+    assert "not protected" in message
+    assert found(check, unprotected, replace(CTX, deletion_protection=False)) == ""
 
 
 def test_operator_ranges_reach_the_cluster_api_port_only(built: Build) -> None:
@@ -417,6 +418,29 @@ def test_operator_ranges_reach_the_cluster_api_port_only(built: Build) -> None:
     from_operators["cidrIpv4"] = "172.16.8.0/24"
     https = replace(rule, inputs=from_operators)
     mysql = replace(rule, inputs={**from_operators, "fromPort": 3306, "toPort": 3306})
-    assert check(https, operator) is None
-    assert check(https, CTX) is not None  # not an operator range of this spec
-    assert "172.16.8.0/24" in (check(mysql, operator) or "")
+    assert found(check, https, operator) == ""
+    assert found(check, https, CTX)  # not an operator range of this spec
+    assert "172.16.8.0/24" in found(check, mysql, operator)
+
+
+def test_every_problem_of_a_resource_is_reported_and_zero_is_zero(built: Build) -> None:
+    """A check reports every problem it finds, not the first: an RDS instance with no final snapshot, backups
+    off (retention 0, said as 0, not as RDS's default of 1) and deletion protection off gets three findings."""
+    db = view(built().one(DB))
+    careless = replace(
+        db, inputs={**db.inputs, "skipFinalSnapshot": True, "backupRetentionPeriod": 0, "deletionProtection": False}
+    )
+    messages = list(RULES.checks[Rule.DELETION_PROTECTION][DB](careless, CTX))
+    assert len(messages) == 3, messages
+    assert any("keeps backups 0 day(s)" in m for m in messages)
+    unset = replace(db, inputs={k: v for k, v in db.inputs.items() if k != "backupRetentionPeriod"})
+    assert "the default 1 day(s)" in found(RULES.checks[Rule.DELETION_PROTECTION][DB], unset, CTX)
+    open_cache = view(built().one(CACHE))
+    bare = replace(open_cache, inputs={**open_cache.inputs, "subnetGroupName": None, "authToken": None})
+    assert len(list(RULES.checks[Rule.NO_PUBLIC_DATA][CACHE](bare, CTX))) == 2
+
+
+def test_a_trail_in_one_region_fails(built: Build) -> None:
+    trail = view(built().one("aws:cloudtrail/trail:Trail"))
+    single = replace(trail, inputs={**trail.inputs, "isMultiRegionTrail": False})
+    assert "records one Region only" in found(RULES.checks[Rule.AUDIT_TRAIL][trail.type], single, CTX)

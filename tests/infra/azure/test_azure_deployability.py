@@ -13,20 +13,31 @@ from typing import Any
 import pytest
 from azure_harness import AzureRun, make_spec, run_azure
 
-from infra.azure.cluster import FeatureNotRegistered, require_registered
+from infra.azure.cluster import AZURE_CLI_APP_ID, FeatureNotRegistered, deployer_principal_type, require_registered
 from infra.azure.common import (
+    ROLE_AKS_CLUSTER_USER,
+    ROLE_AKS_RBAC_CLUSTER_ADMIN,
     ROLE_KEY_VAULT_CONTRIBUTOR,
     ROLE_KEY_VAULT_CRYPTO_USER,
     SUBSCRIPTION_CLAIM_GROUP,
 )
+from infra.azure.mock_outputs import ROTATED, _client_config, _key_version
 from infra.clouds import registration
-from infra.mockrun import MockPlace, assert_ordered
+from infra.mockrun import MockPlace, MockRun, assert_ordered
+from infra.preview import preview_spec
 from infra.regions import region_warnings
 from infra.spec import TENANT_TAG
 from tests.infra.cloud_harness import CONTRACT_SECRETS, run_build
 
 Runner = Callable[..., AzureRun]
 SUBSCRIPTION = "5f0b3c1e-8d2a-4e6f-9b7c-1a2b3c4d5e6f"
+CLIENT_CONFIG = _client_config(MockPlace(), "", "", {})
+
+
+def current_key_version(vault: str, key: str) -> str:
+    return f"https://{vault}.vault.azure.net/keys/{key}/{_key_version(vault, key, ROTATED)}"
+
+
 NO_ZONE_REGION = "westus"
 
 
@@ -176,10 +187,9 @@ def test_a_region_without_zones_builds_unzoned_with_degraded_high_availability(a
     (pool,) = run.one("containerservice:ManagedCluster").inputs["agentPoolProfiles"]
     assert "availabilityZones" not in pool
 
-    cache = run.one("redis:Redis").inputs
+    cache = run.one("redisenterprise:RedisEnterprise").inputs
     assert "zones" not in cache
-    if size != "small":  # Premium keeps its replicas, in the region
-        assert cache["replicasPerPrimary"] >= 1
+    assert cache["highAvailability"] == "Enabled"  # its replica stays in the region
 
     for account in run.of_type("storage:StorageAccount"):
         assert account.inputs["sku"] == {"name": "Standard_LRS"}  # ZRS needs zones; GRS would leave the region
@@ -192,7 +202,94 @@ def test_a_region_with_zones_spreads_over_three(azure_run: Runner, size: str) ->
     assert server["availabilityZone"] == "1"
     if size == "medium":
         assert server["highAvailability"] == {"mode": "ZoneRedundant", "standbyAvailabilityZone": "2"}
-        assert run.one("redis:Redis").inputs["zones"] == ["1", "2", "3"]
+        # Azure Managed Redis is zone-redundant by itself with high availability in a zonal region: no zone list
+        assert run.one("redisenterprise:RedisEnterprise").inputs["highAvailability"] == "Enabled"
     (pool,) = run.one("containerservice:ManagedCluster").inputs["agentPoolProfiles"]
     assert pool["availabilityZones"] == ["1", "2", "3"]
     assert {a.inputs["sku"]["name"] for a in run.of_type("storage:StorageAccount")} == {"Standard_ZRS"}
+
+
+# ------------------------------------------------------------------------------- the Kubernetes API (Azure RBAC)
+
+OPERATORS = "0f5a3c2e-1b4d-4e6f-8a9b-0c1d2e3f4a5b"
+
+
+def test_the_deploying_identity_administers_the_cluster_before_any_kubernetes_resource(azure_run: Runner) -> None:
+    """Azure RBAC on and local accounts off: without an AKS RBAC role every Kubernetes request of `pulumi up`
+    is refused with 403 ("Use Azure RBAC for Kubernetes Authorization"). The identity running `pulumi up` gets
+    Azure Kubernetes Service RBAC Cluster Admin on this cluster, and the kubeconfig the workload's provider uses
+    resolves only once that assignment exists."""
+    run = azure_run()
+    cluster = run.one("containerservice:ManagedCluster")
+    assert cluster.inputs["disableLocalAccounts"] is True
+    assert cluster.inputs["aadProfile"]["enableAzureRBAC"] is True
+    deployer = grant(run, "acme-aks-deployer-admin", ROLE_AKS_RBAC_CLUSTER_ADMIN)
+    assert deployer.inputs["scope"] == cluster.outputs["id"]  # the cluster, not the group or subscription
+    assert deployer.inputs["principalId"] == CLIENT_CONFIG["objectId"]
+    # the stand-in deploys as a service principal; an `az login` user is a User (ARM refuses a mismatched type)
+    assert deployer.inputs["principalType"] == "ServicePrincipal"
+    assert deployer_principal_type(AZURE_CLI_APP_ID) == "User"
+    assert not [a for a in run.of_type("authorization:RoleAssignment") if "aks-operators" in a.name]
+    report = preview_spec(make_spec(azure_subscription_id=SUBSCRIPTION))
+    full = MockRun(resources=list(report.resources))
+    provider = full.one("pulumi:providers:kubernetes")
+    assert_ordered(
+        full, before=full.named("azure-native:authorization:RoleAssignment", "acme-aks-deployer-admin"), after=provider
+    )
+    assert report.passed, report.violations
+
+
+def test_operator_groups_get_the_documented_roles_on_the_cluster_only(azure_run: Runner) -> None:
+    run = azure_run(azure_operator_group_ids=[OPERATORS])
+    cluster = run.one("containerservice:ManagedCluster").outputs["id"]
+    admin = grant(run, "acme-aks-operators-0-admin", ROLE_AKS_RBAC_CLUSTER_ADMIN)
+    user = grant(run, "acme-aks-operators-0-user", ROLE_AKS_CLUSTER_USER)
+    for assignment in (admin, user):
+        assert assignment.inputs["principalId"] == OPERATORS
+        assert assignment.inputs["principalType"] == "Group"
+        assert assignment.inputs["scope"] == cluster
+
+
+def test_operator_groups_are_entra_object_ids_and_azure_only() -> None:
+    with pytest.raises(ValueError, match="azure_operator_group_ids"):
+        make_spec(azure_operator_group_ids=["operators"])
+    with pytest.raises(ValueError, match="azure_operator_group_ids is only for Azure"):
+        make_spec(cloud="gcp", region="europe-west1", gcp_project="acme-prod-123", azure_operator_group_ids=[OPERATORS])
+
+
+# ------------------------------------------------------------------------------------ the key's rotations
+
+
+def test_services_that_pin_a_key_version_follow_the_rotation(azure_run: Runner) -> None:
+    """The tenant key rotates every 90 days and each version expires a year after it was made: AKS's KMS plugin
+    and Azure Managed Redis take a versioned key, so they get the key's *current* version (Key Vault `Keys -
+    Get`), read on every `pulumi up`, not the version the key was created with."""
+    run = azure_run()
+    key = run.one("keyvault:Key")
+    created = key.outputs["keyUriWithVersion"]
+    current = current_key_version(key.inputs["vaultName"], key.inputs["keyName"])
+    assert created != current  # the stand-in reports a rotated key
+    kms = run.one("containerservice:ManagedCluster").inputs["securityProfile"]["azureKeyVaultKms"]
+    assert kms["keyId"] == current
+    cmk = run.one("redisenterprise:RedisEnterprise").inputs["encryption"]["customerManagedKeyEncryption"]
+    assert cmk["keyEncryptionKeyUrl"] == current
+    identity = run.named("managedidentity:UserAssignedIdentity", "acme-encryption-identity").outputs["id"]
+    assert cmk["keyEncryptionKeyIdentity"] == {
+        "identityType": "userAssignedIdentity",
+        "userAssignedIdentityResourceId": identity,
+    }
+    # the services that take a versionless key follow rotations by themselves
+    versionless = key.outputs["keyUri"]
+    assert run.one("dbformysql:Server").inputs["dataEncryption"]["primaryKeyURI"] == versionless
+
+
+def test_the_cache_is_azure_managed_redis_not_the_retired_service(azure_run: Runner) -> None:
+    run = azure_run(size="large")
+    assert not run.of_type("redis:Redis")
+    cache = run.one("redisenterprise:RedisEnterprise")
+    assert_ordered(
+        run.run, before=run.named("authorization:RoleAssignment", "acme-encryption-identity-key-access"), after=cache
+    )
+    audit = run.named("monitor:DiagnosticSetting", "acme-redis-audit").inputs
+    assert audit["resourceUri"] == run.one("redisenterprise:Database").outputs["id"]
+    assert audit["logs"] == [{"category": "ConnectionEvents", "enabled": True}]

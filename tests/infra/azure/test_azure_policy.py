@@ -13,6 +13,7 @@ from azure_harness import CMK, CONSUMER, PEER_SUBSCRIPTION, PEER_VNET, AzureRun,
 from infra.azure.policy import RULES, STATEFUL_TYPES
 from infra.policy.engine import context_for, view_of
 from infra.policy.model import PolicyContext, ResourceView, Rule
+from tests.infra.cloud_harness import found
 
 Runner = Callable[..., AzureRun]
 CTX = PolicyContext(
@@ -64,7 +65,7 @@ def test_every_azure_check_passes_on_the_built_stack(azure_run: Runner, variant:
         (rule.value, view.name, message)
         for view in views(run)
         for rule, checks in RULES.checks.items()
-        if (check := checks.get(view.type)) and (message := check(view, ctx))
+        if (check := checks.get(view.type)) and (message := found(check, view, ctx))
     ]
     assert problems == []
     checked_types = {view.type for view in views(run)} & {t for checks in RULES.checks.values() for t in checks}
@@ -103,7 +104,25 @@ FAILING: list[Case] = [
     (Rule.NO_PUBLIC_DATA, f"{T}dbformysql:Server", "acme-mysql", {"network.delegatedSubnetResourceId": None}, CTX),
     (Rule.NO_PUBLIC_DATA, f"{T}dbformysql:FirewallRule", None, {"startIpAddress": "0.0.0.0"}, CTX),
     (Rule.NO_PUBLIC_DATA, f"{T}redis:FirewallRule", None, {"startIP": "0.0.0.0"}, CTX),
-    (Rule.NO_PUBLIC_DATA, f"{T}redis:Redis", "acme-redis", {"publicNetworkAccess": None}, CTX),
+    (Rule.NO_PUBLIC_DATA, f"{T}redis:Redis", None, {"publicNetworkAccess": "Enabled"}, CTX),
+    (Rule.NO_PUBLIC_DATA, f"{T}redisenterprise:RedisEnterprise", "acme-redis", {"publicNetworkAccess": "Enabled"}, CTX),
+    (
+        Rule.NO_PUBLIC_DATA,
+        f"{T}storage:StorageAccount",
+        "acme-data",
+        {"publicNetworkAccess": "Enabled", "networkRuleSet.defaultAction": "Allow"},
+        CTX,
+    ),
+    (
+        Rule.NO_PUBLIC_DATA,
+        f"{T}storage:StorageAccount",
+        "acme-data",
+        {
+            "publicNetworkAccess": "Enabled",
+            "networkRuleSet.ipRules": [{"iPAddressOrRange": "0.0.0.0/1"}, {"iPAddressOrRange": "128.0.0.0/1"}],
+        },
+        CTX,
+    ),
     (Rule.NO_PUBLIC_DATA, f"{T}storage:StorageAccount", "acme-data", {"allowBlobPublicAccess": True}, CTX),
     (Rule.NO_PUBLIC_DATA, f"{T}storage:StorageAccount", "acme-data", {"allowBlobPublicAccess": None}, CTX),
     (Rule.NO_PUBLIC_DATA, f"{T}storage:BlobContainer", "acme-data-container", {"publicAccess": "Blob"}, CTX),
@@ -144,8 +163,11 @@ FAILING: list[Case] = [
         CTX,
     ),
     (Rule.ENCRYPTION_AT_REST, f"{T}keyvault:Key", "acme-key", {"properties.rotationPolicy": None}, CTX),
-    (Rule.TLS_IN_TRANSIT, f"{T}redis:Redis", "acme-redis", {"enableNonSslPort": True}, CTX),
-    (Rule.TLS_IN_TRANSIT, f"{T}redis:Redis", "acme-redis", {"minimumTlsVersion": "1.0"}, CTX),
+    (Rule.TLS_IN_TRANSIT, f"{T}redis:Redis", None, {"enableNonSslPort": True, "minimumTlsVersion": "1.2"}, CTX),
+    (Rule.TLS_IN_TRANSIT, f"{T}redis:Redis", None, {"minimumTlsVersion": "1.0"}, CTX),
+    (Rule.TLS_IN_TRANSIT, f"{T}redisenterprise:RedisEnterprise", "acme-redis", {"minimumTlsVersion": "1.0"}, CTX),
+    (Rule.TLS_IN_TRANSIT, f"{T}redisenterprise:Database", "acme-redis-db", {"clientProtocol": "Plaintext"}, CTX),
+    (Rule.ENCRYPTION_AT_REST, f"{T}redisenterprise:RedisEnterprise", "acme-redis", {"encryption": None}, CTX),
     (
         Rule.TLS_IN_TRANSIT,
         f"{T}dbformysql:Configuration",
@@ -300,7 +322,7 @@ def test_each_check_catches_a_violation(
     azure_run: Runner, rule: Rule, type_token: str, name: str | None, changes: dict[str, Any], ctx: PolicyContext
 ) -> None:
     check = RULES.checks[rule][type_token]
-    message = check(_view(azure_run(), type_token, name, changes), ctx)
+    message = found(check, _view(azure_run(), type_token, name, changes), ctx)
     assert message, f"{rule.value} missed a bad {type_token}"
     assert len(message) > 30  # says what is wrong and what to do
 
@@ -318,8 +340,8 @@ def test_unprotected_stateful_resources_are_caught_only_while_protection_is_on(t
         },
         protect=False,
     )
-    assert check(view, CTX)
-    assert check(view, PolicyContext("acme", False, ())) is None
+    assert found(check, view, CTX)
+    assert found(check, view, PolicyContext("acme", False, ())) == ""
 
 
 def test_allowed_variants_pass() -> None:
@@ -330,36 +352,36 @@ def test_allowed_variants_pass() -> None:
         "u",
         {"apiServerAccessProfile": {"authorizedIPRanges": ["203.0.113.0/24"]}},
     )
-    assert rules[Rule.PRIVATE_CLUSTER_ENDPOINT][authorized.type](authorized, LISTED) is None
-    assert rules[Rule.PRIVATE_CLUSTER_ENDPOINT][authorized.type](authorized, CTX) is not None  # not trusted
+    assert found(rules[Rule.PRIVATE_CLUSTER_ENDPOINT][authorized.type], authorized, LISTED) == ""
+    assert found(rules[Rule.PRIVATE_CLUSTER_ENDPOINT][authorized.type], authorized, CTX)  # not trusted
     pls = ResourceView(
         f"{T}network:PrivateLinkService",
         "acme-pls",
         "u",
         {"visibility": {"subscriptions": [CONSUMER]}},
     )
-    assert rules[Rule.NO_CROSS_TENANT_SHARING][pls.type](pls, CTX) is None
+    assert found(rules[Rule.NO_CROSS_TENANT_SHARING][pls.type], pls, CTX) == ""
     auto_approving = ResourceView(
         f"{T}network:PrivateLinkService",
         "acme-pls",
         "u",
         {"visibility": {"subscriptions": [CONSUMER]}, "autoApproval": {"subscriptions": [CONSUMER]}},
     )
-    assert "auto-approves" in (rules[Rule.NO_CROSS_TENANT_SHARING][pls.type](auto_approving, CTX) or "")
+    assert "auto-approves" in found(rules[Rule.NO_CROSS_TENANT_SHARING][pls.type], auto_approving, CTX)
     in_list = ResourceView(
         f"{T}network:SecurityRule",
         "acme-rule",
         "u",
         {"direction": "Inbound", "access": "Allow", "sourceAddressPrefix": "203.0.113.0/25"},
     )
-    assert rules[Rule.NO_OPEN_INGRESS][in_list.type](in_list, LISTED) is None
+    assert found(rules[Rule.NO_OPEN_INGRESS][in_list.type], in_list, LISTED) == ""
     on_a_resource = ResourceView(
         f"{T}authorization:RoleAssignment",
         "acme-ra",
         "u",
         {"roleDefinitionId": OWNER, "scope": "/subscriptions/1/resourceGroups/acme-rg/providers/Microsoft.Storage/x/y"},
     )
-    assert rules[Rule.LEAST_PRIVILEGE][on_a_resource.type](on_a_resource, CTX) is None
+    assert found(rules[Rule.LEAST_PRIVILEGE][on_a_resource.type], on_a_resource, CTX) == ""
 
 
 def test_every_check_has_a_failing_case() -> None:
@@ -367,3 +389,11 @@ def test_every_check_has_a_failing_case() -> None:
     covered |= {(Rule.DELETION_PROTECTION, t) for t in STATEFUL_TYPES}
     registered = {(rule, type_token) for rule, checks in RULES.checks.items() for type_token in checks}
     assert registered - covered == set()
+
+
+def test_zero_backup_days_are_said_as_zero(azure_run: Runner) -> None:
+    check = RULES.checks[Rule.DELETION_PROTECTION][f"{T}dbformysql:Server"]
+    server = _view(azure_run(), f"{T}dbformysql:Server", "acme-mysql", {"backup.backupRetentionDays": 0})
+    assert "keeps backups 0 days" in found(check, server, CTX)
+    unset = _view(azure_run(), f"{T}dbformysql:Server", "acme-mysql", {"backup.backupRetentionDays": None})
+    assert "the default number of days" in found(check, unset, CTX)

@@ -9,7 +9,7 @@ import json
 import pytest
 from azure_harness import CONSUMER, PEER_SUBSCRIPTION, PEER_VNET
 
-from infra.azure.cache import parse_cache_sku
+from infra.azure.cache import managed_redis_sku
 from infra.azure.cluster import cluster_ranges
 from infra.azure.common import global_name, subscription_of
 from infra.azure.connectivity import ingress_rules, load_balancer_annotations, peer_subscription
@@ -88,7 +88,7 @@ def test_every_azure_preset_maps_to_mysql_and_redis_skus() -> None:
         tier = sku_tier(preset.db_instance_class)
         ha = high_availability(enabled=preset.db_high_availability, tier=tier, zones=("1", "2", "3"))
         assert (ha["mode"] == "ZoneRedundant") is preset.db_high_availability
-        parse_cache_sku(preset.cache_node_type)
+        managed_redis_sku(preset.cache_node_type)
     with pytest.raises(ValueError, match="unknown MySQL"):
         sku_tier("db.t4g.medium")
 
@@ -107,13 +107,15 @@ def test_ha_needs_a_non_burstable_sku_and_degrades_to_same_zone_without_zones() 
     )
 
 
-def test_cache_sku_parsing() -> None:
-    sku = parse_cache_sku("Premium_P2")
-    assert (sku.name, sku.family, sku.capacity, sku.premium) == ("Premium", "P", 2, True)
-    assert not parse_cache_sku("Standard_C1").premium
-    for bad, message in (("Basic_C0", "no SLA"), ("Premium_C1", "family P"), ("cache.t4g.small", "unknown")):
-        with pytest.raises(ValueError, match=message):
-            parse_cache_sku(bad)
+def test_cache_skus_are_azure_managed_redis_only() -> None:
+    """Azure Cache for Redis tiers (and the Enterprise SKUs retired with them) are refused by name."""
+    assert managed_redis_sku("Balanced_B1") == "Balanced_B1"
+    assert managed_redis_sku("MemoryOptimized_M10") == "MemoryOptimized_M10"
+    for retired in ("Standard_C1", "Premium_P2", "Basic_C0", "Enterprise_E10", "cache.t4g.small"):
+        with pytest.raises(ValueError, match="not an Azure Managed Redis SKU"):
+            managed_redis_sku(retired)
+    with pytest.raises(ValueError, match="the provider knows"):
+        managed_redis_sku("Balanced_B7")
 
 
 def test_storage_firewall_rules_list_small_ranges_as_addresses() -> None:

@@ -99,7 +99,7 @@ def test_cluster_is_private_encrypted_and_sized_from_the_preset(azure_run: Runne
     kms = aks["securityProfile"]["azureKeyVaultKms"]
     key = run.one("keyvault:Key")
     assert kms["enabled"] is True
-    assert kms["keyId"] == out(key, "keyUriWithVersion")
+    assert kms["keyId"].startswith(f"{out(key, 'keyUri')}/")  # a version of the tenant key
     assert kms["keyVaultNetworkAccess"] == "Private"
     assert kms["keyVaultResourceId"] == out(run.one("keyvault:Vault"), "id")
     assert aks["networkProfile"]["outboundType"] == "userAssignedNATGateway"
@@ -171,27 +171,31 @@ def test_database_is_private_tls_only_encrypted_backed_up(azure_run: Runner, siz
 def test_cache_is_private_and_tls_only(azure_run: Runner, size: str) -> None:
     run = azure_run(size=size)
     preset = PRESETS["azure"][Size(size)]
-    cache = run.one("redis:Redis")
+    cache = run.one("redisenterprise:RedisEnterprise")
     redis = cache.inputs
-    assert redis["enableNonSslPort"] is False
+    assert redis["sku"] == {"name": preset.cache_node_type}
+    assert redis["sku"]["name"].startswith("Balanced_B")
     assert redis["minimumTlsVersion"] == "1.2"
     assert redis["publicNetworkAccess"] == "Disabled"
-    assert redis["disableAccessKeyAuthentication"] is False
-    name, capacity = preset.cache_node_type.split("_")
-    assert redis["sku"] == {"name": name, "family": capacity[0], "capacity": int(capacity[1:])}
-    if name == "Premium":
-        assert redis["zones"] == ["1", "2", "3"]
-        assert redis["replicasPerPrimary"] == max(preset.cache_replicas, 1)
-    else:
-        assert "zones" not in redis
+    assert redis["highAvailability"] == "Enabled"
+    database = run.one("redisenterprise:Database").inputs
+    assert database["clusterName"] == out(cache, "name")
+    assert (database["databaseName"], database["port"]) == ("default", 10000)
+    assert database["clientProtocol"] == "Encrypted"
+    assert database["clusteringPolicy"] == "EnterpriseCluster"  # one endpoint for the gateway's plain client
+    assert database["accessKeysAuthentication"] == "Enabled"
     assert cache.protect is True
     endpoint = run.named("network:PrivateEndpoint", "acme-redis-endpoint").inputs
     (connection,) = endpoint["privateLinkServiceConnections"]
     assert connection["privateLinkServiceId"] == out(cache, "id")
-    assert connection["groupIds"] == ["redisCache"]
+    assert connection["groupIds"] == ["redisEnterprise"]
     assert endpoint["subnet"] == {"id": out(run.named("network:Subnet", "acme-endpoints"), "id")}
-    assert run.infra.cache.port == 6380
+    assert run.named("privatedns:PrivateZone", "acme-redis-endpoint-dns").inputs["privateZoneName"] == (
+        "privatelink.redis.azure.net"
+    )
+    assert run.infra.cache.port == 10000
     assert run.resolved["cache_host"] == (out(cache, "hostName"), False)
+    assert out(cache, "hostName").endswith(".westeurope.redis.azure.net")
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -354,9 +358,19 @@ def test_allow_list_limits_the_ingress_rule_and_the_storage_firewall(azure_run: 
     assert [r["iPAddressOrRange"] for r in firewall["ipRules"]] == ["203.0.113.0/24", "198.51.100.7"]
 
 
-def test_without_allow_list_the_storage_firewall_is_open_to_signed_urls(azure_run: Runner) -> None:
-    firewall = azure_run().named("storage:StorageAccount", "acme-data").inputs["networkRuleSet"]
-    assert firewall["defaultAction"] == "Allow"
+def test_without_allow_list_the_data_account_is_private_endpoint_only(azure_run: Runner) -> None:
+    """Default deny, no public endpoint at all: the gateway (and whoever reaches the tenant network) uses the
+    blob private endpoint ("Configure Azure Storage firewalls and virtual networks")."""
+    run = azure_run()
+    account = run.named("storage:StorageAccount", "acme-data")
+    assert account.inputs["networkRuleSet"]["defaultAction"] == "Deny"
+    assert account.inputs["networkRuleSet"]["ipRules"] == []
+    assert account.inputs["publicNetworkAccess"] == "Disabled"
+    endpoint = run.named("network:PrivateEndpoint", "acme-data-endpoint").inputs
+    (connection,) = endpoint["privateLinkServiceConnections"]
+    assert (connection["privateLinkServiceId"], connection["groupIds"]) == (out(account, "id"), ["blob"])
+    zone = run.named("privatedns:PrivateZone", "acme-data-endpoint-dns").inputs["privateZoneName"]
+    assert zone == "privatelink.blob.core.windows.net"
 
 
 def test_private_link_service_is_limited_to_the_consumers(azure_run: Runner) -> None:
@@ -450,7 +464,7 @@ def test_every_stateful_resource_is_protected_by_default(azure_run: Runner) -> N
     assert all(lock.inputs["level"] == "CanNotDelete" for lock in locks)
     data_services = [
         run.one("dbformysql:Server"),
-        run.one("redis:Redis"),
+        run.one("redisenterprise:RedisEnterprise"),
         run.one("keyvault:Vault"),
         *run.of_type("storage:StorageAccount"),
     ]

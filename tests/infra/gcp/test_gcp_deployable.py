@@ -14,7 +14,7 @@ from infra.gcp import METADATA_SERVER_EGRESS, build
 from infra.gcp.mock_outputs import FAKERS, INVOKES, MOCK_PROJECT_NUMBER
 from infra.gcp.project import ServiceAgent
 from infra.gcp.services import REQUIRED_APIS
-from infra.mockrun import MockPlace, MockRun
+from infra.mockrun import MockPlace, MockRun, assert_ordered
 from infra.preview import preview_spec
 from tests.infra.cloud_harness import resolve, run_build
 from tests.infra.gcp.conftest import CONFIG, GcpRun, make_spec
@@ -115,3 +115,55 @@ def test_the_whole_stack_wires_cas_and_metadata_egress_and_passes_policy(whole_s
     blocks = {(t["ipBlock"]["cidr"], p["port"]) for r in rules for t in r["to"] if "ipBlock" in t for p in r["ports"]}
     assert {("169.254.169.254/32", 80), ("169.254.169.252/32", 988)} <= blocks
     assert not whole_stack.violations, [f"{v.rule}: {v.message}" for v in whole_stack.violations]
+
+
+# ------------------------------------------------------------------------------------------- the cluster API
+
+
+def test_operator_cidrs_reach_the_private_control_plane(gcp_run: RunFactory) -> None:
+    """A private-endpoint cluster admits only its authorized networks: without the operators' ranges there,
+    `pulumi up` (run from the VPN or bastion of `operator_cidrs`) cannot deploy the workload (GKE "About network
+    isolation"), as the AWS stack's control-plane security group admits them."""
+    run = gcp_run(operator_cidrs=["10.99.0.0/16", "172.16.5.0/24"])
+    cluster = run.one("gcp:container/cluster:Cluster").inputs
+    assert cluster["privateClusterConfig"]["enablePrivateEndpoint"] is True
+    blocks = [b["cidrBlock"] for b in cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
+    assert blocks == ["10.20.0.0/16", "10.99.0.0/16", "172.16.5.0/24"]
+    assert cluster["masterAuthorizedNetworksConfig"]["gcpPublicCidrsAccessEnabled"] is False
+
+
+def test_no_node_runs_as_the_compute_engine_default_account(gcp_run: RunFactory) -> None:
+    """The default node pool is created with the cluster before it is removed, with the cluster's node_config:
+    left unset it runs as the Compute Engine default account (Editor). Both pools use the stack's node account,
+    and its roles are in place before the cluster creates any node."""
+    run = gcp_run()
+    account = run.named("gcp:serviceaccount/account:Account", "acme-nodes")
+    cluster = run.one("gcp:container/cluster:Cluster")
+    pool = run.one("gcp:container/nodePool:NodePool")
+    assert cluster.inputs["removeDefaultNodePool"] is True
+    for config in (cluster.inputs["nodeConfig"], pool.inputs["nodeConfig"]):
+        assert config["serviceAccount"] == account.outputs["email"]
+        assert config["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    for grant in run.of_type("gcp:projects/iAMMember:IAMMember"):
+        if grant.name.startswith("acme-nodes-"):
+            assert_ordered(run.run, before=grant, after=cluster)
+
+
+# ------------------------------------------------------------------------------------------- gateway egress
+
+
+def test_google_apis_resolve_to_the_private_vip(gcp_run: RunFactory) -> None:
+    """Private Google Access through private.googleapis.com: a private googleapis.com zone on the tenant VPC
+    sends every API name to 199.36.153.8/30, the only 443 destination the gateway's NetworkPolicy admits
+    besides the spec's IdP ranges ("Configure Private Google Access", DNS configuration)."""
+    run = gcp_run()
+    zone = run.one("gcp:dns/managedZone:ManagedZone").inputs
+    assert (zone["dnsName"], zone["visibility"]) == ("googleapis.com.", "private")
+    network = run.one("gcp:compute/network:Network").outputs["id"]
+    assert zone["privateVisibilityConfig"]["networks"] == [{"networkUrl": network}]
+    records = {r.inputs["type"]: r.inputs for r in run.of_type("gcp:dns/recordSet:RecordSet")}
+    assert records["A"]["name"] == "private.googleapis.com."
+    assert records["A"]["rrdatas"] == ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
+    assert (records["CNAME"]["name"], records["CNAME"]["rrdatas"]) == ("*.googleapis.com.", ["private.googleapis.com."])
+    assert run.one("gcp:compute/subnetwork:Subnetwork").inputs["privateIpGoogleAccess"] is True
+    assert "dns.googleapis.com" in REQUIRED_APIS

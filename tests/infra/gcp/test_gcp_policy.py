@@ -15,6 +15,7 @@ from infra.mockrun import MockedResource
 from infra.policy.engine import check_graph, context_for, view_of
 from infra.policy.model import PolicyContext, ResourceView, Rule
 from infra.spec import TENANT_TAG
+from tests.infra.cloud_harness import found
 from tests.infra.gcp.conftest import GcpRun
 
 RunFactory = Callable[..., GcpRun]
@@ -38,18 +39,18 @@ def violations(run: GcpRun, deletion_protection: bool = True) -> list[str]:
     """Every GCP check's and graph check's finding on the run, in the context of the run's own spec."""
     context = replace(context_for(run.spec), deletion_protection=deletion_protection)
     gcp = [view_of(r) for r in run.run.resources if r.type.startswith("gcp:")]
-    found = [f"{v.rule} {v.resource_name}: {v.message}" for v in check_graph(gcp, context)]
+    problems = [f"{v.rule} {v.resource_name}: {v.message}" for v in check_graph(gcp, context)]
     for resource in run.run.resources:
         for rule, checks in RULES.checks.items():
             check = checks.get(resource.type)
-            message = check(view(resource), context) if check else None
+            message = found(check, view(resource), context) if check else None
             if message:
-                found.append(f"{rule} {resource.name}: {message}")
+                problems.append(f"{rule} {resource.name}: {message}")
         if resource.type in RULES.taggable_types:
             field = RULES.tag_fields_by_type.get(resource.type, RULES.tag_field)
             if (resource.inputs.get(field) or {}).get(TENANT_TAG) != context.tenant:
-                found.append(f"tag {resource.name}")
-    return found
+                problems.append(f"tag {resource.name}")
+    return problems
 
 
 @pytest.mark.parametrize("size", ["small", "medium", "large"])
@@ -247,9 +248,9 @@ def test_each_check_catches_its_failure(
 ) -> None:
     resource = _pick(gcp_run(), type_token, name)
     check = RULES.checks[rule][type_token]
-    assert check(view(resource), CONTEXT) is None
-    message = check(view(resource, _set(resource.inputs, path, value)), CONTEXT)
-    assert message is not None and words in message
+    assert found(check, view(resource), CONTEXT) == ""
+    message = found(check, view(resource, _set(resource.inputs, path, value)), CONTEXT)
+    assert words in message
 
 
 @pytest.mark.parametrize(
@@ -259,8 +260,8 @@ def test_each_check_catches_its_failure(
 def test_stateful_resources_must_be_protected(gcp_run: RunFactory, type_token: str, name: str | None) -> None:
     resource = _pick(gcp_run(), type_token, name)
     unprotected = ResourceView(resource.type, resource.name, resource.urn, resource.inputs, protect=False)
-    message = RULES.checks[Rule.DELETION_PROTECTION][type_token](unprotected, CONTEXT)
-    assert message is not None and "protect=True" in message
+    message = found(RULES.checks[Rule.DELETION_PROTECTION][type_token], unprotected, CONTEXT)
+    assert "protect=True" in message
 
 
 def test_service_attachment_must_accept_by_hand_from_listed_projects(gcp_run: RunFactory) -> None:
@@ -273,8 +274,8 @@ def test_service_attachment_must_accept_by_hand_from_listed_projects(gcp_run: Ru
         ("consumerAcceptLists", [{"projectIdOrNum": "*", "connectionLimit": 10}], "accepts '*'"),
         ("consumerAcceptLists", [{"projectIdOrNum": "acme-corp-prod", "connectionLimit": 10}], "not among"),
     ]:
-        message = check(view(attachment, _set(attachment.inputs, path, value)), CONTEXT)
-        assert message is not None and words in message
+        message = found(check, view(attachment, _set(attachment.inputs, path, value)), CONTEXT)
+        assert words in message
 
 
 def _firewall(sources: list[str], ports: list[str]) -> ResourceView:
@@ -285,24 +286,24 @@ def _firewall(sources: list[str], ports: list[str]) -> ResourceView:
 def test_open_ingress_is_refused_except_the_listener_without_an_allow_list() -> None:
     check = RULES.checks[Rule.NO_OPEN_INGRESS][t.FIREWALL]
     listed = PolicyContext(tenant="acme", deletion_protection=True, allowed_cidrs=("203.0.113.0/24",))
-    assert check(_firewall(["0.0.0.0/0"], ["22"]), CONTEXT) is not None
-    assert check(_firewall(["0.0.0.0/0"], ["443"]), CONTEXT) is None
-    assert check(_firewall(["0.0.0.0/0"], ["443"]), listed) is not None
-    assert check(_firewall(["10.20.0.0/17"], ["22"]), CONTEXT) is None
-    assert check(_firewall(["10.0.0.0/8"], ["22"]), CONTEXT) is not None  # beyond the tenant's own network
-    assert "whole internet" in (check(_firewall(["0.0.0.0/1", "128.0.0.0/1"], ["3306"]), CONTEXT) or "")
-    assert check(_firewall(["35.191.0.0/16", "130.211.0.0/22"], ["443"]), listed) is None  # Google's checkers
+    assert found(check, _firewall(["0.0.0.0/0"], ["22"]), CONTEXT)
+    assert found(check, _firewall(["0.0.0.0/0"], ["443"]), CONTEXT) == ""
+    assert found(check, _firewall(["0.0.0.0/0"], ["443"]), listed)
+    assert found(check, _firewall(["10.20.0.0/17"], ["22"]), CONTEXT) == ""
+    assert found(check, _firewall(["10.0.0.0/8"], ["22"]), CONTEXT)  # beyond the tenant's own network
+    assert "whole internet" in found(check, _firewall(["0.0.0.0/1", "128.0.0.0/1"], ["3306"]), CONTEXT)
+    assert found(check, _firewall(["35.191.0.0/16", "130.211.0.0/22"], ["443"]), listed) == ""  # Google's checkers
     egress = ResourceView(t.FIREWALL, "e", "u", {"direction": "EGRESS", "destinationRanges": ["0.0.0.0/0"]})
-    assert check(egress, CONTEXT) is None
+    assert found(check, egress, CONTEXT) == ""
 
 
 def test_only_internal_addresses_are_reserved(gcp_run: RunFactory) -> None:
     run = gcp_run(connectivity={"private_link": True, "private_link_consumers": ["customer-vpc-1"]})
     address = run.one(t.ADDRESS)
     check = RULES.checks[Rule.NO_OPEN_INGRESS][t.ADDRESS]
-    assert check(view(address), CONTEXT) is None
+    assert found(check, view(address), CONTEXT) == ""
     external = view(address, _set(address.inputs, "addressType", "EXTERNAL"))
-    assert "external address" in (check(external, CONTEXT) or "")
+    assert "external address" in found(check, external, CONTEXT)
 
 
 @pytest.mark.parametrize(("type_token", "field"), [(t.REDIS, "labels"), (t.CLUSTER, "resourceLabels")])
@@ -313,3 +314,10 @@ def test_taggable_resources_carry_the_tenant_label_in_their_tag_field(
     assert type_token in RULES.taggable_types
     assert RULES.tag_fields_by_type.get(type_token, RULES.tag_field) == field
     assert resource.inputs[field][TENANT_TAG] == "acme"
+
+
+def test_zero_backups_are_said_as_zero(gcp_run: RunFactory) -> None:
+    sql = gcp_run().one("gcp:sql/databaseInstance:DatabaseInstance")
+    inputs = _set(sql.inputs, "settings.backupConfiguration.backupRetentionSettings.retainedBackups", 0)
+    message = found(RULES.checks[Rule.DELETION_PROTECTION][sql.type], view(sql, inputs), CONTEXT)
+    assert "keeps 0 backups" in message

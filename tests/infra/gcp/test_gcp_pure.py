@@ -17,7 +17,6 @@ from infra.gcp.network import NetworkPlan, plan_network
 from infra.gcp.project import ProjectClaimError, ServiceAgent, check_project_claim, service_agent_member
 from infra.gcp.server_ca import server_ca_bundle
 from infra.spec import Peering
-from tests.infra.gcp.conftest import make_spec
 
 
 def _blocks(plan: NetworkPlan) -> list[ipaddress.IPv4Network]:
@@ -129,8 +128,5 @@ def test_peer_network_link_from_name_or_self_link() -> None:
 
 
 def test_load_balancer_is_internal_only_without_public_ingress() -> None:
-    assert "cloud.google.com/l4-rbs" in load_balancer_annotations(make_spec())
-    private = make_spec(
-        connectivity={"public_ingress": False, "private_link": True, "private_link_consumers": ["c-1234"]}
-    )
-    assert load_balancer_annotations(private) == {"networking.gke.io/load-balancer-type": "Internal"}
+    assert "cloud.google.com/l4-rbs" in load_balancer_annotations(public_ingress=True)
+    assert load_balancer_annotations(public_ingress=False) == {"networking.gke.io/load-balancer-type": "Internal"}
