@@ -67,6 +67,28 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("auth.apikey.created", _ACCT, "An API key was created; its secret was shown once."),
     ("auth.apikey.revoked", _ACCT, "An API key was revoked."),
     ("auth.user.offboarded", _ACCT, "A user was offboarded: disabled, sessions and API keys ended, IdP told."),
+    (
+        "auth.user.enabled",
+        _ACCT,
+        "A disabled user was enabled again (the directory that had deactivated them activated them).",
+    ),
+    # provisioning by the tenant's directory (SCIM)
+    ("scim.token.created", _ACCT, "A SCIM token was created for the tenant's directory; its secret was shown once."),
+    ("scim.token.rotated", _ACCT, "A SCIM token was replaced by a new one; the old one ends after the overlap."),
+    ("scim.token.revoked", _ACCT, "A SCIM token was revoked."),
+    (
+        "scim.token.used.denied",
+        _AUTH,
+        "A request with an unknown, expired or revoked SCIM token, or a SCIM token outside /scim/v2, was refused.",
+    ),
+    ("scim.user.created", _ACCT, "The directory provisioned a user (an Enclave user once it has an email)."),
+    ("scim.user.updated", _ACCT, "The directory changed a user's attributes (name, emails, active)."),
+    ("scim.user.deleted", _ACCT, "The directory deleted a user: offboarded, out of its groups."),
+    ("scim.group.created", _API, "The directory created a group."),
+    ("scim.group.updated", _API, "The directory renamed a group or changed its members."),
+    ("scim.group.deleted", _API, "The directory deleted a group; its members left it."),
+    ("scim.group.member.added", _ACCT, "The directory added a user to a group (the role it maps to follows)."),
+    ("scim.group.member.removed", _ACCT, "The directory removed a user from a group (the role it gave goes at once)."),
     # single sign-on configuration
     ("sso.provider.added", _API, "An identity provider was added to the tenant's sign-in options."),
     ("sso.provider.updated", _API, "An identity provider's configuration was changed in place."),

@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from audit.events import Actor, ActorKind
-from auth.roles import ROLE_PERMISSIONS, Permission, Role
+from auth.roles import ROLE_PERMISSIONS, Permission, Role, ServiceRole
 
 
 @dataclass(frozen=True)
 class Principal:
-    kind: ActorKind  # user, api-key or operator
-    id: str  # user id, API key id, or "operator"
+    kind: ActorKind  # user, api-key, operator or system (a SCIM token)
+    id: str  # user id, API key id, "operator", or "scim:<token id>"
     tenant: str | None  # None only for the platform operator
-    role: Role | None  # None only for the platform operator
+    role: Role | ServiceRole | None  # None only for the platform operator; a service role for a SCIM token
     email: str | None = None
     expires_at: datetime | None = None  # when the credential itself ends (an API key's expiry)
     session: str | None = None  # a browser session's public id (its principal only)

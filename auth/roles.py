@@ -1,4 +1,5 @@
-"""Roles and what each may do. API keys carry a role; signed-in users get one from the tenant's SSO policy."""
+"""Roles and what each may do. API keys carry a role; signed-in users get one from the tenant's SSO policy (or
+their directory's groups). A service role belongs to one kind of credential only: no user or API key holds it."""
 
 from __future__ import annotations
 
@@ -23,14 +24,22 @@ class Permission(StrEnum):
     USERS_ADMIN = "users.admin"  # users, roles, sessions, offboarding
     SSO_ADMIN = "sso.admin"  # the tenant's identity providers and sign-in policy
     APIKEYS_ADMIN = "apikeys.admin"
+    SCIM_PROVISION = "scim.provision"  # the directory's provisioning through /scim/v2 (SCIM tokens only)
 
 
-ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+class ServiceRole(StrEnum):
+    """Roles held only by a dedicated kind of credential, never by a user or an API key."""
+
+    SCIM = "scim"  # a SCIM token: the tenant's directory provisions through /scim/v2 and can do nothing else
+
+
+ROLE_PERMISSIONS: dict[Role | ServiceRole, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.STORAGE_READ}),
     Role.MEMBER: frozenset({Permission.STORAGE_READ, Permission.STORAGE_WRITE}),
     Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.AUDIT_EXPORT}),
     Role.SECURITY_ADMIN: frozenset({Permission.STORAGE_REVOKE, Permission.AUDIT_READ, Permission.AUDIT_EXPORT}),
-    Role.ADMIN: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission) - {Permission.SCIM_PROVISION},  # the directory's, not a person's
+    ServiceRole.SCIM: frozenset({Permission.SCIM_PROVISION}),
 }
 
 

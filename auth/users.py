@@ -16,6 +16,7 @@ from audit.store.log import AuditLog
 from auth.identities import add_link, find_link, has_links
 from auth.models import Tenant, User
 from auth.roles import ROLE_PERMISSIONS, Role
+from auth.scim.membership import directory_groups
 from auth.sso.config import SignInPolicy
 from auth.sso.errors import LoginRefusedError
 from auth.sso.models import IdentityProviderRow, UserIdentityRow
@@ -138,21 +139,41 @@ def claim_values(claims: dict[str, Any], claim: str) -> list[str] | None:
     return None
 
 
-def policy_role(policy: SignInPolicy, claims: dict[str, Any], default: Role) -> tuple[Role, str] | None:
-    """The role the policy's claim mapping gives these claims and why; None when the policy maps no claim (the
-    user's role is then the administrators' to set). The most privileged mapped value wins; no mapped value,
-    or no claim at all, is the default role: a group the user left takes its role with it."""
-    claim = policy.role_claim
-    if claim is None:
+def mapped_role(policy: SignInPolicy, values: list[str] | None, default: Role, source: str) -> tuple[Role, str] | None:
+    """The role the policy's mapping gives these values (claim values, or directory group names) and why; None when
+    the policy maps nothing (the user's role is then the administrators' to set). The most privileged mapped value
+    wins; no mapped value, or none at all, is the default role: a group the user left takes its role with it."""
+    if policy.role_claim is None:
         return None
-    values = claim_values(claims, claim)
     if values is None:
-        return default, f"claim {claim} absent: the default role"
+        return default, f"{source} absent: the default role"
     granted = {policy.role_map[v] for v in values if v in policy.role_map}
     role = next((r for r in ROLE_PRECEDENCE if r in granted), None)
     if role is None:
-        return default, f"claim {claim} maps to no role: the default role"
-    return role, f"claim {claim} maps to {role.value}"
+        return default, f"{source} maps to no role: the default role"
+    return role, f"{source} maps to {role.value}"
+
+
+def policy_role(policy: SignInPolicy, claims: dict[str, Any], default: Role) -> tuple[Role, str] | None:
+    """The role the policy's claim mapping gives these claims and why (`mapped_role`)."""
+    claim = policy.role_claim
+    if claim is None:
+        return None
+    return mapped_role(policy, claim_values(claims, claim), default, f"claim {claim}")
+
+
+def user_role(
+    session: Session, policy: SignInPolicy, tenant: Tenant, user_id: str, claims: dict[str, Any]
+) -> tuple[Role, str] | None:
+    """The role a user's sign-in gives them. A user the tenant's directory provisions, in a tenant whose directory
+    pushes groups, takes it from the directory's groups (their displayNames are the mapped values): the directory
+    tells Enclave at once when someone leaves a group, so a token's claims never give back what it took away.
+    Everyone else takes it from the claims."""
+    groups = directory_groups(session, tenant.id, user_id)
+    default = Role(tenant.default_role)
+    if groups is not None:
+        return mapped_role(policy, groups, default, "directory group membership")
+    return policy_role(policy, claims, default)
 
 
 def _check_domain(email: str, policy: SignInPolicy) -> None:
@@ -272,9 +293,10 @@ def apply_role_claim(
     identity: VerifiedIdentity,
     policy: SignInPolicy,
 ) -> bool:
-    """With a role claim configured, the user's role is what the claim maps to now (audited as a role change
-    with the reason); whether it changed. The caller refreshes the user's live sessions."""
-    computed = policy_role(policy, identity.claims, Role(tenant.default_role))
+    """With a role mapping configured, the user's role is what it maps to now (`user_role`: the claims, or the
+    directory's groups), audited as a role change with the reason; whether it changed. The caller refreshes the
+    user's live sessions."""
+    computed = user_role(session, policy, tenant, user.id, identity.claims)
     if computed is None:
         return False
     role, why = computed

@@ -32,9 +32,11 @@ class OffboardingReport:
     idp_accounts_disabled: int | None  # None: the tenant's provider is not one Enclave administers
 
 
-def _offboard_locally(
+def offboard_locally(
     db: Session, audit: AuditLog, actor: Actor, store: SessionStore, tenant_id: str, email: str
 ) -> OffboardingReport:
+    """Enclave's part, in the caller's transaction: disable the user, end every session, revoke every API key they
+    created (each step audited, then `auth.user.offboarded`). Safe to repeat."""
     user = find_user_by_email(db, tenant_id, email)
     if user is None:
         raise UserNotFoundError(f"tenant {tenant_id!r} has no user {email}")
@@ -77,11 +79,20 @@ def offboard_user(
     tenant), the provider account is disabled and logged out too; its failure is audited and re-raised after
     Enclave access is already gone."""
     with sessions() as db, db.begin():
-        report = _offboard_locally(db, audit, actor, store, tenant_id, email)
+        report = offboard_locally(db, audit, actor, store, tenant_id, email)
     if idp is None:
         return report
+    disabled = offboard_at_idp(sessions, audit, actor, tenant_id=tenant_id, email=report.email, idp=idp)
+    return OffboardingReport(report.user_id, report.email, report.sessions_ended, report.api_keys_revoked, disabled)
+
+
+def offboard_at_idp(
+    sessions: sessionmaker[Session], audit: AuditLog, actor: Actor, *, tenant_id: str, email: str, idp: IdpOffboarding
+) -> int:
+    """The identity provider's part (Keycloak: disable the account, end its sessions), after Enclave's has
+    committed; audited either way, the failure re-raised. Safe to repeat. The accounts disabled."""
     try:
-        disabled = idp(report.email)
+        disabled = idp(email)
     except Exception as exc:
         with sessions() as db, db.begin():
             audit.append(
@@ -91,7 +102,7 @@ def offboard_user(
                     actor=actor,
                     action="auth.user.disabled",
                     outcome=Outcome.ERROR,
-                    target=f"idp-user:{report.email}",
+                    target=f"idp-user:{email}",
                     reason=str(exc)[:300],
                 ),
             )
@@ -103,8 +114,8 @@ def offboard_user(
                 tenant=tenant_id,
                 actor=actor,
                 action="auth.user.disabled",
-                target=f"idp-user:{report.email}",
+                target=f"idp-user:{email}",
                 details={"idp_accounts_disabled": disabled, "idp_sessions_ended": True},
             ),
         )
-    return OffboardingReport(report.user_id, report.email, report.sessions_ended, report.api_keys_revoked, disabled)
+    return disabled

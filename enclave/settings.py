@@ -169,6 +169,10 @@ class Settings(BaseSettings):
     sign_in_attempts_per_client: int = Field(
         120, ge=1, le=100_000, description="browser sign-in starts and callbacks per client address per window"
     )
+    scim_requests_per_token: int = Field(
+        1200, ge=1, le=1_000_000, description="SCIM requests one token may make per window (429 past it)"
+    )
+    scim_rate_window_seconds: float = Field(60.0, gt=0, le=86_400, description="the SCIM token rate-limit window")
     otel_exporter: OtelExporter = OtelExporter.NONE
     otel_endpoint: str | None = Field(None, description="OTLP/HTTP endpoint, e.g. http://collector:4318")
     service_name: str = "enclave-gateway"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymysql
@@ -24,19 +25,26 @@ def _admin() -> pymysql.connections.Connection:
         pytest.fail(f"MariaDB at 127.0.0.1:3306 is not answering ({exc}); run scripts/services.sh")
 
 
-@pytest.fixture
-def mariadb_url() -> Iterator[str]:
-    """A fresh, empty MariaDB database for one test, dropped afterwards."""
+@contextmanager
+def fresh_mariadb(collation: str = "utf8mb4_bin") -> Iterator[str]:
+    """A fresh, empty MariaDB database (with this default collation), dropped afterwards."""
     name = f"enclave_t_{uuid.uuid4().hex[:12]}"
     admin = _admin()
     with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE {collation}")
     try:
         yield f"mysql+pymysql://{MARIADB['user']}@{MARIADB['host']}:{MARIADB['port']}/{name}"
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.close()
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test, dropped afterwards."""
+    with fresh_mariadb() as url:
+        yield url
 
 
 @pytest.fixture

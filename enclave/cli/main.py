@@ -1,5 +1,5 @@
-"""The `enclave` command line: run the gateway, manage tenants, API keys, users, single sign-on and storage
-grants, export and verify the audit log, and (with the infra extra) create and preview tenant stacks.
+"""The `enclave` command line: run the gateway, manage tenants, API keys, users, single sign-on, SCIM tokens and
+storage grants, export and verify the audit log, and (with the infra extra) create and preview tenant stacks.
 
 Each command group is a module of this package that never imports this one; this module only mounts them."""
 
@@ -13,6 +13,7 @@ from enclave.cli.apikeys import apikey_app
 from enclave.cli.audit import audit_app
 from enclave.cli.common import TYPER_OPTIONS
 from enclave.cli.gateway import db_app, openapi, serve
+from enclave.cli.scim import scim_app
 from enclave.cli.sso import sso_app
 from enclave.cli.storage import storage_app
 from enclave.cli.tenants import tenant_app
@@ -28,6 +29,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(storage_app, name="storage")
 app.add_typer(sso_app, name="sso")
 app.add_typer(users_app, name="users")
+app.add_typer(scim_app, name="scim")
 
 
 def _mount_stack_commands() -> None:

@@ -9,7 +9,7 @@ the request body or query. Each is established once per request and kept on `req
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -50,6 +50,12 @@ def client_ip(request: Request) -> str | None:
     """The client's address: the peer's, or what a trusted proxy (ENCLAVE_TRUSTED_PROXIES) says it is —
     uvicorn rewrites the peer from `X-Forwarded-For` only for those (enclave/cli/gateway.py)."""
     return request.client.host if request.client else None
+
+
+class RequestAuthenticator(Protocol):
+    """What says who a request is, or refuses it (the gateway's chain, or a route group's own)."""
+
+    def authenticate(self, credentials: Credentials) -> Principal: ...
 
 
 @dataclass(frozen=True)
@@ -100,9 +106,13 @@ def served_tenant(request: Request) -> HostTenant:
     return tenant
 
 
-def authenticate_request(request: Request, *, csrf_in_form: bool = False) -> Principal:
+def authenticate_request(
+    request: Request, *, csrf_in_form: bool = False, authenticator: RequestAuthenticator | None = None
+) -> Principal:
     """The request's principal (established once per request, before its body is read). `csrf_in_form`: the
-    pages' forms carry the CSRF token in the body, which the pages' group checks once it is read."""
+    pages' forms carry the CSRF token in the body, which the pages' group checks once it is read.
+    `authenticator`: a route group's own in place of the gateway's chain (/scim/v2 accepts SCIM tokens only);
+    its refusals are limited and audited the same way."""
     cached: Principal | None = getattr(request.state, PRINCIPAL_STATE, None)
     if cached is not None:
         return cached
@@ -119,7 +129,7 @@ def authenticate_request(request: Request, *, csrf_in_form: bool = False) -> Pri
         user_agent=request.headers.get("user-agent"),
     )
     try:
-        principal = authentication.chain.authenticate(credentials)
+        principal = (authenticator or authentication.chain).authenticate(credentials)
     except AuthenticationError as refused:
         authentication.limiter.refuse(refused, ip=ip, request_id=request_id_var.get(), tenant=home_id)
     _check_tenant_binding(services, principal, home_id)

@@ -22,6 +22,7 @@ from enclave.services.audit import AuditLogService
 from enclave.services.authentication import Authentication, build_authentication
 from enclave.services.jobs import background_jobs
 from enclave.services.refusals import RefusalRecorder
+from enclave.services.scim import Scim
 from enclave.services.sso import Sso
 from enclave.services.storage import Storage, open_storage_service
 from enclave.services.tenants import Tenants
@@ -52,6 +53,7 @@ class Services:
     sso: Sso
     audit: AuditLogService
     storage: Storage
+    scim: Scim
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -77,6 +79,7 @@ class Services:
             sso=sso,
             audit=AuditLogService(runtime),
             storage=Storage(open_storage_service(runtime, refusals)),
+            scim=Scim(runtime, store, sso.keycloak_offboarding),
         )
 
     @asynccontextmanager

@@ -44,7 +44,7 @@ class ApiKeys:
         if mine:
             access.own_user_id()
             own_role = access.principal.role
-            assert own_role is not None
+            assert isinstance(own_role, Role)  # a signed-in user's
             if role not in grantable_roles(own_role):
                 raise ForbiddenError(f"a {own_role} cannot create a {role} key: it would do more than you may")
         else:

@@ -1,4 +1,5 @@
-"""Who is calling: the authenticator chain (operator token, API key, browser session — auth/authn.py) and the
+"""Who is calling: the authenticator chain (operator token, API key, browser session — auth/authn.py), the SCIM
+token's own authenticator (/scim/v2 accepts nothing else, and nothing else accepts it) and the
 failed-authentication limiter, built once for the gateway. The HTTP layer only hands them a request's
 credentials (enclave/http/deps.py)."""
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 from auth.apikeys import KEY_PREFIX, ApiKeyAuthenticator
 from auth.authn import AuthenticatorChain, OperatorTokenAuthenticator
+from auth.scim.tokens import ScimTokenAuthenticator, ScimTokenElsewhere
 from auth.sessions import SessionStore
 from auth.sessions_authn import SessionAuthenticator
 from enclave.cache import RateLimit
@@ -19,6 +21,7 @@ from enclave.services.refusals import RefusalRecorder
 @dataclass(frozen=True)
 class Authentication:
     chain: AuthenticatorChain
+    scim: ScimTokenAuthenticator  # the one authenticator of /scim/v2
     limiter: FailedAuthLimiter
 
 
@@ -29,11 +32,13 @@ def build_authentication(runtime: Runtime, store: SessionStore, refusals: Refusa
     return Authentication(
         chain=AuthenticatorChain(
             [
+                ScimTokenElsewhere(runtime.sessions),  # first: the operator check would take it for its token
                 OperatorTokenAuthenticator(operator_token, api_key_prefix=KEY_PREFIX),
                 ApiKeyAuthenticator(runtime.sessions),
                 SessionAuthenticator(store),
             ]
         ),
+        scim=ScimTokenAuthenticator(runtime.sessions),
         limiter=FailedAuthLimiter(
             runtime.cache,
             runtime.appender,

@@ -14,6 +14,7 @@ from auth.identities import LinkedIdentity, link_identity, list_identities, unli
 from auth.keycloak import KeycloakAdminError
 from auth.models import User
 from auth.roles import Permission, Role
+from auth.scim.users import release_to_administrators
 from auth.sessions import SessionStore
 from auth.sessions_models import UserSessionRow
 from auth.users import UserNotFoundError, create_user, find_user_by_email, list_users, set_role
@@ -24,6 +25,21 @@ from enclave.services.access import Access
 from tenancy.errors import NotFoundError, UnavailableError
 
 IdpOffboardingFor = Callable[[str], IdpOffboarding | None]  # tenant -> the identity provider's offboarding step
+
+
+def idp_step(idp_offboarding: IdpOffboardingFor, tenant: str) -> IdpOffboarding | None:
+    """The tenant's identity-provider step of offboarding (None when Enclave administers no provider of it);
+    UnavailableError when it has one Enclave cannot reach (Keycloak without admin credentials)."""
+    try:
+        return idp_offboarding(tenant)
+    except ValueError as exc:
+        raise UnavailableError(str(exc)) from None
+
+
+def idp_unavailable(
+    exc: KeycloakAdminError, remedy: str = "offboard them again to finish at Keycloak"
+) -> UnavailableError:
+    return UnavailableError(f"Enclave access is removed, but {exc}; {remedy}")
 
 
 def _user(session: Session, tenant: str, user_id: str) -> User:
@@ -88,13 +104,13 @@ class Users:
     def offboard(self, access: Access, user_id: str) -> OffboardingReport:
         """Disable the user, end their sessions and API keys and, for a Keycloak-backed tenant, disable them
         at Keycloak and end their Keycloak sessions (each step audited). UnavailableError when the Keycloak
-        step fails after Enclave access is already gone: running it again finishes it."""
+        step fails after Enclave access is already gone: running it again finishes it. An administrator's
+        offboarding is final: the tenant's directory (SCIM) activating the user again does not undo it."""
         access.require(Permission.USERS_ADMIN)
         email = self.get(access, user_id).email
-        try:
-            idp = self._idp_offboarding(access.tenant)
-        except ValueError as exc:
-            raise UnavailableError(str(exc)) from None
+        idp = idp_step(self._idp_offboarding, access.tenant)
+        with transaction(self._runtime.sessions) as session:
+            release_to_administrators(session, user_id)
         try:
             return offboard_user(
                 self._runtime.sessions,
@@ -106,9 +122,7 @@ class Users:
                 idp=idp,
             )
         except KeycloakAdminError as exc:
-            raise UnavailableError(
-                f"Enclave access is removed, but {exc}; offboard them again to finish at Keycloak"
-            ) from None
+            raise idp_unavailable(exc) from None
 
     # -- identities (customer IT links provider accounts to users explicitly) ------------------------------
     def identities(self, access: Access, user_id: str) -> builtins.list[LinkedIdentity]:

@@ -64,7 +64,7 @@ def _account_page(
 ) -> Response:
     tenant = served_tenant(request)
     role = access.principal.role
-    assert role is not None
+    assert isinstance(role, Role)  # a signed-in user's
     return render(
         "account.html",
         status,
