@@ -423,6 +423,15 @@ def preview_fleet_with_progress(directory: Path, workers: int, console: Console)
         return preview_fleet(directory, workers, advance)
 
 
+def fleet_cost(cost: dict[str, Any]) -> str:
+    """A stack's estimate as the fleet table shows it: never $0.00 for a region infra/prices.json has no
+    prices for, and a partial sum marked as such."""
+    total: float = cost["total_monthly_usd"]
+    if not total and not cost["complete"]:
+        return f"[yellow]no prices for {cost['region']}[/]"
+    return f"${total:,.2f}" + ("" if cost["complete"] else " (partial)")
+
+
 def fleet_table(results: Iterable[dict[str, Any]]) -> Table:
     table = Table(title="Fleet preview")
     for column in ("tenant", "cloud", "region", "size", "resources", "violations", "monthly", "seconds"):
@@ -439,7 +448,7 @@ def fleet_table(results: Iterable[dict[str, Any]]) -> Table:
             r["size"],
             str(len(r["resources"])),
             f"[red]{violations}[/]" if violations else "[green]0[/]",
-            f"${r['cost']['total_monthly_usd']:,.2f}",
+            fleet_cost(r["cost"]),
             f"{r['seconds']:.1f}",
         )
     return table

@@ -3,7 +3,8 @@
 Starts the gateway on SQLite, creates API keys, records audit events through the API (including a refused
 request), exports the log over HTTP, verifies the export offline with only the public key, shows that a
 tampered copy fails verification, moves real bytes through signed URLs and revokes and restores access
-(enclave/demo/storage.py), and previews a tenant stack on each cloud offline.
+(enclave/demo/storage.py), drives the console in headless Chromium as customer IT and as an end user
+(screenshots under .enclave/demo/console/), and previews a tenant stack on each cloud offline.
 Run it with `make demo` (or `.venv/bin/python -m enclave.demo`).
 """
 
@@ -17,7 +18,8 @@ import sys
 import httpx
 
 from enclave.demo.common import DEMO_DIR, console, free_port, run_enclave, step, wait_ready
-from enclave.demo.sso import run_sso_demo
+from enclave.demo.console import run_console_demo
+from enclave.demo.sso import local_provider, run_sso_demo
 from enclave.demo.storage import run_storage_demo
 
 TENANT = "acme"
@@ -48,17 +50,19 @@ def main() -> None:
             wait_ready(client, gateway)
             console.print(f"gateway ready on http://127.0.0.1:{port}  (OpenAPI at /openapi.json)")
             run_api_demo(client, env)
-            run_sso_demo(client, env, TENANT)
-            run_storage_demo(
-                client,
-                env,
-                TENANT,
-                console=console,
-                step=step,
-                cli=run_enclave,
-                second_port=free_port(),
-                wait_ready=wait_ready,
-            )
+            with local_provider(env) as provider:
+                run_sso_demo(client, env, TENANT, provider)
+                run_storage_demo(
+                    client,
+                    env,
+                    TENANT,
+                    console=console,
+                    step=step,
+                    cli=run_enclave,
+                    second_port=free_port(),
+                    wait_ready=wait_ready,
+                )
+                run_console_demo(env["ENCLAVE_PUBLIC_URL"], env, TENANT, provider)
     finally:
         gateway.terminate()
         gateway.wait(timeout=30)

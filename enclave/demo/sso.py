@@ -8,8 +8,11 @@ import json
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -47,8 +50,14 @@ def _provider_login(authorize_url: str, email: str, callback_prefix: str) -> str
     raise SystemExit("the OpenID Provider never sent the browser back")
 
 
-def run_sso_demo(client: httpx.Client, env: dict[str, str], tenant: str) -> None:
-    step("8. Sign in through a local OpenID Provider (node oidc-provider): JIT user, session, offboarding")
+class LocalProvider(NamedTuple):
+    issuer: str
+    env: dict[str, str]  # the demo's environment plus DEMO_OIDC_SECRET, the client secret the CLI reads
+
+
+@contextmanager
+def local_provider(env: dict[str, str]) -> Iterator[LocalProvider]:
+    """A real OpenID Provider (node `oidc-provider`) on a loopback port for the sign-in and console steps."""
     base = env["ENCLAVE_PUBLIC_URL"]
     secret = secrets.token_urlsafe(24)
     config = {
@@ -68,59 +77,64 @@ def run_sso_demo(client: httpx.Client, env: dict[str, str], tenant: str) -> None
         line = provider.stdout.readline()
         if not line.startswith("listening "):
             raise SystemExit("the local OpenID Provider did not start (is node_modules installed? run make setup)")
-        issuer = line.split(" ", 1)[1].strip()
-        console.print(f"OpenID Provider at {issuer} (a real node oidc-provider 8.8.1)")
-        with_secret = {**env, "DEMO_OIDC_SECRET": secret}
-        run_enclave(
-            "sso",
-            "add",
-            "local",
-            "--tenant",
-            tenant,
-            "--kind",
-            "oidc",
-            "--issuer",
-            issuer,
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret-env",
-            "DEMO_OIDC_SECRET",
-            env=with_secret,
-        )
-        run_enclave("sso", "policy", "--tenant", tenant, "--domain", "acme.test", "--jit", env=env)
-        console.print("$ enclave sso add local --kind oidc …; enclave sso policy --domain acme.test --jit")
-
-        start = client.get("/auth/login/local", params={"next": "/account"}, follow_redirects=False)
-        binding = _cookie(start, LOGIN_COOKIE)
-        console.print(
-            f"the gateway sends the browser to the provider with PKCE S256, state and nonce:\n  "
-            f"{urlsplit(start.headers['location']).path}?…code_challenge_method=S256…"
-        )
-        callback = _provider_login(start.headers["location"], USER, base)
-        # A browser keeps a Secure cookie only over HTTPS; this demo speaks plain HTTP on loopback, so it
-        # carries the cookies itself.
-        back = client.get(
-            urlsplit(callback).path + "?" + urlsplit(callback).query,
-            headers={"Cookie": f"{LOGIN_COOKIE}={binding}"},
-            follow_redirects=False,
-        )
-        session = {"Cookie": f"{SESSION_COOKIE}={_cookie(back, SESSION_COOKIE)}"}
-        me = client.get("/api/v1/users/me", headers=session)
-        me.raise_for_status()
-        console.print(f"signed in as {me.json()['email']} with role {me.json()['role']} (created just now: JIT)")
-        sessions = client.get("/api/v1/sessions", headers=session).json()
-        console.print(
-            f"live sessions: {len(sessions)}; the account page answers HTTP "
-            f"{client.get('/account', headers=session, follow_redirects=False).status_code}"
-        )
-
-        offboarded = run_enclave("users", "offboard", USER, "--tenant", tenant, env=env)
-        console.print(f"$ enclave users offboard {USER} --tenant {tenant}\n{offboarded.stdout.strip()}")
-        after = client.get("/api/v1/users/me", headers=session)
-        console.print(
-            f"the same session cookie now: HTTP {after.status_code}; the account page redirects to "
-            f"{client.get('/account', headers=session, follow_redirects=False).headers['location']}"
-        )
+        yield LocalProvider(line.split(" ", 1)[1].strip(), {**env, "DEMO_OIDC_SECRET": secret})
     finally:
         provider.terminate()
         provider.wait(timeout=10)
+
+
+def run_sso_demo(client: httpx.Client, env: dict[str, str], tenant: str, provider: LocalProvider) -> None:
+    step("8. Sign in through a local OpenID Provider (node oidc-provider): JIT user, session, offboarding")
+    base = env["ENCLAVE_PUBLIC_URL"]
+    issuer = provider.issuer
+    console.print(f"OpenID Provider at {issuer} (a real node oidc-provider 8.8.1)")
+    run_enclave(
+        "sso",
+        "add",
+        "local",
+        "--tenant",
+        tenant,
+        "--kind",
+        "oidc",
+        "--issuer",
+        issuer,
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret-env",
+        "DEMO_OIDC_SECRET",
+        env=provider.env,
+    )
+    run_enclave("sso", "policy", "--tenant", tenant, "--domain", "acme.test", "--jit", env=env)
+    console.print("$ enclave sso add local --kind oidc …; enclave sso policy --domain acme.test --jit")
+
+    start = client.get("/auth/login/local", params={"next": "/account"}, follow_redirects=False)
+    binding = _cookie(start, LOGIN_COOKIE)
+    console.print(
+        f"the gateway sends the browser to the provider with PKCE S256, state and nonce:\n  "
+        f"{urlsplit(start.headers['location']).path}?…code_challenge_method=S256…"
+    )
+    callback = _provider_login(start.headers["location"], USER, base)
+    # httpx keeps no Secure cookie over plain HTTP, so this step carries the cookies itself (Chromium, in the
+    # console step, treats loopback as a secure origin and keeps them).
+    back = client.get(
+        urlsplit(callback).path + "?" + urlsplit(callback).query,
+        headers={"Cookie": f"{LOGIN_COOKIE}={binding}"},
+        follow_redirects=False,
+    )
+    session = {"Cookie": f"{SESSION_COOKIE}={_cookie(back, SESSION_COOKIE)}"}
+    me = client.get("/api/v1/users/me", headers=session)
+    me.raise_for_status()
+    console.print(f"signed in as {me.json()['email']} with role {me.json()['role']} (created just now: JIT)")
+    sessions = client.get("/api/v1/sessions", headers=session).json()
+    console.print(
+        f"live sessions: {len(sessions)}; the account page answers HTTP "
+        f"{client.get('/account', headers=session, follow_redirects=False).status_code}"
+    )
+
+    offboarded = run_enclave("users", "offboard", USER, "--tenant", tenant, env=env)
+    console.print(f"$ enclave users offboard {USER} --tenant {tenant}\n{offboarded.stdout.strip()}")
+    after = client.get("/api/v1/users/me", headers=session)
+    console.print(
+        f"the same session cookie now: HTTP {after.status_code}; the account page redirects to "
+        f"{client.get('/account', headers=session, follow_redirects=False).headers['location']}"
+    )

@@ -198,3 +198,14 @@ def test_the_preview_prices_the_stacks_region_and_says_what_its_zones_cost_in_av
     assert len(report["zones"]) == 2
     assert any("2 availability zones" in warning for warning in report["region_warnings"])
     assert base["region_warnings"] == [] and len(base["zones"]) == 3
+
+
+def test_fleet_cost_never_reads_as_free_where_no_prices_are_known() -> None:
+    from infra.preview import fleet_cost
+
+    unpriced = {"total_monthly_usd": 0.0, "complete": False, "region": "sa-east-1"}
+    partial = {"total_monthly_usd": 120.5, "complete": False, "region": "us-east-1"}
+    priced = {"total_monthly_usd": 1234.5, "complete": True, "region": "us-east-1"}
+    assert "$" not in fleet_cost(unpriced) and "sa-east-1" in fleet_cost(unpriced)
+    assert fleet_cost(partial) == "$120.50 (partial)"
+    assert fleet_cost(priced) == "$1,234.50"
