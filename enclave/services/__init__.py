@@ -19,6 +19,7 @@ from enclave.runtime import Runtime
 from enclave.services.access import Access
 from enclave.services.api_keys import ApiKeys
 from enclave.services.audit import AuditLogService
+from enclave.services.audit_browse import AuditBrowser
 from enclave.services.authentication import Authentication, build_authentication
 from enclave.services.jobs import background_jobs
 from enclave.services.refusals import RefusalRecorder
@@ -52,6 +53,7 @@ class Services:
     users: Users
     sso: Sso
     audit: AuditLogService
+    audit_browser: AuditBrowser  # the console's newest-first pages
     storage: Storage
     scim: Scim
 
@@ -78,6 +80,7 @@ class Services:
             users=Users(runtime, store, sso.keycloak_offboarding),
             sso=sso,
             audit=AuditLogService(runtime),
+            audit_browser=AuditBrowser(runtime),
             storage=Storage(open_storage_service(runtime, refusals)),
             scim=Scim(runtime, store, sso.keycloak_offboarding),
         )
