@@ -14,14 +14,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from audit.events import SYSTEM_ACTOR
+from audit.signing import load_public_key
+from audit.verify import verify_export
 from auth.models import User
 from auth.roles import Role
 from auth.sso.config import SignInPolicy
 from auth.users import create_user
 from enclave.db import transaction
 from enclave.runtime import Runtime
+from enclave.services import Access, Services
+from storage_connector.backends import parse_spec
 from tests.auth.sso.helpers import audit_rows
 from tests.conftest import make_settings
+from tests.enclave.api.helpers import bearer, issue_key, key_id
 from tests.enclave.web.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -213,3 +218,155 @@ def test_offboarding_confirms_asks_a_reason_and_ends_the_users_sessions(
         refused = leaver.get("/account", follow_redirects=False)
         assert refused.status_code == 303 and refused.headers["location"].startswith("/auth/login")
         assert f'href="/admin/users/{user.id}/offboard"' not in admin.get("/admin/users").text
+
+
+# -- storage ----------------------------------------------------------------------------------------------------
+def connect_local_grant(runtime: Runtime) -> None:
+    Services.build(runtime).storage.connect(
+        Access.operator("acme", SYSTEM_ACTOR), parse_spec({"backend": "local", "bucket": "data"}), "first run"
+    )
+
+
+def test_storage_shows_grants_and_url_batches_without_signatures(admin: TestClient, runtime: Runtime) -> None:
+    connect_local_grant(runtime)
+    member = bearer(issue_key(runtime, "acme", Role.MEMBER))
+    items = [
+        {"operation": "put", "key": "a.txt"},
+        {"operation": "put", "key": "b.txt"},
+        {"operation": "get", "key": "a.txt"},
+    ]
+    issued = admin.post("/api/v1/storage/urls", headers=member, json={"items": items})
+    assert issued.status_code == 200, issued.text
+    urls = [item["url"] for item in issued.json()["urls"]]
+    page = admin.get("/admin/storage")
+    assert page.status_code == 200
+    assert "<strong>active</strong>" in page.text and "not run yet" in page.text
+    assert "get: 1, put: 2" in page.text and "<td>3</td>" in page.text
+    for url in urls:
+        assert url not in page.text and url.split("?", 1)[1] not in page.text  # no URL, no signature
+
+
+def test_storage_revoke_and_restore_are_confirmed_with_a_reason(admin: TestClient, runtime: Runtime) -> None:
+    connect_local_grant(runtime)
+    member = bearer(issue_key(runtime, "acme", Role.MEMBER))
+    put = {"items": [{"operation": "put", "key": "a.txt"}]}
+    confirm = admin.get("/admin/storage/grants/default/revoke")
+    assert confirm.status_code == 200 and "Revoke access through the grant default?" in confirm.text
+    token = csrf_token(confirm.text)
+    no_reason = admin.post("/admin/storage/grants/default/revoke", data={"csrf_token": token}, headers=ORIGIN)
+    assert no_reason.status_code == 400 and "Give a reason" in no_reason.text
+    assert admin.post("/api/v1/storage/urls", headers=member, json=put).status_code == 200  # still active
+    revoked = admin.post(
+        "/admin/storage/grants/default/revoke",
+        data={"csrf_token": token, "reason": "incident 42"},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303 and revoked.headers["location"] == "/admin/storage?done=revoke"
+    page = admin.get(revoked.headers["location"]).text
+    assert "Access revoked" in page and "revoked in Enclave" in page and "incident 42" in page
+    assert admin.post("/api/v1/storage/urls", headers=member, json=put).status_code == 403
+    assert details(runtime, "storage.grant.revoked")[-1]["reason"] == "incident 42"
+    restored = admin.post(
+        "/admin/storage/grants/default/restore",
+        data={"csrf_token": token, "reason": "contained"},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert restored.status_code == 303 and restored.headers["location"] == "/admin/storage?done=restore"
+    assert admin.post("/api/v1/storage/urls", headers=member, json=put).status_code == 200
+    assert details(runtime, "storage.grant.restored")[-1]["reason"] == "contained"
+    assert admin.get("/admin/storage/grants/nothing/revoke").status_code == 404
+    assert admin.get("/admin/storage/grants/default/explode").status_code == 404
+    bogus = admin.post(
+        "/admin/storage/grants/nothing/revoke", data={"csrf_token": token, "reason": "x"}, headers=ORIGIN
+    )
+    assert bogus.status_code == 404
+
+
+def test_security_admin_revokes_storage_but_member_is_refused(app_client: TestClient, runtime: Runtime) -> None:
+    connect_local_grant(runtime)
+    member = signed_in(app_client, runtime, "mo@acme.test", Role.MEMBER)
+    token = token_of(member, "/account")
+    refused = member.post(
+        "/admin/storage/grants/default/revoke", data={"csrf_token": token, "reason": "why not"}, headers=ORIGIN
+    )
+    assert refused.status_code == 403 and "lacks permission" in refused.text
+    assert details(runtime, "storage.grant.revoked") == []
+
+
+# -- audit log --------------------------------------------------------------------------------------------------
+def test_audit_log_filters_pages_newest_first_and_refuses_bad_filters(admin: TestClient, runtime: Runtime) -> None:
+    for n in range(60):
+        invite(runtime, f"p{n:02d}@acme.test", Role.VIEWER)
+    page = admin.get("/admin/audit?action=auth.user.created")
+    assert page.status_code == 200
+    seqs = [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", page.text)]
+    assert len(seqs) == 50 and seqs == sorted(seqs, reverse=True)
+    older = re.search(r'before=(\d+)" rel="next"', page.text)
+    assert older is not None and int(older.group(1)) == seqs[-1]
+    rest = admin.get(f"/admin/audit?action=auth.user.created&before={older.group(1)}")
+    rest_seqs = [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", rest.text)]
+    assert rest_seqs and max(rest_seqs) < seqs[-1] and 'rel="next"' not in rest.text
+    assert len(seqs) + len(rest_seqs) == len(details(runtime, "auth.user.created"))
+    denied = admin.get("/admin/audit?outcome=denied&action=auth.user.created")
+    assert "No record matches." in denied.text
+    assert details(runtime, "audit.queried")[-1]["details"]["view"] == "console"
+    future = admin.get("/admin/audit?since=2999-01-01T00:00")
+    assert future.status_code == 200 and "No record matches." in future.text
+    for query, message in (
+        ("since=yesterday", "is not a date and time"),
+        ("since=2026-12-06T10:00&until=2026-12-06T09:00", "must be earlier"),
+        ("action=auth.nothing", "Choose an action"),
+        ("outcome=maybe", "Choose an outcome"),
+        ("before=-3", "does not exist"),
+        ("before=abc", "does not exist"),
+    ):
+        bad = admin.get(f"/admin/audit?{query}")
+        assert bad.status_code == 400 and message in bad.text, query
+
+
+def test_audit_export_downloads_a_verifiable_file(admin: TestClient, runtime: Runtime) -> None:
+    page = admin.get("/admin/audit").text
+    assert "enclave audit verify" in page and 'href="/admin/audit/public-key.pem"' in page
+    key = admin.get("/admin/audit/public-key.pem")
+    assert key.status_code == 200 and "attachment" in key.headers["content-disposition"]
+    exported = admin.get("/admin/audit/export?format=jsonl")
+    assert exported.status_code == 200 and exported.headers["content-disposition"].endswith('.jsonl"')
+    report = verify_export(exported.content.splitlines(keepends=True), load_public_key(key.text))
+    assert report.ok, report.problems
+    assert details(runtime, "audit.exported")[-1]["details"]["format"] == "jsonl"
+    csv = admin.get("/admin/audit/export?format=csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert admin.get("/admin/audit/export?format=xml").status_code == 400
+    bad_range = admin.get("/admin/audit/export?since=2026-12-06T10:00&until=2026-12-06T09:00")
+    assert bad_range.status_code == 400 and "must be earlier" in bad_range.text
+
+
+def test_auditor_reads_the_log_but_security_admin_only_via_its_role(app_client: TestClient, runtime: Runtime) -> None:
+    auditor = signed_in(app_client, runtime, "aud@acme.test", Role.AUDITOR)
+    assert auditor.get("/admin/audit").status_code == 200
+    assert auditor.get("/admin/audit/export?format=csv").status_code == 200
+    assert auditor.get("/admin/users").status_code == 403
+
+
+# -- API keys ---------------------------------------------------------------------------------------------------
+def test_api_keys_list_and_revoke_after_confirmation(admin: TestClient, runtime: Runtime) -> None:
+    token_value = issue_key(runtime, "acme", Role.VIEWER)
+    kid = key_id(token_value)
+    page = admin.get("/admin/api-keys")
+    assert page.status_code == 200 and f"<code>{kid}</code>" in page.text
+    confirm = admin.get(f"/admin/api-keys/{kid}/revoke")
+    assert confirm.status_code == 200 and "Revoke the API key" in confirm.text
+    token = csrf_token(confirm.text)
+    assert admin.post(f"/admin/api-keys/{kid}/revoke", data={}, headers=ORIGIN).status_code == 403  # no CSRF token
+    assert admin.get("/api/v1/users/me", headers=bearer(token_value)).status_code != 401
+    done = admin.post(
+        f"/admin/api-keys/{kid}/revoke", data={"csrf_token": token}, headers=ORIGIN, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/admin/api-keys?done=revoked"
+    assert admin.get("/api/v1/audit/events", headers=bearer(token_value)).status_code == 401
+    assert details(runtime, "auth.apikey.revoked")[-1]["target"].endswith(kid)
+    assert admin.get(f"/admin/api-keys/{kid}/revoke").status_code == 404  # already revoked
+    missing = admin.post("/admin/api-keys/nonexistent1/revoke", data={"csrf_token": token}, headers=ORIGIN)
+    assert missing.status_code == 404
