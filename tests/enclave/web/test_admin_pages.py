@@ -19,6 +19,7 @@ from audit.verify import verify_export
 from auth.models import User
 from auth.roles import Role
 from auth.sso.config import SignInPolicy
+from auth.sso.registry import get_provider
 from auth.users import create_user
 from enclave.db import transaction
 from enclave.runtime import Runtime
@@ -370,3 +371,47 @@ def test_api_keys_list_and_revoke_after_confirmation(admin: TestClient, runtime:
     assert admin.get(f"/admin/api-keys/{kid}/revoke").status_code == 404  # already revoked
     missing = admin.post("/admin/api-keys/nonexistent1/revoke", data={"csrf_token": token}, headers=ORIGIN)
     assert missing.status_code == 404
+
+
+# -- identity providers -----------------------------------------------------------------------------------------
+def test_identity_providers_add_edit_remove(admin: TestClient, runtime: Runtime, issuer: str) -> None:
+    page = admin.get("/admin/identity")
+    assert page.status_code == 200 and "<td>corp</td>" in page.text and CLIENT_SECRET not in page.text
+    token = csrf_token(admin.get("/admin/identity/new").text)
+    form = {"csrf_token": token, "name": "okta", "kind": "oidc", "issuer": issuer, "client_id": "c1"}
+    added = admin.post("/admin/identity/new", data={**form, "client_secret": "s3cr3t-value-1"}, headers=ORIGIN)
+    assert added.status_code == 200 and "Identity provider added." in added.text and "<td>okta</td>" in added.text
+    assert "s3cr3t-value-1" not in added.text
+    edit = admin.get("/admin/identity/okta/edit")
+    assert edit.status_code == 200 and f'value="{issuer}"' in edit.text and "s3cr3t-value-1" not in edit.text
+    saved = admin.post(
+        "/admin/identity/okta/edit", data={**form, "client_id": "c2", "scopes": "groups offline_access"}, headers=ORIGIN
+    )
+    assert saved.status_code == 200 and "<code>c2</code>" in saved.text
+    with runtime.sessions() as session:
+        row = get_provider(session, "acme", "okta")
+        assert row is not None and row.client_secret == "s3cr3t-value-1"  # kept when left empty
+        assert row.options == {"scopes": ["groups", "offline_access"]}
+    assert details(runtime, "sso.provider.added")[-1]["target"] == "sso-provider:okta"
+    assert all("s3cr3t" not in body.decode() for _, body in audit_rows(runtime, "sso.provider.updated"))
+    confirm = admin.get("/admin/identity/okta/remove")
+    assert confirm.status_code == 200 and "Remove the identity provider okta?" in confirm.text
+    removed = admin.post("/admin/identity/okta/remove", data={"csrf_token": token}, headers=ORIGIN)
+    assert removed.status_code == 200 and "<td>okta</td>" not in removed.text
+    assert admin.get("/admin/identity/okta/edit").status_code == 404
+
+
+def test_identity_provider_bad_input_is_shown_on_the_form(admin: TestClient, issuer: str) -> None:
+    token = csrf_token(admin.get("/admin/identity/new").text)
+    base = {"csrf_token": token, "kind": "oidc", "client_id": "c1", "client_secret": "typed-secret-9"}
+    for form, message in (
+        ({"name": "Bad Name", "issuer": issuer}, "provider name must be"),
+        ({"name": "x1"}, "needs its issuer URL"),
+        ({"name": "x2", "issuer": "ftp://idp.example"}, "must be an https URL"),
+        ({"name": "x3", "issuer": issuer, "hosted_domain": "acme.test"}, "do not apply to a oidc provider"),
+        ({"name": "x4", "issuer": issuer, "kind": "saml"}, "kind"),
+        ({"name": "corp", "issuer": issuer}, "already has a provider named"),
+    ):
+        response = admin.post("/admin/identity/new", data={**base, **form}, headers=ORIGIN)
+        assert response.status_code == 400 and message in response.text, (form, response.text[-2000:])
+        assert "typed-secret-9" not in response.text and 'role="alert"' in response.text
