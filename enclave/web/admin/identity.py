@@ -1,6 +1,9 @@
 """`/admin/identity`: the tenant's identity providers (`sso.admin`) — list, add, edit in place (the client secret
 is written, never shown: left empty, it is kept), remove after confirmation — through the same use cases as the
-API and the command line."""
+API and the command line; and a test sign-in, which runs a provider's flow for the administrator and reports
+what it returned and which validation step failed, without opening a session or touching a user. The test
+comes back to its own callback, `/admin/identity/test-callback`, which the provider must allow as a redirect
+URI."""
 
 from __future__ import annotations
 
@@ -13,14 +16,18 @@ from pydantic import ValidationError
 from auth.roles import Permission
 from auth.sso.config import ProviderConfig, ProviderKind, ProviderOptions
 from auth.sso.models import IdentityProviderRow
-from enclave.http.deps import AccessDep, ServicesDep
+from enclave.http.deps import AccessDep, ServicesDep, served_tenant
 from enclave.http.routing import resource_router
 from enclave.services import Access, Services
 from enclave.web.admin.console import console_page, refused
+from enclave.web.pages import clear_cookie, set_cookie
 from tenancy.errors import DomainError, ErrorKind, InvalidRequestError, NotFoundError
 
 router = resource_router(include_in_schema=False, tags=["pages"])
 SECTION = "/admin/identity"
+TRIAL_CALLBACK = "/admin/identity/test-callback"
+TRIAL_COOKIE = "__Host-enclave-trial"  # binds the test to the browser that started it
+TRIAL_TTL_SECONDS = 600
 TEXT_FIELDS = ("name", "kind", "client_id", "client_secret", "issuer")
 OPTION_TEXT = ("hosted_domain", "directory", "authority", "required_org", "required_team", "api_url", "web_url")
 OPTION_LISTS = ("scopes", "algorithms", "allowed_tenant_ids")  # typed space- or comma-separated
@@ -94,6 +101,7 @@ def _list_page(
         "admin/identity.html",
         status,
         providers=providers,
+        callback=trial_redirect_uri(request),
         secret_set={row.name: row.client_secret is not None for row in providers},
         notice=notice,
     )
@@ -217,3 +225,47 @@ def remove(request: Request, name: str, services: ServicesDep, access: AccessDep
     except DomainError as exc:
         return refused(request, access, SECTION, exc)
     return RedirectResponse(f"{SECTION}?done=removed", status_code=303)
+
+
+def trial_redirect_uri(request: Request) -> str:
+    origin = served_tenant(request).origin
+    assert origin is not None  # served_tenant refuses a gateway without ENCLAVE_PUBLIC_URL
+    return origin + TRIAL_CALLBACK
+
+
+@router.get("/admin/identity/{name}/test")
+def start_test(request: Request, name: str, services: ServicesDep, access: AccessDep) -> Response:
+    try:
+        start = services.sso_trial.begin(access, name, trial_redirect_uri(request))
+    except DomainError as exc:
+        return refused(request, access, SECTION, exc)
+    response = RedirectResponse(start.redirect_url, status_code=303)
+    set_cookie(response, TRIAL_COOKIE, start.browser_binding, TRIAL_TTL_SECONDS)
+    return response
+
+
+@router.get(TRIAL_CALLBACK)
+def finish_test(
+    request: Request,
+    services: ServicesDep,
+    access: AccessDep,
+    state: str | None = None,
+    code: str | None = None,
+    error: str | None = None,
+    iss: str | None = None,
+) -> Response:
+    try:
+        report = services.sso_trial.finish(
+            access,
+            state=state,
+            code=code,
+            error=error,
+            iss=iss,
+            browser_binding=request.cookies.get(TRIAL_COOKIE),
+            redirect_uri=trial_redirect_uri(request),
+        )
+    except DomainError as exc:
+        return refused(request, access, SECTION, exc)
+    response = console_page(request, access, SECTION, "admin/identity_test.html", report=report)
+    clear_cookie(response, TRIAL_COOKIE)
+    return response

@@ -36,6 +36,7 @@ from tests.enclave.web.helpers import (
     configure,
     csrf_token,
     gateway,
+    provider_login,
     sign_in,
 )
 from tests.support.oidc.nodeproc import real_provider
@@ -47,9 +48,8 @@ PAGES = ("/admin/users", "/admin/audit", "/admin/storage", "/admin/api-keys", "/
 
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[str]:
-    with real_provider(
-        CLIENT_ID, CLIENT_SECRET, [f"{PUBLIC_URL}/auth/callback"], [f"{PUBLIC_URL}/auth/signed-out"]
-    ) as url:
+    callbacks = [f"{PUBLIC_URL}/auth/callback", f"{PUBLIC_URL}/admin/identity/test-callback"]
+    with real_provider(CLIENT_ID, CLIENT_SECRET, callbacks, [f"{PUBLIC_URL}/auth/signed-out"]) as url:
         yield url
 
 
@@ -415,3 +415,56 @@ def test_identity_provider_bad_input_is_shown_on_the_form(admin: TestClient, iss
         response = admin.post("/admin/identity/new", data={**base, **form}, headers=ORIGIN)
         assert response.status_code == 400 and message in response.text, (form, response.text[-2000:])
         assert "typed-secret-9" not in response.text and 'role="alert"' in response.text
+
+
+def test_test_sign_in_reports_claims_and_opens_no_session(admin: TestClient, runtime: Runtime) -> None:
+    page = admin.get("/admin/identity")
+    assert f"{PUBLIC_URL}/admin/identity/test-callback" in page.text
+    start = admin.get("/admin/identity/corp/test", follow_redirects=False)
+    assert start.status_code == 303
+    callback = provider_login(start.headers["location"], "newbie@acme.test")
+    assert callback.startswith(f"{PUBLIC_URL}/admin/identity/test-callback?")
+    report = admin.get(callback.removeprefix(PUBLIC_URL))
+    assert report.status_code == 200, report.text
+    assert "Every check passed" in report.text and "identity validation" in report.text
+    assert "<code>email</code>" in report.text and "newbie@acme.test" in report.text
+    assert "would create the user newbie@acme.test (just-in-time)" in report.text
+    assert "<code>nonce</code>" not in report.text and "code=" not in report.text
+    with runtime.sessions() as session:
+        assert session.query(User).filter_by(email="newbie@acme.test").one_or_none() is None
+    assert len(details(runtime, "auth.login.succeeded")) == 1  # the administrator's own sign-in only
+    replay = admin.get(callback.removeprefix(PUBLIC_URL))  # the state is used up
+    assert "Failed at <strong>sign-in state and browser binding</strong>" in replay.text
+
+
+def test_test_sign_in_state_never_opens_a_session_at_the_real_callback(admin: TestClient) -> None:
+    start = admin.get("/admin/identity/corp/test", follow_redirects=False)
+    callback = provider_login(start.headers["location"], "newbie@acme.test")
+    real = admin.get("/auth/callback?" + callback.split("?", 1)[1], follow_redirects=False)
+    assert real.status_code in (400, 403) and "session" not in real.headers.get("location", "")
+
+
+def test_test_sign_in_reports_the_failed_step(admin: TestClient) -> None:
+    start = admin.get("/admin/identity/corp/test", follow_redirects=False)
+    callback = provider_login(start.headers["location"], "other@evil.test")
+    query = callback.split("?", 1)[1]
+    wrong_issuer = admin.get(
+        f"/admin/identity/test-callback?{query}".replace("iss=", "iss=https%3A%2F%2Fevil.example%2F&x=")
+    )
+    assert "Failed at <strong>response issuer (RFC 9207)</strong>" in wrong_issuer.text
+    start = admin.get("/admin/identity/corp/test", follow_redirects=False)
+    callback = provider_login(start.headers["location"], "other@evil.test")
+    admin.cookies.delete("__Host-enclave-trial")
+    unbound = admin.get(callback.removeprefix(PUBLIC_URL))
+    assert "Failed at <strong>sign-in state and browser binding</strong>" in unbound.text
+    assert "another browser" in unbound.text
+    denied = admin.get("/admin/identity/test-callback?error=access_denied&state=x")
+    assert "Failed at" in denied.text and denied.status_code == 200
+    assert admin.get("/admin/identity/nothing/test").status_code == 404
+
+
+def test_test_sign_in_reports_what_the_policy_refuses(admin: TestClient) -> None:
+    start = admin.get("/admin/identity/corp/test", follow_redirects=False)
+    callback = provider_login(start.headers["location"], "mallory@evil.test")
+    report = admin.get(callback.removeprefix(PUBLIC_URL)).text
+    assert "Every check passed" in report and "refused: accounts from evil.test may not sign in" in report
