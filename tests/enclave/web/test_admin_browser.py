@@ -48,7 +48,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Runtim
     port = free_port()
     base = f"https://127.0.0.1:{port}"
     with (
-        real_provider(CLIENT_ID, CLIENT_SECRET, [f"{base}/auth/callback"], [f"{base}/auth/signed-out"]) as issuer,
+        real_provider(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            [f"{base}/auth/callback", f"{base}/admin/identity/test-callback"],
+            [f"{base}/auth/signed-out"],
+        ) as issuer,
         fresh_mariadb() as database_url,
     ):
         settings = make_settings(
@@ -152,6 +157,16 @@ def test_customer_it_runs_the_console(site: tuple[str, Runtime], browser: Browse
     ):
         admin.goto(f"{base}{path}")
         assert serious_violations(admin) == [], path
+
+    # a test sign-in with the tenant's provider reports the claims, and its page is accessible too
+    admin.goto(f"{base}/admin/identity")
+    admin.get_by_role("link", name="Test sign-in with corp").click()
+    if not admin.url.startswith(base):  # the provider asks again (its own session may have lapsed)
+        provider_login(admin, IT)
+    admin.wait_for_url(f"{base}/admin/identity/test-callback**")
+    expect(admin.locator("#trial-result")).to_contain_text("Every check passed")
+    expect(admin.get_by_text("signs in as it@acme.test")).to_be_visible()
+    assert serious_violations(admin) == []
 
     # storage: revoke (the end user is refused at once), then restore (served again)
     admin.get_by_role("link", name="Storage").click()
