@@ -20,6 +20,7 @@ from enclave.http.deps import AccessDep, ServicesDep
 from enclave.http.export_stream import MEDIA_TYPE, export_filename, stream_export
 from enclave.http.routing import resource_router
 from enclave.services import Access, Services
+from enclave.services.audit_browse import SCAN_WINDOW
 from enclave.services.audit_export import ExportError, ExportFormat
 from enclave.web.admin.console import console_page, refused
 from tenancy.errors import DomainError, InvalidRequestError
@@ -99,6 +100,7 @@ def _audit_page(
         formats=[f.value for f in ExportFormat],
         can_export=access.can(Permission.AUDIT_EXPORT),
         key_id=services.audit.key_id,
+        window=f"{SCAN_WINDOW:,}",
         error=error,
     )
 

@@ -23,7 +23,7 @@ from auth.sso.registry import get_provider
 from auth.users import create_user
 from enclave.db import transaction
 from enclave.runtime import Runtime
-from enclave.services import Access, Services
+from enclave.services import Access, Services, audit_browse
 from storage_connector.backends import parse_spec
 from tests.auth.sso.helpers import audit_rows
 from tests.conftest import make_settings
@@ -468,3 +468,26 @@ def test_test_sign_in_reports_what_the_policy_refuses(admin: TestClient) -> None
     callback = provider_login(start.headers["location"], "mallory@evil.test")
     report = admin.get(callback.removeprefix(PUBLIC_URL)).text
     assert "Every check passed" in report and "refused: accounts from evil.test may not sign in" in report
+
+
+def test_a_filtered_audit_page_searches_a_bounded_window_and_continues(
+    admin: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_browse, "SCAN_WINDOW", 30)
+    rare = invite(runtime, "rare@acme.test", Role.VIEWER)
+    for n in range(80):
+        invite(runtime, f"filler{n:02d}@acme.test", Role.VIEWER)
+    wanted = details(runtime, "auth.user.created")
+    (rare_seq,) = [r["seq"] for r in wanted if r["target"] == f"user:{rare.id}"]
+    first = admin.get(f"/admin/audit?action=auth.user.created&actor={SYSTEM_ACTOR.id}&outcome=success")
+    assert "Searched back to record" in first.text and "Search older records" in first.text
+    seen: list[int] = []
+    page = first
+    for _ in range(10):
+        seen += [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", page.text)]
+        older = re.search(r'before=(\d+)" rel="next"', page.text)
+        if older is None:
+            break
+        page = admin.get(f"/admin/audit?action=auth.user.created&actor={SYSTEM_ACTOR.id}&before={older.group(1)}")
+    assert rare_seq in seen and seen == sorted(seen, reverse=True)
+    assert len(seen) == len(wanted)
