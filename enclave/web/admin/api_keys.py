@@ -17,23 +17,26 @@ from tenancy.errors import DomainError, NotFoundError
 
 router = resource_router(include_in_schema=False, tags=["pages"])
 SECTION = "/admin/api-keys"
+PAGE_SIZE = 100
 NOTICES = {"revoked": "API key revoked, with every key it created."}
 
 
 def _key(services: Services, access: Access, key_id: str) -> ApiKey:
-    key = next((k for k in services.api_keys.list(access) if k.id == key_id), None)
+    key = services.api_keys.get(access, key_id)
     if key is None:
         raise NotFoundError(f"no API key {key_id!r} in this tenant")
     return key
 
 
 @router.get("/admin/api-keys")
-def api_keys(request: Request, services: ServicesDep, access: AccessDep, done: str = "") -> Response:
+def api_keys(request: Request, services: ServicesDep, access: AccessDep, done: str = "", after: str = "") -> Response:
     try:
-        keys = services.api_keys.list(access)
+        page = services.api_keys.page(access, after=after or None, limit=PAGE_SIZE)
     except DomainError as exc:
         return refused(request, access, SECTION, exc)
-    return console_page(request, access, SECTION, "admin/api_keys.html", keys=keys, notice=NOTICES.get(done))
+    return console_page(
+        request, access, SECTION, "admin/api_keys.html", page=page, after=after, notice=NOTICES.get(done)
+    )
 
 
 @router.get("/admin/api-keys/{key_id}/revoke")

@@ -491,3 +491,16 @@ def test_a_filtered_audit_page_searches_a_bounded_window_and_continues(
         page = admin.get(f"/admin/audit?action=auth.user.created&actor={SYSTEM_ACTOR.id}&before={older.group(1)}")
     assert rare_seq in seen and seen == sorted(seen, reverse=True)
     assert len(seen) == len(wanted)
+
+
+def test_api_keys_page_newest_first_with_keyset_paging(admin: TestClient, runtime: Runtime) -> None:
+    ids = [key_id(issue_key(runtime, "acme", Role.VIEWER)) for _ in range(105)]
+    first = admin.get("/admin/api-keys").text
+    shown = re.findall(r"<td><code>([0-9a-f]{12})</code></td>", first)
+    assert len(shown) == 100 and set(shown) <= set(ids)
+    older = re.search(r'after=([0-9a-f]{12})" rel="next"', first)
+    assert older is not None and older.group(1) == shown[-1]
+    second = admin.get(f"/admin/api-keys?after={older.group(1)}").text
+    rest = re.findall(r"<td><code>([0-9a-f]{12})</code></td>", second)
+    assert sorted(shown + rest) == sorted(ids) and 'rel="next"' not in second
+    assert admin.get("/admin/api-keys?after=000000000000").status_code == 404
