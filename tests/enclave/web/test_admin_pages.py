@@ -504,3 +504,28 @@ def test_api_keys_page_newest_first_with_keyset_paging(admin: TestClient, runtim
     rest = re.findall(r"<td><code>([0-9a-f]{12})</code></td>", second)
     assert sorted(shown + rest) == sorted(ids) and 'rel="next"' not in second
     assert admin.get("/admin/api-keys?after=000000000000").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/users?after=" + "z" * 5000,
+        "/admin/users?q=%00%27%22%5C",
+        "/admin/audit?before=99999999999999999999999",
+        "/admin/audit?actor=" + "a" * 600,
+        "/admin/audit?since=9999-12-31T23:59",
+        "/admin/audit?since=0001-01-01T00:00",
+        "/admin/audit/export?since=nonsense",
+        "/admin/api-keys?after=" + "k" * 300,
+        "/admin/api-keys/%00/revoke",
+        "/admin/storage/grants/%27%22/revoke",
+        "/admin/identity/%2e%2e/edit",
+        "/admin/identity/test-callback",
+        "/admin/identity/test-callback?state=" + "s" * 500,
+        "/admin/users/" + "u" * 300 + "/offboard",
+    ],
+)
+def test_odd_input_is_refused_with_a_page_never_a_500(admin: TestClient, path: str) -> None:
+    response = admin.get(path)
+    assert response.status_code < 500, response.text[-500:]
+    assert response.headers["content-type"].startswith("text/html")
