@@ -310,6 +310,11 @@ def test_audit_log_filters_pages_newest_first_and_refuses_bad_filters(admin: Tes
     rest_seqs = [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", rest.text)]
     assert rest_seqs and max(rest_seqs) < seqs[-1] and 'rel="next"' not in rest.text
     assert len(seqs) + len(rest_seqs) == len(details(runtime, "auth.user.created"))
+    with runtime.sessions() as session:
+        it = session.query(User).filter_by(email="it@acme.test").one()
+    assert f'href="/admin/audit?actor={it.id}"' in admin.get("/admin/users").text
+    own = admin.get(f"/admin/audit?actor={it.id}").text
+    assert "it@acme.test" in own and "audit.queried" in own  # the administrator's own page views
     denied = admin.get("/admin/audit?outcome=denied&action=auth.user.created")
     assert "No record matches." in denied.text
     assert details(runtime, "audit.queried")[-1]["details"]["view"] == "console"
