@@ -54,10 +54,9 @@ def issuer() -> Iterator[str]:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    opened = Runtime.open(
-        make_settings(f"sqlite:///{tmp_path / 'e.db'}", tmp_path / "data", public_url=PUBLIC_URL, **DEV_SSO)
-    )
+def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    """The gateway's runtime on SQLite and on MariaDB (each test runs on both)."""
+    opened = Runtime.open(make_settings(database_url, tmp_path / "data", public_url=PUBLIC_URL, **DEV_SSO))
     try:
         yield opened
     finally:
