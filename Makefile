@@ -27,6 +27,7 @@ bench: setup services
 	.venv/bin/python -m benchmarks.auth
 	.venv/bin/python -m benchmarks.signing
 	.venv/bin/python -m benchmarks.byob
+	.venv/bin/python -m benchmarks.console
 
 # Re-resolve dependencies after editing pyproject.toml; commit requirements.lock.
 lock: setup

@@ -33,10 +33,16 @@ class OffboardingReport:
 
 
 def offboard_locally(
-    db: Session, audit: AuditLog, actor: Actor, store: SessionStore, tenant_id: str, email: str
+    db: Session,
+    audit: AuditLog,
+    actor: Actor,
+    store: SessionStore,
+    tenant_id: str,
+    email: str,
+    reason: str | None = None,
 ) -> OffboardingReport:
     """Enclave's part, in the caller's transaction: disable the user, end every session, revoke every API key they
-    created (each step audited, then `auth.user.offboarded`). Safe to repeat."""
+    created (each step audited, then `auth.user.offboarded` with the administrator's `reason`). Safe to repeat."""
     user = find_user_by_email(db, tenant_id, email)
     if user is None:
         raise UserNotFoundError(f"tenant {tenant_id!r} has no user {email}")
@@ -59,6 +65,7 @@ def offboard_locally(
             actor=actor,
             action="auth.user.offboarded",
             target=f"user:{user.id}",
+            reason=reason,
             details={"email": user.email, "sessions_ended": sessions, "api_keys_revoked": len(keys)},
         ),
     )
@@ -74,12 +81,13 @@ def offboard_user(
     tenant_id: str,
     email: str,
     idp: IdpOffboarding | None = None,
+    reason: str | None = None,
 ) -> OffboardingReport:
     """Offboard `email` in `tenant_id`; UserError when there is no such user. With `idp` (a Keycloak-backed
     tenant), the provider account is disabled and logged out too; its failure is audited and re-raised after
     Enclave access is already gone."""
     with sessions() as db, db.begin():
-        report = offboard_locally(db, audit, actor, store, tenant_id, email)
+        report = offboard_locally(db, audit, actor, store, tenant_id, email, reason)
     if idp is None:
         return report
     disabled = offboard_at_idp(sessions, audit, actor, tenant_id=tenant_id, email=report.email, idp=idp)

@@ -37,6 +37,7 @@ from auth.users import sign_in_user
 
 LOGIN_TTL = timedelta(minutes=10)
 MAX_NEXT_PATH = 500
+TRIAL_TARGET = "trial:"  # the target of a test sign-in: `complete` refuses its state, so it never opens a session
 
 
 def _sha256(value: str) -> str:
@@ -170,6 +171,8 @@ class SignInService:
         try:
             attempt = self._consume(tenant_id, state, browser_binding)
             provider_id = attempt.provider_id
+            if attempt.next_path == TRIAL_TARGET:
+                raise LoginRefusedError("state_unknown", "a test sign-in's state never opens a session")
             with self._sessions() as db:
                 row = db.get(IdentityProviderRow, attempt.provider_id)
             if row is None or row.tenant_id != tenant_id:
@@ -192,6 +195,47 @@ class SignInService:
         except LoginRefusedError as refused:
             self._record_failure(tenant_id, provider_id, identity, refused, context)
             raise
+
+    # -- test sign-in (customer IT trying a provider) -------------------------------------------------------
+    def begin_trial(self, tenant_id: str, row: IdentityProviderRow, redirect_uri: str) -> LoginStart:
+        """Where to send an administrator's browser to try `row`; the attempt can only be finished by `trial`."""
+        return self._begin(tenant_id, row, redirect_uri, TRIAL_TARGET)
+
+    def trial(
+        self,
+        tenant_id: str,
+        steps: list[str],
+        *,
+        state: str | None,
+        code: str | None,
+        error: str | None,
+        browser_binding: str | None,
+        redirect_uri: str,
+        iss: str | None = None,
+    ) -> tuple[IdentityProviderRow, VerifiedIdentity]:
+        """Every check of `complete` up to the verified identity, appending the name of each to `steps` as it
+        starts (so the last one named is the one a LoginRefusedError comes from). Opens no session, creates no
+        user and records nothing: the provider's answer is only reported."""
+        steps.append("sign-in state and browser binding")
+        attempt = self._consume(tenant_id, state, browser_binding)
+        if attempt.next_path != TRIAL_TARGET:
+            raise LoginRefusedError("state_unknown", "this state belongs to a real sign-in, not a test")
+        with self._sessions() as db:
+            row = db.get(IdentityProviderRow, attempt.provider_id)
+        if row is None or row.tenant_id != tenant_id:
+            raise LoginRefusedError("unknown_provider", "the provider was removed during the test")
+        provider = self.provider(row)
+        steps.append("response issuer (RFC 9207)")
+        provider.check_response_issuer(iss)
+        steps.append("provider's answer")
+        if error:
+            raise LoginRefusedError("provider_error", f"the provider ended the sign-in ({error[:60]})")
+        if not code:
+            raise LoginRefusedError("code_missing", "the provider returned no authorization code")
+        steps.append("code exchange at the token endpoint")
+        token = exchange_code(provider, code=code, code_verifier=attempt.code_verifier, redirect_uri=redirect_uri)
+        steps.append("identity validation (ID token signature, issuer, audience, expiry, nonce; userinfo)")
+        return row, provider.identity(token, attempt.nonce)
 
     def _consume(self, tenant_id: str, state: str | None, browser_binding: str | None) -> LoginAttemptRow:
         if not state or len(state) > 200:

@@ -19,11 +19,13 @@ from enclave.runtime import Runtime
 from enclave.services.access import Access
 from enclave.services.api_keys import ApiKeys
 from enclave.services.audit import AuditLogService
+from enclave.services.audit_browse import AuditBrowser
 from enclave.services.authentication import Authentication, build_authentication
 from enclave.services.jobs import background_jobs
 from enclave.services.refusals import RefusalRecorder
 from enclave.services.scim import Scim
 from enclave.services.sso import Sso
+from enclave.services.sso_trial import SsoTrial
 from enclave.services.storage import Storage, open_storage_service
 from enclave.services.tenants import Tenants
 from enclave.services.users import Users
@@ -51,7 +53,9 @@ class Services:
     api_keys: ApiKeys
     users: Users
     sso: Sso
+    sso_trial: SsoTrial  # the console's test sign-in
     audit: AuditLogService
+    audit_browser: AuditBrowser  # the console's newest-first pages
     storage: Storage
     scim: Scim
 
@@ -66,18 +70,21 @@ class Services:
         refusals = RefusalRecorder(
             runtime.cache, runtime.appender, RateLimit(settings.refusals_per_tenant, settings.refusal_window_seconds)
         )
+        sign_in = SignInService(runtime.sessions, runtime.audit, store, clients)
         return cls(
             runtime=runtime,
             session_store=store,
             refusals=refusals,
             authentication=build_authentication(runtime, store, refusals),
-            sign_in=SignInService(runtime.sessions, runtime.audit, store, clients),
+            sign_in=sign_in,
             backchannel_logout=BackchannelLogout(runtime.sessions, runtime.audit, store, clients),
             tenants=Tenants(runtime),
             api_keys=ApiKeys(runtime),
             users=Users(runtime, store, sso.keycloak_offboarding),
             sso=sso,
+            sso_trial=SsoTrial(runtime, sign_in),
             audit=AuditLogService(runtime),
+            audit_browser=AuditBrowser(runtime),
             storage=Storage(open_storage_service(runtime, refusals)),
             scim=Scim(runtime, store, sso.keycloak_offboarding),
         )

@@ -3,7 +3,9 @@ One place for the three callers (the API, the account page, the command line).""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import select, tuple_
 
 from audit.events import ActorKind
 from auth.apikeys import ApiKeyNotFoundError, IssuedKey, create_api_key, list_api_keys, revoke_api_key
@@ -14,6 +16,14 @@ from enclave.db import transaction
 from enclave.runtime import Runtime
 from enclave.services.access import Access
 from tenancy.errors import ForbiddenError
+
+
+@dataclass(frozen=True)
+class ApiKeyPage:
+    """The tenant's keys, newest first; `next_after` (a key id) continues with older ones (None: the last)."""
+
+    keys: list[ApiKey]
+    next_after: str | None
 
 
 class ApiKeys:
@@ -34,6 +44,28 @@ class ApiKeys:
         access.require(Permission.APIKEYS_ADMIN)
         with self._runtime.sessions() as session:
             return list_api_keys(session, access.tenant)
+
+    def get(self, access: Access, key_id: str) -> ApiKey | None:
+        """One of the tenant's keys (`apikeys.admin`), or None."""
+        access.require(Permission.APIKEYS_ADMIN)
+        with self._runtime.sessions() as session:
+            key = session.get(ApiKey, key_id)
+        return key if key is not None and key.tenant_id == access.tenant else None
+
+    def page(self, access: Access, *, after: str | None = None, limit: int = 100) -> ApiKeyPage:
+        """The tenant's keys newest first (`apikeys.admin`), after the key `after`: keyset paging on (creation
+        time, id), so a tenant with thousands of keys pages as fast as one with ten."""
+        access.require(Permission.APIKEYS_ADMIN)
+        query = select(ApiKey).where(ApiKey.tenant_id == access.tenant)
+        with self._runtime.sessions() as session:
+            if after:
+                last = session.get(ApiKey, after)
+                if last is None or last.tenant_id != access.tenant:
+                    raise ApiKeyNotFoundError(f"no API key {after!r} in this tenant")
+                query = query.where(tuple_(ApiKey.created_at, ApiKey.id) < (last.created_at, last.id))
+            order = (ApiKey.created_at.desc(), ApiKey.id.desc())
+            keys = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+        return ApiKeyPage(keys[:limit], keys[limit - 1].id if len(keys) > limit else None)
 
     def create(
         self, access: Access, *, role: Role, name: str, ttl_days: int | None = None, mine: bool = False

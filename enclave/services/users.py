@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from auth.identities import LinkedIdentity, link_identity, list_identities, unlink_identity
@@ -22,8 +23,10 @@ from auth.users_offboarding import IdpOffboarding, OffboardingReport, offboard_u
 from enclave.db import transaction
 from enclave.runtime import Runtime
 from enclave.services.access import Access
-from tenancy.errors import NotFoundError, UnavailableError
+from tenancy.errors import InvalidRequestError, NotFoundError, UnavailableError
 
+MAX_SEARCH = 200  # characters of a user search
+MAX_REASON = 500  # characters of an offboarding reason (the audit record's field holds 512)
 IdpOffboardingFor = Callable[[str], IdpOffboarding | None]  # tenant -> the identity provider's offboarding step
 
 
@@ -40,6 +43,21 @@ def idp_unavailable(
     exc: KeycloakAdminError, remedy: str = "offboard them again to finish at Keycloak"
 ) -> UnavailableError:
     return UnavailableError(f"Enclave access is removed, but {exc}; {remedy}")
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of a user search, in email order; `next_after` continues it (None: the last page)."""
+
+    users: list[User]
+    matching: int  # how many users match the search in all
+    next_after: str | None
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _user(session: Session, tenant: str, user_id: str) -> User:
@@ -59,6 +77,32 @@ class Users:
         access.require(Permission.USERS_ADMIN)
         with self._runtime.sessions() as session:
             return list_users(session, access.tenant)
+
+    def page(self, access: Access, *, text: str = "", after: str | None = None, limit: int = 50) -> UserPage:
+        """Users whose email or name contains `text` (case-insensitive), in email order after the email `after`:
+        keyset paging in SQL, so the ten-thousandth user costs what the first does."""
+        access.require(Permission.USERS_ADMIN)
+        text = text.strip()
+        if len(text) > MAX_SEARCH:
+            raise InvalidRequestError(f"a search is at most {MAX_SEARCH} characters")
+        where = [User.tenant_id == access.tenant]
+        if text:
+            pattern = _like(text.lower())
+            where.append(
+                or_(
+                    User.email.like(pattern, escape="\\"),
+                    func.lower(User.display_name).like(pattern, escape="\\"),
+                )
+            )
+        with self._runtime.sessions() as session:
+            matching = session.scalar(select(func.count()).select_from(User).where(*where)) or 0
+            query = select(User).where(*where)
+            if after:
+                query = query.where(User.email > after)
+            users = list(session.scalars(query.order_by(User.email).limit(limit + 1)))
+        more = len(users) > limit
+        users = users[:limit]
+        return UserPage(users, matching, users[-1].email if more else None)
 
     def get(self, access: Access, user_id: str) -> User:
         """A user of the tenant: anyone's for `users.admin`, otherwise only the caller's own."""
@@ -101,12 +145,15 @@ class Users:
                 self._store.refresh_user(session, access.tenant, user.id)
             return user
 
-    def offboard(self, access: Access, user_id: str) -> OffboardingReport:
+    def offboard(self, access: Access, user_id: str, reason: str | None = None) -> OffboardingReport:
         """Disable the user, end their sessions and API keys and, for a Keycloak-backed tenant, disable them
         at Keycloak and end their Keycloak sessions (each step audited). UnavailableError when the Keycloak
         step fails after Enclave access is already gone: running it again finishes it. An administrator's
-        offboarding is final: the tenant's directory (SCIM) activating the user again does not undo it."""
+        offboarding is final: the tenant's directory (SCIM) activating the user again does not undo it. The
+        administrator's `reason` goes on the `auth.user.offboarded` record."""
         access.require(Permission.USERS_ADMIN)
+        if reason is not None and len(reason) > MAX_REASON:
+            raise InvalidRequestError(f"a reason is at most {MAX_REASON} characters")
         email = self.get(access, user_id).email
         idp = idp_step(self._idp_offboarding, access.tenant)
         with transaction(self._runtime.sessions) as session:
@@ -120,6 +167,7 @@ class Users:
                 tenant_id=access.tenant,
                 email=email,
                 idp=idp,
+                reason=reason,
             )
         except KeycloakAdminError as exc:
             raise idp_unavailable(exc) from None

@@ -18,6 +18,7 @@ from auth.users import grantable_roles
 from enclave.http.deps import AccessDep, ServicesDep, served_tenant
 from enclave.http.routing import resource_router
 from enclave.services import Access, Services
+from enclave.web.admin.console import navigation
 from enclave.web.pages import clear_cookie, render
 from enclave.web.signin import SIGNED_OUT_PATH
 from tenancy.errors import DomainError, ErrorKind, InvalidRequestError
@@ -70,6 +71,7 @@ def _account_page(
         status,
         form_targets=_end_session_origin(services, access),
         tenant_name=tenant.display_name,
+        nav=navigation(access, "/account"),
         user=services.users.me(access),
         sessions=services.users.sessions(access),
         current_session=access.principal.session,
