@@ -24,9 +24,10 @@ from enclave.services.jobs import background_jobs
 from enclave.services.refusals import RefusalRecorder
 from enclave.services.scim import Scim
 from enclave.services.sso import Sso
-from enclave.services.storage import Storage, open_storage_service
+from enclave.services.storage import Storage, local_store_dir, open_storage_service
 from enclave.services.tenants import Tenants
 from enclave.services.users import Users
+from storage_connector.local import LocalStore
 
 __all__ = ["Access", "Services"]
 
@@ -78,7 +79,11 @@ class Services:
             users=Users(runtime, store, sso.keycloak_offboarding),
             sso=sso,
             audit=AuditLogService(runtime),
-            storage=Storage(open_storage_service(runtime, refusals)),
+            storage=Storage(
+                open_storage_service(runtime, refusals),
+                runtime.appender,
+                LocalStore(local_store_dir(settings)),
+            ),
             scim=Scim(runtime, store, sso.keycloak_offboarding),
         )
 
