@@ -243,10 +243,12 @@ def test_an_offboarded_users_open_session_is_refused_on_its_next_request(site: S
     context, page = signed_in(browser, site, "leaver@acme.test")
     user = site.services.users.by_email(site.admin, "leaver@acme.test")
     site.services.users.offboard(site.admin, user.id)  # customer IT offboards while the page is open
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     refused = page.evaluate(
-        """async () => (await fetch('/api/v1/storage/urls', {method: 'POST', credentials: 'same-origin',
-             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': document.querySelector(
-             'input[name=csrf_token]').value}, body: JSON.stringify({items: [{operation: 'put', key: 'x'}]})})).status"""
+        """async (token) => (await fetch('/api/v1/storage/urls', {method: 'POST', credentials: 'same-origin',
+             headers: {'Content-Type': 'application/json', 'X-CSRF-Token': token},
+             body: JSON.stringify({items: [{operation: 'put', key: 'x'}]})})).status""",
+        token,
     )
     assert refused == 401
     page.reload()
