@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from azure.storage.blob import AccessPolicy, BlobServiceClient, ContainerSasPermissions, CorsRule
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect, sync_playwright
 
 from audit.events import SYSTEM_ACTOR, ActorKind
@@ -30,9 +31,13 @@ from storage_connector.backends import parse_spec
 from tests.conftest import fresh_mariadb, make_settings
 from tests.enclave.web.helpers import CLIENT_ID, CLIENT_SECRET, DEV_SSO, configure, gateway
 from tests.enclave.web.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, provider_login
+from tests.storage_connector.servers import azurite, azurite_account_key
 from tests.support.oidc.nodeproc import real_provider
 from tests.support.tls import self_signed
 
+ACCOUNT_KEY = azurite_account_key()
+CONTAINER = "acme-data"
+POLICY = "enclave-urls"
 AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
 MiB = 1024 * 1024
 PART = 8 * MiB  # files.js's part size
@@ -44,6 +49,32 @@ class Site:
     runtime: Runtime
     services: Services
     admin: Access  # customer IT, as the console and the CLI act
+    azure_url: str  # Azurite's account URL
+
+
+def prepare_container(account_url: str, console_origin: str) -> None:
+    """What customer IT sets up on its Azure account (the BYOB kit): the container, the stored access policies
+    the grant's SAS URLs are bound to (read with list, and write), and CORS for the console's origin."""
+    service = BlobServiceClient(
+        account_url, credential={"account_name": "devstoreaccount1", "account_key": ACCOUNT_KEY}
+    )
+    service.set_service_properties(
+        cors=[
+            CorsRule(
+                [console_origin],
+                ["GET", "PUT", "OPTIONS"],
+                allowed_headers=["*"],
+                exposed_headers=["*"],
+                max_age_in_seconds=60,
+            )
+        ]
+    )
+    service.create_container(CONTAINER).set_container_access_policy(
+        {
+            f"{POLICY}-r": AccessPolicy(permission=ContainerSasPermissions(read=True, list=True)),
+            f"{POLICY}-w": AccessPolicy(permission=ContainerSasPermissions(create=True, write=True)),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +85,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with (
         fresh_mariadb() as database,
         real_provider(CLIENT_ID, CLIENT_SECRET, [f"{base}/auth/callback"], [f"{base}/auth/signed-out"]) as issuer,
+        azurite(directory / "azurite") as account_url,
     ):
+        prepare_container(account_url, base)
         settings = make_settings(
-            database, directory / "data", public_url=base, cache_url="redis://127.0.0.1:6379/5", **DEV_SSO
+            database,
+            directory / "data",
+            public_url=base,
+            cache_url="redis://127.0.0.1:6379/5",
+            storage_azure_account_key=ACCOUNT_KEY,
+            **DEV_SSO,
         )
         runtime = Runtime.open(settings)
         configure(runtime, issuer, SignInPolicy(allowed_domains=("acme.test",)))
@@ -66,6 +104,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for email in ("mia@acme.test", "noor@acme.test", "olaf@acme.test"):
             services.users.invite(operator, email=email, role=Role.MEMBER)
         services.storage.connect(operator, parse_spec({"backend": "local", "bucket": "data", "prefix": "tenants/acme"}))
+        azure = {"backend": "azure", "name": "blobs", "bucket": CONTAINER, "prefix": "tenants/acme"}
+        azure |= {"azure_account": "devstoreaccount1", "azure_policy_id": POLICY, "endpoint": account_url}
+        services.storage.connect(operator, parse_spec(azure))
         admin = Access.of(
             Principal(ActorKind.USER, it.id, "acme", Role.ADMIN, email=it.email),
             ip="127.0.0.1",
@@ -92,7 +133,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             assert time.monotonic() < deadline, "the gateway did not start"
             time.sleep(0.05)
         try:
-            yield Site(base, runtime, services, admin)
+            yield Site(base, runtime, services, admin, account_url)
         finally:
             server.should_exit = True
             thread.join(timeout=10)
@@ -172,6 +213,27 @@ def test_a_50_mb_file_goes_up_in_parts_and_comes_down_identical(site: Site, brow
     expect(page.get_by_role("row", name=big_file.name)).to_contain_text("50.0 MiB")
     assert sha256(download(page, big_file.name)) == sha256(big_file)
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('enclave-upload:'))") == []
+    assert context.csp_violations == []  # type: ignore[attr-defined]
+    context.close()
+
+
+def test_an_azure_grant_takes_blocks_and_a_block_list_from_the_browser(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    """Azurite checks the SAS of every Put Block and the Put Block List, and CORS for the console's origin."""
+    source = tmp_path / "scan.tif"
+    source.write_bytes(os.urandom(2 * PART + 5 * MiB))  # 3 blocks
+    context, page = signed_in(browser, site, "mia@acme.test")
+    page.get_by_label("Storage").select_option("blobs")
+    page.get_by_role("button", name="Open").click()
+    expect(page.get_by_role("heading", name="In the top folder")).to_be_visible()
+    blocks: list[str] = []
+    page.on("request", lambda r: blocks.append(r.url) if r.method == "PUT" and "comp=block&" in r.url else None)
+    upload(page, source)
+    expect(page.locator("#files-notice")).to_have_text(f"Uploaded {source.name}.", timeout=120_000)
+    assert len(blocks) == 3 and all(url.startswith(site.azure_url) for url in blocks)  # straight to the store
+    expect(page.get_by_role("row", name=source.name)).to_contain_text("21.0 MiB")  # listed through the grant
+    assert sha256(download(page, source.name)) == sha256(source)
     assert context.csp_violations == []  # type: ignore[attr-defined]
     context.close()
 
