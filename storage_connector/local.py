@@ -21,6 +21,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,7 @@ UNSUPPORTED: dict[Operation, str] = {}  # every operation has a signed URL here
 CHUNK = 1 << 16
 MULTIPART_DIR = ".multipart"  # under the store's root, beside the buckets (whose names cannot start with '.')
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+ABANDONED_UPLOAD_SECONDS = 7 * 86_400  # an upload with no new part for a week is dropped (Azure: 7 days too)
 SIGNED_FIELDS = frozenset(
     {"expires", "user", "max-bytes", "content-type", "content-md5", "uploads", "upload-id", "part-number"}
 )
@@ -312,14 +314,30 @@ class LocalStore:
             raise LocalUploadNotFoundError
         return directory
 
-    def create_upload(self, bucket: str, object_name: str) -> str:
-        """A new multipart upload's id (unguessable: 192 random bits)."""
+    def create_upload(self, bucket: str, object_name: str, now: float | None = None) -> str:
+        """A new multipart upload's id (unguessable: 192 random bits). Uploads idle for longer than
+        ABANDONED_UPLOAD_SECONDS are dropped first, as Azure drops uncommitted blocks."""
         self._path(bucket, object_name)  # the name is checked now, not only at completion
+        self.drop_abandoned_uploads(time.time() if now is None else now)
         upload_id = secrets.token_urlsafe(24)
         directory = self.root / MULTIPART_DIR / upload_id
         directory.mkdir(parents=True)
         (directory / "target.json").write_text(json.dumps([bucket, object_name]), encoding="utf-8")
         return upload_id
+
+    def drop_abandoned_uploads(self, now: float) -> int:
+        """Remove the parts of uploads nobody added to for ABANDONED_UPLOAD_SECONDS; how many went."""
+        dropped = 0
+        uploads = self.root / MULTIPART_DIR
+        for directory in uploads.iterdir() if uploads.is_dir() else ():
+            try:
+                idle = now - directory.stat().st_mtime
+            except FileNotFoundError:  # completed or aborted meanwhile
+                continue
+            if idle > ABANDONED_UPLOAD_SECONDS:
+                shutil.rmtree(directory, ignore_errors=True)
+                dropped += 1
+        return dropped
 
     def begin_part(self, bucket: str, object_name: str, access: LocalAccess) -> LocalUpload:
         """A part of an upload, written whole on commit (a part sent again replaces the earlier one)."""

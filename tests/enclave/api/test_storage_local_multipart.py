@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from auth.roles import Role
 from enclave.runtime import Runtime
+from storage_connector.local import ABANDONED_UPLOAD_SECONDS, MULTIPART_DIR, LocalStore, LocalUploadNotFoundError
 from tests.enclave.api.helpers import bearer, issue_key
 from tests.enclave.api.test_storage_routes import _connect, _send
 
@@ -110,3 +114,16 @@ def test_parts_stop_when_the_grant_is_revoked(runtime: Runtime, dedicated: TestC
     )
     refused = _send(dedicated, part, b"x")
     assert refused.status_code == 403 and "revoked" in refused.text
+
+
+def test_uploads_left_idle_for_a_week_are_dropped(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    idle = store.create_upload("data", "old.bin")
+    busy = store.create_upload("data", "new.bin")
+    week_ago = time.time() - ABANDONED_UPLOAD_SECONDS - 60
+    os.utime(tmp_path / MULTIPART_DIR / idle, (week_ago, week_ago))
+    store.create_upload("data", "third.bin")
+    assert not (tmp_path / MULTIPART_DIR / idle).exists()
+    assert (tmp_path / MULTIPART_DIR / busy).exists()
+    with pytest.raises(LocalUploadNotFoundError):
+        store.complete_upload("data", "old.bin", idle, [1])
