@@ -75,24 +75,29 @@
     }
   }
 
+  /** fetch, with a network failure said in words (browsers only say "Failed to fetch"). */
+  async function request(url, options, who) {
+    try {
+      return await fetch(url, options);
+    } catch {
+      throw new Error(`the connection to ${who} was lost`);
+    }
+  }
+
   async function sign(items) {
-    const response = await fetch(api, {
+    const response = await request(api, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify({ grant, items }),
-    });
+    }, "Enclave");
     await check(response, "Enclave");
     return (await response.json()).urls;
   }
 
   async function send(url, body, extraHeaders = {}) {
-    const response = await fetch(url.url, {
-      method: url.method,
-      headers: { ...url.headers, ...extraHeaders },
-      body,
-      credentials: "omit",
-    });
+    const options = { method: url.method, headers: { ...url.headers, ...extraHeaders }, body, credentials: "omit" };
+    const response = await request(url.url, options, "the store");
     return check(response, "The store");
   }
 
