@@ -117,6 +117,11 @@ def test_a_member_browses_folders_and_downloads_through_a_signed_url(runtime: Ru
     assert client.get(link.headers["location"]).content == b"deep"
     assert _actions(runtime).count("storage.urls.issued") == issued_before + 1
 
+    escape = client.get("/files/download", params={"grant": "default", "key": "../globex/x"}, follow_redirects=False)
+    assert escape.status_code == 403 and "segment" in escape.text and "storage.urls.denied" in _actions(runtime)
+    unknown = client.get("/files/download", params={"grant": "nope", "key": "a"}, follow_redirects=False)
+    assert unknown.status_code == 404 and "no storage grant" in unknown.text
+
     script = client.get("/assets/files.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert client.get("/assets/files.css").headers["content-type"].startswith("text/css")
