@@ -12,10 +12,12 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import uvicorn
 from azure.storage.blob import AccessPolicy, BlobServiceClient, ContainerSasPermissions, CorsRule
@@ -31,13 +33,14 @@ from storage_connector.backends import parse_spec
 from tests.conftest import fresh_mariadb, make_settings
 from tests.enclave.web.helpers import CLIENT_ID, CLIENT_SECRET, DEV_SSO, configure, gateway
 from tests.enclave.web.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, provider_login
-from tests.storage_connector.servers import azurite, azurite_account_key
+from tests.storage_connector.servers import azurite, azurite_account_key, moto_server
 from tests.support.oidc.nodeproc import real_provider
 from tests.support.tls import self_signed
 
 ACCOUNT_KEY = azurite_account_key()
 CONTAINER = "acme-data"
 POLICY = "enclave-urls"
+BUCKET = "acme-files"
 AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
 MiB = 1024 * 1024
 PART = 8 * MiB  # files.js's part size
@@ -50,6 +53,7 @@ class Site:
     services: Services
     admin: Access  # customer IT, as the console and the CLI act
     azure_url: str  # Azurite's account URL
+    s3_url: str  # moto's endpoint
 
 
 def prepare_container(account_url: str, console_origin: str) -> None:
@@ -77,6 +81,33 @@ def prepare_container(account_url: str, console_origin: str) -> None:
     )
 
 
+def prepare_bucket(endpoint: str, console_origin: str) -> None:
+    """The customer's S3 bucket with CORS for the console (moto: it does not check presigned signatures, so
+    this proves the request shapes, the XML of multipart and the ETags, not the signatures)."""
+    s3 = boto3.client(
+        "s3", region_name="eu-west-1", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    rule = {"AllowedOrigins": [console_origin], "AllowedMethods": ["GET", "PUT", "POST"], "AllowedHeaders": ["*"]}
+    s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [{**rule, "ExposeHeaders": ["ETag"]}]})
+
+
+@contextmanager
+def platform_aws_keys() -> Iterator[None]:
+    """The gateway's own AWS identity (it assumes the customer's role with it; moto's STS accepts any)."""
+    values = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEPLATFORM0", "AWS_SECRET_ACCESS_KEY": "platform-secret-for-tests"}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     directory = tmp_path_factory.mktemp("files-browser")
@@ -86,8 +117,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         fresh_mariadb() as database,
         real_provider(CLIENT_ID, CLIENT_SECRET, [f"{base}/auth/callback"], [f"{base}/auth/signed-out"]) as issuer,
         azurite(directory / "azurite") as account_url,
+        moto_server(None) as s3_endpoint,
+        platform_aws_keys(),
     ):
         prepare_container(account_url, base)
+        prepare_bucket(s3_endpoint, base)
         settings = make_settings(
             database,
             directory / "data",
@@ -107,6 +141,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         azure = {"backend": "azure", "name": "blobs", "bucket": CONTAINER, "prefix": "tenants/acme"}
         azure |= {"azure_account": "devstoreaccount1", "azure_policy_id": POLICY, "endpoint": account_url}
         services.storage.connect(operator, parse_spec(azure))
+        services.storage.external_id(operator, "s3files")  # the BYOB kit's trust requires the one Enclave made
+        s3 = {"backend": "s3", "name": "s3files", "bucket": BUCKET, "prefix": "tenants/acme", "region": "eu-west-1"}
+        s3 |= {"endpoint": s3_endpoint, "role_arn": "arn:aws:iam::123456789012:role/enclave-access"}
+        services.storage.connect(operator, parse_spec(s3))
         admin = Access.of(
             Principal(ActorKind.USER, it.id, "acme", Role.ADMIN, email=it.email),
             ip="127.0.0.1",
@@ -133,7 +171,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             assert time.monotonic() < deadline, "the gateway did not start"
             time.sleep(0.05)
         try:
-            yield Site(base, runtime, services, admin, account_url)
+            yield Site(base, runtime, services, admin, account_url, s3_endpoint)
         finally:
             server.should_exit = True
             thread.join(timeout=10)
@@ -233,6 +271,24 @@ def test_an_azure_grant_takes_blocks_and_a_block_list_from_the_browser(
     expect(page.locator("#files-notice")).to_have_text(f"Uploaded {source.name}.", timeout=120_000)
     assert len(blocks) == 3 and all(url.startswith(site.azure_url) for url in blocks)  # straight to the store
     expect(page.get_by_role("row", name=source.name)).to_contain_text("21.0 MiB")  # listed through the grant
+    assert sha256(download(page, source.name)) == sha256(source)
+    assert context.csp_violations == []  # type: ignore[attr-defined]
+    context.close()
+
+
+def test_an_s3_grant_takes_a_multipart_upload_from_the_browser(site: Site, browser: Browser, tmp_path: Path) -> None:
+    """CreateMultipartUpload, UploadPart (ETags read through CORS), CompleteMultipartUpload with them."""
+    source = tmp_path / "drone.mp4"
+    source.write_bytes(os.urandom(2 * PART + 1 * MiB))  # 3 parts
+    context, page = signed_in(browser, site, "mia@acme.test")
+    page.goto(f"{site.base}/files?grant=s3files")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(f"{r.method} {r.url}") if r.url.startswith(site.s3_url) else None)
+    upload(page, source)
+    expect(page.locator("#files-notice")).to_have_text(f"Uploaded {source.name}.", timeout=120_000)
+    shapes = [line.split("?")[0].split(" ")[0] + (" uploads" if "?uploads" in line else "") for line in sent]
+    assert shapes.count("POST uploads") == 1 and shapes.count("PUT") == 3 and shapes.count("POST") == 1
+    expect(page.get_by_role("row", name=source.name)).to_contain_text("17.0 MiB")
     assert sha256(download(page, source.name)) == sha256(source)
     assert context.csp_violations == []  # type: ignore[attr-defined]
     context.close()
