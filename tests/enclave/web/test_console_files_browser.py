@@ -276,6 +276,27 @@ def test_an_azure_grant_takes_blocks_and_a_block_list_from_the_browser(
     context.close()
 
 
+def test_access_revoked_in_the_customers_cloud_stops_the_listing(site: Site, browser: Browser) -> None:
+    """Customer IT deletes the container's stored access policies in Azure (its own switch, not Enclave's):
+    the page lists nothing and says the store refused; re-creating them brings the listing back."""
+    service = BlobServiceClient(
+        site.azure_url, credential={"account_name": "devstoreaccount1", "account_key": ACCOUNT_KEY}
+    )
+    container = service.get_container_client(CONTAINER)
+    policies = container.get_container_access_policy()["signed_identifiers"]
+    context, page = signed_in(browser, site, "mia@acme.test")
+    container.set_container_access_policy({})
+    try:
+        page.goto(f"{site.base}/files?grant=blobs")
+        expect(page.get_by_role("alert")).to_contain_text("the store refused the listing")
+        expect(page.locator("#upload-form")).to_have_count(0)
+    finally:
+        container.set_container_access_policy({p.id: p.access_policy for p in policies})
+    page.reload()
+    expect(page.get_by_role("heading", name="In the top folder")).to_be_visible()
+    context.close()
+
+
 def test_an_s3_grant_takes_a_multipart_upload_from_the_browser(site: Site, browser: Browser, tmp_path: Path) -> None:
     """CreateMultipartUpload, UploadPart (ETags read through CORS), CompleteMultipartUpload with them."""
     source = tmp_path / "drone.mp4"
