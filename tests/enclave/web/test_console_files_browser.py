@@ -21,7 +21,7 @@ import boto3
 import pytest
 import uvicorn
 from azure.storage.blob import AccessPolicy, BlobServiceClient, ContainerSasPermissions, CorsRule
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Request, Route, expect, sync_playwright
 
 from audit.events import SYSTEM_ACTOR, ActorKind
 from auth.principal import Principal
@@ -407,7 +407,8 @@ def test_the_file_pages_have_no_serious_accessibility_violations(site: Site, bro
     context, page = signed_in(browser, site, "mia@acme.test", bypass_csp=True)
     pages = {
         "listing": "/files",
-        "folder": "/files?grant=default&prefix=tenants/",
+        "empty folder": "/files?grant=default&prefix=reports/2026/",
+        "another grant": "/files?grant=blobs",
         "refusal": "/files?prefix=../x/",
         "delete confirmation": "/files/delete?grant=default&key=survey-50mb.bin",
     }
@@ -415,6 +416,6 @@ def test_the_file_pages_have_no_serious_accessibility_violations(site: Site, bro
         page.goto(f"{site.base}{path}")
         assert axe_violations(page) == [], name
     page.goto(f"{site.base}/files")
-    page.set_input_files("#upload-file", files=[{"name": "a.txt", "mimeType": "text/plain", "buffer": b"a"}])
+    page.set_input_files("#upload-file", files=[FilePayload(name="a.txt", mimeType="text/plain", buffer=b"a")])
     assert axe_violations(page) == [], "with a file chosen"
     context.close()
