@@ -26,7 +26,12 @@
   const csrf = form.elements.namedItem("csrf_token").value;
 
   /** Refused by the gateway or the store: trying again will not help (revoked grant, role, bad name). */
-  class Refused extends Error {}
+  class Refused extends Error {
+    constructor(message, status) {
+      super(message);
+      this.status = status;
+    }
+  }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -58,7 +63,7 @@
     if (response.status >= 500 || response.status === 429 || response.status === 408) {
       throw new Error(`${who} answered HTTP ${response.status}: ${why}`);
     }
-    throw new Refused(`${who} refused: ${why}`);
+    throw new Refused(`${who} refused: ${why}`, response.status);
   }
 
   async function retrying(what, attempt) {
@@ -204,13 +209,19 @@
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pending.length) }, worker));
-    if (failed) throw failed;
-    await retrying("Finishing the upload", async () => {
-      const [url] = await sign([{ operation: "multipart-complete", key, upload_id: state.uploadId }]);
-      const [body, headers] = completion(state, count);
-      await send(url, body, headers);
-    });
+    try {
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pending.length) }, worker));
+      if (failed) throw failed;
+      await retrying("Finishing the upload", async () => {
+        const [url] = await sign([{ operation: "multipart-complete", key, upload_id: state.uploadId }]);
+        const [body, headers] = completion(state, count);
+        await send(url, body, headers);
+      });
+    } catch (error) {
+      // The store no longer knows the upload (completed meanwhile, aborted, expired): start over next time.
+      if (error instanceof Refused && error.status === 404) localStorage.removeItem(name);
+      throw error;
+    }
     localStorage.removeItem(name);
   }
 
@@ -232,7 +243,12 @@
       window.location.assign(`/files?${new URLSearchParams({ grant, prefix, notice })}`);
     } catch (error) {
       const resumable = multipart && file.size > PART_SIZE && !(error instanceof Refused);
-      const next = resumable ? " Choose the same file again to resume where it stopped." : "";
+      const gone = error instanceof Refused && error.status === 404;
+      const next = resumable
+        ? " Choose the same file again to resume where it stopped."
+        : gone
+          ? " Choose the file again to upload it from the start."
+          : "";
       say("");
       errorLine.textContent = `Upload of ${file.name} failed: ${error.message}.${next}`;
       errorLine.hidden = false;

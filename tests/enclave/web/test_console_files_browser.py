@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +30,9 @@ from auth.roles import Role
 from auth.sso.config import SignInPolicy
 from enclave.runtime import Runtime
 from enclave.services import Access, Services
+from enclave.services.storage import local_store_dir
 from storage_connector.backends import parse_spec
+from storage_connector.local import MULTIPART_DIR
 from tests.conftest import fresh_mariadb, make_settings
 from tests.enclave.web.helpers import CLIENT_ID, CLIENT_SECRET, DEV_SSO, configure, gateway
 from tests.enclave.web.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, provider_login
@@ -350,6 +353,30 @@ def test_an_upload_survives_a_network_drop_and_resumes_after_a_reload(
     expect(page.locator("#files-notice")).to_have_text(f"Uploaded {source.name}.", timeout=60_000)
     resumed = sorted(int(url.split("part-number=")[1].split("&")[0]) for url in sent)
     assert resumed == [4, 5, 6]  # only the parts that never arrived
+    assert sha256(download(page, source.name)) == sha256(source)
+    context.close()
+
+
+def test_an_upload_the_store_forgot_starts_over(site: Site, browser: Browser, tmp_path: Path) -> None:
+    """The remembered upload is gone from the store (aborted, expired): the page says to start over, forgets
+    it, and the next try uploads the file from the start."""
+    source = tmp_path / "log-archive.bin"
+    source.write_bytes(os.urandom(2 * PART + MiB))
+    context, page = signed_in(browser, site, "noor@acme.test")
+    page.route(lambda url: is_part(url, 3), lambda route: route.abort("internetdisconnected"))
+    upload(page, source)
+    expect(page.locator("#upload-error")).to_contain_text("resume", timeout=60_000)
+    state = page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0]))")
+    shutil.rmtree(local_store_dir(site.runtime.settings) / MULTIPART_DIR / state["uploadId"])  # the store forgot it
+    page.unroute_all()
+    page.reload()
+    upload(page, source)
+    alert = page.locator("#upload-error")
+    expect(alert).to_contain_text("no such multipart upload for this object", timeout=60_000)
+    expect(alert).to_contain_text("Choose the file again to upload it from the start.")
+    assert page.evaluate("Object.keys(localStorage).length") == 0
+    upload(page, source)
+    expect(page.locator("#files-notice")).to_have_text(f"Uploaded {source.name}.", timeout=60_000)
     assert sha256(download(page, source.name)) == sha256(source)
     context.close()
 
