@@ -107,6 +107,7 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("storage.grant.restored", _API, "A revoked grant was restored by the customer's IT."),
     ("storage.grant.denied", _API, "A grant change or status request was refused (role, another tenant's grant)."),
     ("storage.externalid.generated", _API, "Enclave generated the ExternalId a tenant's S3 grant trust requires."),
+    ("storage.object.deleted", _API, "A user deleted an object under the tenant's prefix (its key's SHA-256 only)."),
     # the audit log itself
     ("audit.exported", _API, "The tenant's audit log was exported."),
     ("audit.queried", _API, "The tenant's audit events were read through the API."),

@@ -226,6 +226,8 @@ class LocalStoreTransport(httpx.BaseTransport):
             access = self._signer.verify(method, self._signer.grant_id, name, query, self._clock())
         except LocalUrlError as exc:
             return httpx.Response(403, text=str(exc))
+        if access.upload_id is not None or access.creates_upload:
+            return httpx.Response(405, text="multipart uploads go through the gateway's object route")
         if listing:
             objects = [{"name": found, "size": size} for found, size in self._store.list(self._bucket, name)]
             return httpx.Response(200, content=json.dumps({"objects": objects}).encode())

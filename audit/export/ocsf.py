@@ -80,6 +80,7 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "storage.urls.denied": (1, "Create"),
     "storage.grant.registered": (1, "Create"),
     "storage.grant.revoked": (4, "Delete"),
+    "storage.object.deleted": (4, "Delete"),
     "storage.grant.revocation.detected": (3, "Update"),
     "storage.grant.restored": (3, "Update"),
     "storage.grant.denied": (99, "Other"),

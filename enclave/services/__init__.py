@@ -26,9 +26,10 @@ from enclave.services.refusals import RefusalRecorder
 from enclave.services.scim import Scim
 from enclave.services.sso import Sso
 from enclave.services.sso_trial import SsoTrial
-from enclave.services.storage import Storage, open_storage_service
+from enclave.services.storage import Storage, local_store_dir, open_storage_service
 from enclave.services.tenants import Tenants
 from enclave.services.users import Users
+from storage_connector.local import LocalStore
 
 __all__ = ["Access", "Services"]
 
@@ -85,7 +86,11 @@ class Services:
             sso_trial=SsoTrial(runtime, sign_in),
             audit=AuditLogService(runtime),
             audit_browser=AuditBrowser(runtime),
-            storage=Storage(open_storage_service(runtime, refusals)),
+            storage=Storage(
+                open_storage_service(runtime, refusals),
+                runtime.appender,
+                LocalStore(local_store_dir(settings)),
+            ),
             scim=Scim(runtime, store, sso.keycloak_offboarding),
         )
 

@@ -14,7 +14,7 @@ from audit.events import ActorKind
 from auth.principal import Principal
 from enclave.http.deps import authenticate_request, check_form_csrf
 from enclave.http.groups import RouterGroup
-from enclave.web import account, admin, backchannel, signin
+from enclave.web import account, admin, backchannel, files, signin
 from tenancy.errors import UnauthenticatedError
 
 SIGN_IN_PATH = "/auth/login"
@@ -56,7 +56,7 @@ PAGE_GROUPS: tuple[RouterGroup, ...] = (
     RouterGroup(
         "signed-in pages",
         "",
-        (account.router, *admin.ROUTERS),
+        (account.router, files.router, *admin.ROUTERS),
         dependencies=(Depends(check_form_csrf),),
         authenticate=authenticate_page,
     ),

@@ -1,4 +1,5 @@
-"""The embedded `local` store's object route: GET and PUT of bytes through URLs the gateway signed.
+"""The embedded `local` store's object route: GET and PUT of bytes through URLs the gateway signed, and the
+multipart uploads of storage_connector/local.py (POST to create or complete, PUT a part, DELETE to abort).
 
 No credentials: the URL's HMAC signature is the authorisation, checked as a cloud store would (method,
 object, expiry, signed content type, MD5 and size). The grant must still be active, so a revocation also
@@ -9,8 +10,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query, Request
-from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, Field, ValidationError
 
 from audit.events import utc_now
 from enclave.http.deps import ServicesDep
@@ -21,10 +22,18 @@ from storage_connector.grants import Backend, GrantStatus
 from storage_connector.local import LocalAccess, LocalSigner, LocalStore
 from storage_connector.revocation import RevocationStateUnknownError
 from storage_connector.service import StorageService
-from tenancy.errors import ForbiddenError, NotFoundError, PayloadTooLargeError, UnavailableError
+from storage_connector.signer import MAX_PART_NUMBER
+from tenancy.errors import (
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnavailableError,
+)
 
 router = resource_router(prefix="/objects", tags=["storage"])
 MAX_LOCAL_UPLOAD_BODY = 5 * 1024**3  # the route's cap; each URL carries its own, smaller one
+MAX_COMPLETE_BODY = 128 * 1024  # 10,000 part numbers
 GrantId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
 ObjectName = Annotated[str, Path(min_length=1, max_length=1024)]
 RESPONSES = problem_responses(400, 403, 404, 413, 422, 503)
@@ -39,6 +48,9 @@ class SignedQuery(BaseModel):
     max_bytes: str | None = Field(None, alias="max-bytes", pattern=r"^[0-9]{1,13}$")
     content_type: str | None = Field(None, alias="content-type", max_length=255)
     content_md5: str | None = Field(None, alias="content-md5", max_length=24)
+    uploads: str | None = Field(None, pattern=r"^1$", description="multipart-create")
+    upload_id: str | None = Field(None, alias="upload-id", max_length=1024, description="multipart upload")
+    part_number: str | None = Field(None, alias="part-number", pattern=r"^[0-9]{1,5}$")
 
     def fields(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump(by_alias=True).items() if v is not None}
@@ -97,7 +109,10 @@ async def put_object(
     if declared is not None and declared.isdigit() and int(declared) > access.max_bytes:
         raise PayloadTooLargeError(f"upload is larger than the URL allows ({access.max_bytes} bytes)")
     store = LocalStore(local_store_dir(services.runtime.settings))
-    upload = store.begin_upload(bucket, object_name, access)
+    if access.upload_id is not None:
+        upload = store.begin_part(bucket, object_name, access)
+    else:
+        upload = store.begin_upload(bucket, object_name, access)
     try:
         async for chunk in request.stream():
             upload.write(chunk)
@@ -105,3 +120,43 @@ async def put_object(
     finally:
         upload.discard()
     return Response(status_code=201, headers={"x-enclave-object-size": str(size)})
+
+
+class CompleteIn(BaseModel):
+    parts: list[int] = Field(min_length=1, max_length=MAX_PART_NUMBER, description="ascending part numbers")
+
+
+@router.post(
+    "/{grant_id}/{object_name:path}",
+    summary="Create (signed with `uploads`) or complete (signed with `upload-id`) a local multipart upload",
+    responses=RESPONSES,
+)
+@max_body(MAX_COMPLETE_BODY)
+async def post_object(
+    grant_id: GrantId, object_name: ObjectName, signed: Signed, request: Request, services: ServicesDep
+) -> Response:
+    bucket, access = _authorise(services.storage.service, request, signed, grant_id, object_name)
+    store = LocalStore(local_store_dir(services.runtime.settings))
+    if access.creates_upload:
+        return JSONResponse({"upload_id": store.create_upload(bucket, object_name)})
+    if access.upload_id is None:
+        raise ForbiddenError("not a multipart URL")
+    try:
+        body = CompleteIn.model_validate_json(await request.body())
+    except ValidationError:
+        raise InvalidRequestError('the body must be {"parts": [ascending part numbers]}') from None
+    size = store.complete_upload(bucket, object_name, access.upload_id, body.parts)
+    return JSONResponse({"size": size})
+
+
+@router.delete(
+    "/{grant_id}/{object_name:path}", status_code=204, summary="Abort a local multipart upload", responses=RESPONSES
+)
+def delete_upload(
+    grant_id: GrantId, object_name: ObjectName, signed: Signed, request: Request, services: ServicesDep
+) -> Response:
+    bucket, access = _authorise(services.storage.service, request, signed, grant_id, object_name)
+    if access.upload_id is None:
+        raise ForbiddenError("not a multipart URL")
+    LocalStore(local_store_dir(services.runtime.settings)).abort_upload(bucket, object_name, access.upload_id)
+    return Response(status_code=204)

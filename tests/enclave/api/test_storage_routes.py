@@ -120,7 +120,6 @@ BAD_BATCHES: list[tuple[dict[str, Any], int, str]] = [
     ({"items": [{"operation": "get", "key": "ok"}, {"operation": "get", "key": "a\u202eb"}]}, 403, "item 1"),
     ({"items": [{"operation": "multipart-part", "key": "k", "upload_id": "u"}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k"}], "grant": "nope"}, 404, "no storage grant"),
-    ({"items": [{"operation": "multipart-create", "key": "k"}]}, 409, "local store has no multipart-create"),
     ({"items": [{"operation": "put", "key": "k", "content_md5": "not-base64"}]}, 422, ""),
     ({"items": [{"operation": "get", "key": "k", "content_md5": "1B2M2Y8AsgTpgAmY7PhCfg=="}]}, 422, ""),
     ({"items": []}, 422, ""),
