@@ -66,6 +66,7 @@ class Services:
         refusals = RefusalRecorder(
             runtime.cache, runtime.appender, RateLimit(settings.refusals_per_tenant, settings.refusal_window_seconds)
         )
+        storage = open_storage_service(runtime, refusals)
         return cls(
             runtime=runtime,
             session_store=store,
@@ -77,15 +78,16 @@ class Services:
             api_keys=ApiKeys(runtime),
             users=Users(runtime, store, sso.keycloak_offboarding),
             sso=sso,
-            audit=AuditLogService(runtime),
-            storage=Storage(open_storage_service(runtime, refusals)),
+            audit=AuditLogService(runtime, storage),
+            storage=Storage(storage),
             scim=Scim(runtime, store, sso.keycloak_offboarding),
         )
 
     @asynccontextmanager
     async def background_jobs(self) -> AsyncIterator[None]:
-        """The jobs a serving gateway runs (audit checkpoints, the storage access probe), stopped on exit."""
-        async with background_jobs(self.runtime, self.storage.service, self.refusals):
+        """The jobs a serving gateway runs (audit checkpoints, the audit sync, the storage access probe), stopped
+        on exit."""
+        async with background_jobs(self.runtime, self.storage.service, self.refusals, self.audit.sync.job):
             yield
 
     def close(self) -> None:
