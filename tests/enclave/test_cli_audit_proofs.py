@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,17 +73,22 @@ class Home:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Iterator[Home]:
+def home(tmp_path: Path) -> Home:
     started = Home(tmp_path)
     started.add_records(6)
     started.file("public.pem", started.run("audit", "public-key").stdout)
-    yield started
+    return started
 
 
 def customer_script(home: Home) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "verify_audit_bucket.py"), str(home.bucket)]
-        + ["--public-key", str(home.root / "public.pem")],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "verify_audit_bucket.py"),
+            str(home.bucket),
+            "--public-key",
+            str(home.root / "public.pem"),
+        ],
         capture_output=True,
         text=True,
         check=False,
