@@ -3,7 +3,8 @@
 Starts the gateway on SQLite, creates API keys, records audit events through the API (including a refused
 request), exports the log over HTTP, verifies the export offline with only the public key, shows that a
 tampered copy fails verification, moves real bytes through signed URLs and revokes and restores access
-(enclave/demo/storage.py), and previews a tenant stack on each cloud offline.
+(enclave/demo/storage.py), syncs the audit log into the tenant's bucket and checks it there, then finds a
+rewritten segment (enclave/demo/audit_sync.py), and previews a tenant stack on each cloud offline.
 Run it with `make demo` (or `.venv/bin/python -m enclave.demo`).
 """
 
@@ -16,6 +17,7 @@ import sys
 
 import httpx
 
+from enclave.demo.audit_sync import run_audit_sync_demo
 from enclave.demo.common import DEMO_DIR, console, free_port, run_enclave, step, wait_ready
 from enclave.demo.sso import run_sso_demo
 from enclave.demo.storage import run_storage_demo
@@ -59,6 +61,7 @@ def main() -> None:
                 second_port=free_port(),
                 wait_ready=wait_ready,
             )
+            run_audit_sync_demo(client, env, TENANT)
     finally:
         gateway.terminate()
         gateway.wait(timeout=30)

@@ -29,6 +29,8 @@ def test_readme_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, output[-4000:]
     assert "OK" in output  # the export verified
     assert "FAILED" in output  # the tampered copy did not
+    assert "OK: the synced history verified" in output  # the customer's script on the honest bucket
+    assert "segments/00000000000000000001-" in output  # the rewritten synced segment, named
     demo = tmp_path / ".enclave" / "demo"
     assert (demo / "acme-audit.jsonl").stat().st_size > 0
     assert (demo / "acme-audit.csv").exists() and (demo / "acme-audit.ocsf").exists()

@@ -38,8 +38,8 @@ def sync_enable(
     with opened_services() as services:
         status = services.audit.sync.enable(operator_access(services, tenant), grant, prefix)
     console.print(
-        f"syncing the audit log of {tenant} into grant {grant} under {status.prefix} (first sync: at once in a "
-        "serving gateway, or `enclave audit sync run`)",
+        f"syncing the audit log of {tenant} into grant {grant} under {status.prefix} (first sync: within a minute "
+        "in a serving gateway, or now with `enclave audit sync run`)",
         highlight=False,
     )
 
