@@ -207,3 +207,16 @@ def test_a_rotated_key_verifies_old_and_new_heads_each_only_in_its_range(home: H
     assert "OK" in home.said("audit", "verify", str(export), "--public-key", old_pem, "--key-history", str(keys))
     assert "unknown-key" in home.said("audit", "verify", str(export), "--public-key", old_pem, code=1)
     assert "is an older key (entry 0)" in home.said("tenant", "list", code=1, ENCLAVE_AUDIT_SIGNING_KEY=old_key)
+
+
+def test_a_log_without_a_signed_head_is_refused_until_sealed_once(home: Home) -> None:
+    with home.sessions().begin() as session:  # what migration 0004 leaves for a log written before tree heads
+        session.execute(update(audit_heads).values(signed_head=None))
+    assert "the audit log cannot be written" in home.said("apikey", "create", "-t", "acme", "--role", "viewer", code=1)
+    sealed = home.said("audit", "seal", "--tenant", "acme")
+    assert "sealed the audit log of acme: tree head over 7 records" in sealed
+    assert "already has a signed tree head" in home.said("audit", "seal", "--tenant", "acme", code=1)
+    home.add_records(1)
+    export = home.export("sealed.jsonl")
+    assert "OK" in home.said("audit", "verify", str(export), "--public-key", str(home.root / "public.pem"))
+    assert b'"action":"audit.sealed"' in export.read_bytes()
