@@ -8,12 +8,15 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.events import SYSTEM_ACTOR
+from audit.keys import KeyEntry
 from audit.otel import OtelRecordEmitter
 from audit.signing import generate_private_key_pem, key_id, load_private_key, public_key_pem
 from audit.store.group_commit import GroupCommitAppender
+from audit.store.key_history import ensure_key_history, previous_keys
 from audit.store.log import AuditLog
 from auth.tenants import create_tenant, get_tenant
 from enclave.cache import Cache, open_cache
@@ -55,6 +58,18 @@ def load_signing_key(settings: Settings) -> Ed25519PrivateKey:
     return load_private_key(path.read_text())
 
 
+def record_signing_key(sessions: sessionmaker[Session], signing_key: Ed25519PrivateKey) -> list[KeyEntry]:
+    """The key history, started with the configured key on a first start (so verifiers get entry 0). Raises
+    KeyHistoryError when the configured key is not the history's newest: a gateway must not sign with a key
+    verifiers would refuse. Two gateways starting at once may both try entry 0; the loser reads the winner's."""
+    try:
+        with transaction(sessions) as session:
+            return ensure_key_history(session, signing_key)
+    except IntegrityError:  # another gateway recorded entry 0 at the same moment: read it
+        with transaction(sessions) as session:
+            return ensure_key_history(session, signing_key)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -83,19 +98,24 @@ class Runtime:
         except CONNECTION_ERRORS as error:
             engine.dispose()
             raise unavailable(engine, error) from error
+        except BaseException:
+            engine.dispose()
+            raise
 
     @classmethod
     def _open(cls, settings: Settings, engine: Engine, *, migrate: bool) -> Runtime:
         if migrate:
             upgrade(engine)
         sessions = session_factory(engine)
-        telemetry = build_telemetry(settings)
         signing_key = load_signing_key(settings)
+        keys = record_signing_key(sessions, signing_key)
+        telemetry = build_telemetry(settings)
         audit = AuditLog(
             signing_key,
             checkpoint_every=settings.audit_checkpoint_every,
             checkpoint_seconds=settings.audit_checkpoint_seconds,
             emitter=OtelRecordEmitter(telemetry.logger_provider),
+            previous_keys=previous_keys(keys),
         )
         appender = GroupCommitAppender(
             audit,

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(1000, ge=1, le=1_000_000, description="events between checkpoints")
     audit_checkpoint_seconds: float = Field(60.0, gt=0, le=86_400, description="max seconds between them")
     audit_group_commit_max_batch: int = Field(2000, ge=1, le=100_000)
+    audit_sync_seconds: float = Field(
+        600.0, ge=1, le=86_400, description="interval of the audit log's sync into the customers' buckets"
+    )
     audit_group_commit_max_wait_ms: float = Field(2.0, ge=0, le=1000)
     apikey_default_ttl_days: int = Field(90, ge=1, le=365)
     apikey_max_ttl_days: int = Field(365, ge=1, le=3650)

@@ -78,6 +78,7 @@ def opened_services() -> Iterator[Services]:
     """The services for one command; what goes wrong inside becomes one line and an exit code: a bad value
     the domain refuses exits 2, any other refusal (not found, conflict, forbidden, unavailable) 1, an
     unwritable audit log or an unreachable database 1."""
+    from audit.keys import KeyHistoryError
     from audit.store.log import AuditWriteError
     from enclave.db import CONNECTION_ERRORS, DatabaseUnavailableError, unavailable
     from enclave.runtime import Runtime
@@ -85,7 +86,7 @@ def opened_services() -> Iterator[Services]:
 
     try:
         runtime = Runtime.open(settings())
-    except DatabaseUnavailableError as exc:
+    except (DatabaseUnavailableError, KeyHistoryError) as exc:
         fail(str(exc))
     except OSError as exc:  # ENCLAVE_DATA_DIR (or a file in it) cannot be used
         where = f" {exc.filename}" if exc.filename else ""

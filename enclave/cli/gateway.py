@@ -21,6 +21,7 @@ def serve(
     """Run the gateway (migrates the database first)."""
     import uvicorn
 
+    from audit.keys import KeyHistoryError
     from enclave.app import create_app
     from enclave.db import DatabaseUnavailableError
     from enclave.logging import configure_logging
@@ -31,7 +32,7 @@ def serve(
     configure_logging(chosen.log_level)
     try:
         runtime = Runtime.open(chosen)
-    except DatabaseUnavailableError as exc:
+    except (DatabaseUnavailableError, KeyHistoryError) as exc:
         fail(str(exc))
     services = Services.build(runtime)
     proxies = [str(network) for network in chosen.trusted_proxies]

@@ -3,8 +3,9 @@
 Starts the gateway on SQLite, creates API keys, records audit events through the API (including a refused
 request), exports the log over HTTP, verifies the export offline with only the public key, shows that a
 tampered copy fails verification, moves real bytes through signed URLs and revokes and restores access
-(enclave/demo/storage.py), drives the console in headless Chromium as customer IT and as an end user
-(screenshots under .enclave/demo/console/), and previews a tenant stack on each cloud offline.
+(enclave/demo/storage.py), syncs the audit log into the tenant's bucket and checks it there, then finds a
+rewritten segment (enclave/demo/audit_sync.py), drives the console in headless Chromium as customer IT and as
+an end user (screenshots under .enclave/demo/console/), and previews a tenant stack on each cloud offline.
 Run it with `make demo` (or `.venv/bin/python -m enclave.demo`).
 """
 
@@ -17,6 +18,7 @@ import sys
 
 import httpx
 
+from enclave.demo.audit_sync import run_audit_sync_demo
 from enclave.demo.common import DEMO_DIR, console, free_port, run_enclave, step, wait_ready
 from enclave.demo.console import run_console_demo
 from enclave.demo.sso import local_provider, run_sso_demo
@@ -62,6 +64,7 @@ def main() -> None:
                     second_port=free_port(),
                     wait_ready=wait_ready,
                 )
+                run_audit_sync_demo(client, env, TENANT)
                 run_console_demo(env["ENCLAVE_PUBLIC_URL"], env, TENANT, provider)
     finally:
         gateway.terminate()

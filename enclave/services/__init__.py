@@ -72,6 +72,7 @@ class Services:
             runtime.cache, runtime.appender, RateLimit(settings.refusals_per_tenant, settings.refusal_window_seconds)
         )
         sign_in = SignInService(runtime.sessions, runtime.audit, store, clients)
+        storage = open_storage_service(runtime, refusals)
         return cls(
             runtime=runtime,
             session_store=store,
@@ -84,20 +85,17 @@ class Services:
             users=Users(runtime, store, sso.keycloak_offboarding),
             sso=sso,
             sso_trial=SsoTrial(runtime, sign_in),
-            audit=AuditLogService(runtime),
+            audit=AuditLogService(runtime, storage),
             audit_browser=AuditBrowser(runtime),
-            storage=Storage(
-                open_storage_service(runtime, refusals),
-                runtime.appender,
-                LocalStore(local_store_dir(settings)),
-            ),
+            storage=Storage(storage, runtime.appender, LocalStore(local_store_dir(settings))),
             scim=Scim(runtime, store, sso.keycloak_offboarding),
         )
 
     @asynccontextmanager
     async def background_jobs(self) -> AsyncIterator[None]:
-        """The jobs a serving gateway runs (audit checkpoints, the storage access probe), stopped on exit."""
-        async with background_jobs(self.runtime, self.storage.service, self.refusals):
+        """The jobs a serving gateway runs (audit checkpoints, the audit sync, the storage access probe), stopped
+        on exit."""
+        async with background_jobs(self.runtime, self.storage.service, self.refusals, self.audit.sync.job):
             yield
 
     def close(self) -> None:

@@ -1,13 +1,14 @@
 """The tenant's audit log as its readers use it: query events (the query itself is audited) and export
 (audited first, then streamed); the public key auditors verify with; retention (prune, leaving a signed
-anchor)."""
+anchor). Proofs and the signing key's acts are in `proofs` (audit_proofs.py), the sync into the customer's
+bucket in `sync` (audit_sync.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from audit.checkpoints import Checkpoint
-from audit.events import ActorKind, AuditEvent, StoredRecord
+from audit.events import AuditEvent, StoredRecord
 from audit.store.reader import EventFilter, query_events
 from audit.store.retention import prune
 from auth.roles import Permission
@@ -15,12 +16,16 @@ from enclave.db import transaction
 from enclave.runtime import Runtime
 from enclave.services.access import Access
 from enclave.services.audit_export import ExportFormat, PreparedExport, prepare_export
-from tenancy.errors import ForbiddenError
+from enclave.services.audit_proofs import AuditProofs, require_operator
+from enclave.services.audit_sync import AuditSync
+from storage_connector.service import StorageService
 
 
 class AuditLogService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, storage: StorageService) -> None:
         self._runtime = runtime
+        self.proofs = AuditProofs(runtime)
+        self.sync = AuditSync(runtime, storage)
 
     def query(self, access: Access, where: EventFilter, *, after_seq: int = 0, limit: int = 100) -> list[StoredRecord]:
         """Events in chain order after `after_seq` (`audit.read`); the query is recorded first."""
@@ -59,8 +64,7 @@ class AuditLogService:
     def prune(self, access: Access, before: datetime) -> Checkpoint | None:
         """Remove the records older than `before` under the retention policy, leaving a signed anchor so
         later exports still verify; recorded as `audit.pruned` in the same transaction. None: nothing older."""
-        if access.principal.kind is not ActorKind.OPERATOR:
-            raise ForbiddenError("retention is the platform operator's: `enclave audit prune`")
+        require_operator(access, "retention")
         with transaction(self._runtime.sessions) as session:
             anchor = prune(session, self._runtime.audit, access.tenant, before)
             if anchor is not None:

@@ -59,9 +59,8 @@ class PreparedExport:
             if self.format is ExportFormat.JSONL:
                 return write_jsonl(out, self.header, items, self.runtime.signing_key).count
             records = (item for item in items if isinstance(item, StoredRecord))
-            if self.format is ExportFormat.CSV:
-                return write_csv(out, records)
-            return write_ocsf(out, records)
+            write = write_csv if self.format is ExportFormat.CSV else write_ocsf
+            return write(out, records, header=self.header, private_key=self.runtime.signing_key)  # signed trailer
         except Exception as exc:
             logger.error(
                 "audit export failed after %d of %d records (%s): the export is incomplete",

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 import audit.store.reader
 from audit.events import AuditEvent
+from audit.export.trailer import verify_trailer
 from audit.store.tables import audit_records
 from audit.verify import ProblemKind, verify_export
 from enclave.cli.common import cli_actor
@@ -92,3 +93,22 @@ def test_export_of_a_log_missing_its_oldest_records_is_refused(runtime: Runtime)
         session.execute(delete(audit_records).where(audit_records.c.seq <= 10))
     with pytest.raises(ExportError, match=r"records 1\.\.10 are neither present nor covered .*; export refused"):
         prepare_export(runtime, cli_actor(), "acme", since=None, until=None, export_format=ExportFormat.JSONL)
+
+
+@pytest.mark.parametrize("export_format", [ExportFormat.CSV, ExportFormat.OCSF])
+def test_csv_and_ocsf_exports_end_with_a_signed_trailer_a_cut_file_fails(
+    runtime: Runtime, export_format: ExportFormat
+) -> None:
+    prepared = prepare_export(runtime, cli_actor(), "acme", since=None, until=None, export_format=export_format)
+    out = io.BytesIO()
+    assert prepared.write(out) == 42  # tenant.created, 40 records and the export itself
+    lines = out.getvalue().splitlines(keepends=True)
+    report = verify_trailer(lines, runtime.signing_key.public_key())
+    assert report.ok, report.problems
+    assert report.records == 42 and report.trailer["header"]["tenant"] == "acme"
+    cut = verify_trailer([*lines[:5], *lines[6:]], runtime.signing_key.public_key())
+    assert cut.problems == [
+        "the file's content is not what the trailer signs: it was altered, cut or extended",
+        "the trailer counts 42 records, the file holds 41",
+    ]
+    assert not verify_trailer(lines[:-1], runtime.signing_key.public_key()).ok

@@ -1,9 +1,10 @@
-"""The public key that verifies audit exports (public: auditors need it offline)."""
+"""The public key that verifies audit exports, and the key history (public: auditors need them offline)."""
 
 from __future__ import annotations
 
 from fastapi.responses import PlainTextResponse
 
+from enclave.api.models.audit_proofs import KeyHistoryOut
 from enclave.http.deps import ServicesDep
 from enclave.http.routing import resource_router
 
@@ -18,3 +19,13 @@ router = resource_router(prefix="/audit", tags=["audit"])
 )
 def public_key(services: ServicesDep) -> PlainTextResponse:
     return PlainTextResponse(services.audit.public_key_pem, headers={"X-Enclave-Key-Id": services.audit.key_id})
+
+
+@router.get(
+    "/key-history",
+    response_model=KeyHistoryOut,
+    summary="The audit signing keys, each valid for its range and vouched for by the one before",
+    description="What `enclave audit verify --key-history FILE` takes.",
+)
+def key_history(services: ServicesDep) -> KeyHistoryOut:
+    return KeyHistoryOut.model_validate(services.audit.proofs.key_history())

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from audit.export.trailer import verify_trailer
 from audit.signing import load_public_key
 from audit.verify import verify_export
 from auth.roles import Role
@@ -111,8 +112,13 @@ def test_export_streams_every_format_and_jsonl_verifies(runtime: Runtime, dedica
         rows = list(csv.DictReader(io.StringIO(response.text)))
         assert any(row.get("action") == "audit.exported" for row in rows)
     else:
-        classes = {orjson.loads(line)["class_uid"] for line in response.content.splitlines()}
+        *events, trailer = response.content.splitlines(keepends=True)
+        classes = {orjson.loads(line)["class_uid"] for line in events}
         assert classes <= {3001, 3002, 6003} and classes
+        assert trailer.startswith(b'{"enclave_trailer":')
+    if fmt != "jsonl":  # CSV and OCSF end with a signed trailer over every byte before it
+        report = verify_trailer(response.content.splitlines(keepends=True), runtime.signing_key.public_key())
+        assert report.ok, report.problems
     assert dedicated.get("/api/v1/audit/export", headers=auditor, params={"format": "xml"}).status_code == 422
 
 

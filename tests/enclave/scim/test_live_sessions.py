@@ -30,7 +30,10 @@ def replicas(mariadb_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, str, T
     """(the directory's replica and its origin, the browser's replica and its services)."""
     with live_gateway(mariadb_url, tmp_path / "a", cache_url=REDIS) as (runtime, origin):
         map_roles(runtime)
-        other = Runtime.open(make_settings(mariadb_url, tmp_path / "b", cache_url=REDIS, public_url=origin))
+        shared_key = (tmp_path / "a" / "audit-signing-key.pem").read_text()  # replicas share one signing key
+        other = Runtime.open(
+            make_settings(mariadb_url, tmp_path / "b", cache_url=REDIS, public_url=origin, audit_signing_key=shared_key)
+        )
         services = Services.build(other)
         try:
             with TestClient(create_app(services), base_url=origin) as browser:

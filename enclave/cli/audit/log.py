@@ -1,4 +1,4 @@
-"""`enclave audit export | verify | prune | keygen | public-key`: the tamper-evident audit log."""
+"""`enclave audit export | prune | keygen | public-key`: the log itself, its retention and its signing key."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from enclave.cli.audit.app import audit_app
 from enclave.cli.common import (
-    TYPER_OPTIONS,
     TenantOption,
     console,
     errors,
@@ -22,7 +22,6 @@ from enclave.cli.common import (
     usage,
 )
 
-audit_app = typer.Typer(help="The tamper-evident audit log.", **TYPER_OPTIONS)
 FORMATS = ("jsonl", "csv", "ocsf")
 
 
@@ -79,42 +78,6 @@ def audit_export(
             fail(f"cannot write {out}: {exc.strerror or type(exc).__name__}")
         partial.replace(out)  # a crash leaves a .partial file, never a truncated export under the real name
     console.print(f"exported {count} records of tenant {tenant} to {out} ({export_format})")
-
-
-@audit_app.command("verify")
-def audit_verify(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="a JSONL export")],
-    public_key: Annotated[
-        list[Path],
-        typer.Option(metavar="PEM_FILE", help="the gateway's audit public key (PEM); repeat across a key rotation"),
-    ],
-) -> None:
-    """Check an export offline: chain, checkpoints and proof. Exit 1 on any break."""
-    from audit.signing import SigningKeyError, load_public_key
-    from audit.verify import verify_export
-
-    if not file.is_file():
-        fail(f"{file}: no such file")
-    keys = []
-    for path in public_key:
-        if not path.is_file():
-            fail(f"{path}: no such file")
-        try:
-            keys.append(load_public_key(path.read_text()))
-        except (SigningKeyError, UnicodeDecodeError) as exc:
-            fail(f"{path}: {exc if isinstance(exc, SigningKeyError) else 'not a PEM text file'}")
-    with file.open("rb") as handle:
-        report = verify_export(handle, keys)
-    if report.ok:
-        console.print(f"[green]OK[/]: {report.summary()}")
-        return
-    errors.print(f"[bold red]FAILED[/]: {len(report.problems)} problem(s)")
-    for problem in report.problems[:100]:
-        where = f"line {problem.line}" + (f", record {problem.seq}" if problem.seq is not None else "")
-        errors.print(f"  {where}: {problem.kind}: {problem.message}", highlight=False)
-    if len(report.problems) > 100:
-        errors.print(f"  ... and {len(report.problems) - 100} more")
-    raise typer.Exit(1)
 
 
 @audit_app.command("prune")
