@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README.md):
 #   make demo   set everything up and run the main job on embedded defaults
 #   make test   set everything up and run the whole test suite
-.PHONY: demo test lint bench setup services lock
+.PHONY: demo test lint bench setup services lock console
 
 setup:
 	@scripts/bootstrap.sh
@@ -11,6 +11,9 @@ services:
 
 demo: setup
 	@.venv/bin/python -m enclave.demo
+
+console: setup  # the console to click through yourself (README, "The console")
+	@.venv/bin/python -m enclave.demo.open_console
 
 test: setup services
 	.venv/bin/python -m pytest -n 2 --dist loadgroup
