@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from enclave.demo.common import free_port
 from enclave.demo.console import chromium, sign_in
 from enclave.demo.open_console import CUSTOMER_IT
@@ -19,7 +18,7 @@ from enclave.demo.open_console import CUSTOMER_IT
 def test_make_console_serves_the_console_to_customer_it_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("ENCLAVE_")}
-    process = subprocess.Popen(  # noqa: S603 - our own module
+    process = subprocess.Popen(
         [sys.executable, "-m", "enclave.demo.open_console", "--port", str(port)],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(Path.cwd())},
