@@ -21,6 +21,7 @@ from enclave.http.routing import resource_router
 from enclave.services import Access
 from enclave.services.storage import Listing
 from enclave.web.account import STATUS
+from enclave.web.admin.console import navigation
 from enclave.web.pages import content_security_policy, render
 from storage_connector.grants import Backend
 from storage_connector.service import BatchItem
@@ -69,6 +70,7 @@ def _page(
         "files.html",
         status,
         tenant_name=served_tenant(request).display_name,
+        nav=navigation(access, "/files"),
         csrf_token=access.principal.csrf_token,
         grants=grants,
         grant=grant,
@@ -141,6 +143,7 @@ def confirm_delete(request: Request, access: AccessDep, grant: GrantRef, key: Ke
     return render(
         "files_delete.html",
         tenant_name=served_tenant(request).display_name,
+        nav=navigation(access, "/files"),
         csrf_token=access.principal.csrf_token,
         grant=grant,
         key=key,

@@ -104,6 +104,8 @@ def test_a_member_browses_folders_and_downloads_through_a_signed_url(runtime: Ru
     assert "report.csv" in page.text and ">q1/</a>" in page.text and "8 Bytes" in page.text
     assert 'src="/assets/files.js"' in page.text and 'id="upload-form"' in page.text
     assert "<script>" not in page.text and " style=" not in page.text  # nothing inline
+    assert '<a href="/files" aria-current="page">Files</a>' in page.text  # the console's navigation, here marked
+    assert '<a href="/account">Account</a>' in page.text and "/admin/users" not in page.text  # a member's links only
     deep = client.get("/files", params={"grant": "default", "prefix": "q1/deep/"})
     assert "notes.txt" in deep.text and 'aria-current="page">deep<' in deep.text
     assert 'href="/files?grant=default&amp;prefix=q1/"' in deep.text  # the breadcrumb back up
