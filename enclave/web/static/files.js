@@ -4,12 +4,15 @@
 // (S3: CreateMultipartUpload / UploadPart / Complete; Azure: Put Block / Put Block List; the local store: as
 // S3, with JSON). A part that fails on the network or with a 5xx is retried with backoff, each time with a
 // fresh URL; the upload id and the parts already stored are kept in localStorage, so choosing the same file
-// again (after a reload, or after the network came back) continues where it stopped.
+// again (after a reload, or after the network came back) continues where it stopped. Part URLs are signed
+// ahead in batches of up to 32 (one audit record each); a retried part gets a URL of its own.
 "use strict";
 
 (() => {
   const PART_SIZE = 8 * 1024 * 1024;
   const CONCURRENCY = 3;
+  const SIGN_AHEAD = 32; // part URLs signed in one audited batch (256 MiB), not one batch per part
+  const FRESH_FOR_MS = 60 * 1000; // a URL signed ahead is used only while it has a minute left
   const ATTEMPTS = 5; // per request: waits of 0.5, 1, 2, 4 s between them
   const FIRST_WAIT_MS = 500;
 
@@ -186,16 +189,37 @@
       else pending.push(n);
     }
     showProgress(done, file.size);
+    const signedAhead = new Map(); // part number -> its URL, signed in a batch with the part before it
+    let unsigned = [...pending]; // the parts no URL was signed for yet, in order
+    let signing = Promise.resolve(); // one batch at a time, so two workers never sign the same parts
+    const partUrl = (n, retry) => {
+      const next = signing.then(async () => {
+        const early = signedAhead.get(n);
+        signedAhead.delete(n);
+        if (!retry && early && Date.parse(early.expires_at) - Date.now() > FRESH_FOR_MS) return early;
+        const ahead = retry ? [] : unsigned.filter((m) => m !== n && !signedAhead.has(m));
+        const numbers = [n, ...ahead.slice(0, SIGN_AHEAD - 1)];
+        unsigned = unsigned.filter((m) => !numbers.includes(m));
+        const urls = await sign(
+          numbers.map((m) => ({ operation: "multipart-part", key, upload_id: state.uploadId, part_number: m })),
+        );
+        numbers.forEach((m, i) => {
+          if (m !== n) signedAhead.set(m, urls[i]);
+        });
+        return urls[0];
+      });
+      signing = next.catch(() => undefined);
+      return next;
+    };
     let failed = null;
     const worker = async () => {
       while (pending.length && !failed) {
         const n = pending.shift();
         const blob = file.slice((n - 1) * PART_SIZE, n * PART_SIZE);
         try {
+          let tries = 0;
           const etag = await retrying(`Part ${n} of ${count}`, async () => {
-            const [url] = await sign([
-              { operation: "multipart-part", key, upload_id: state.uploadId, part_number: n },
-            ]);
+            const url = await partUrl(n, (tries += 1) > 1);
             const response = await send(url, blob);
             return response.headers.get("ETag") || "stored";
           });

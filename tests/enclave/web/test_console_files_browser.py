@@ -245,11 +245,20 @@ def upload(page: Page, path: Path) -> None:
 def test_a_50_mb_file_goes_up_in_parts_and_comes_down_identical(site: Site, browser: Browser, big_file: Path) -> None:
     context, page = signed_in(browser, site, "mia@acme.test")
     parts: list[str] = []
+    batches: list[list[str]] = []
     page.on("request", lambda r: parts.append(r.url) if r.method == "PUT" and "part-number=" in r.url else None)
+    page.on(
+        "request",
+        lambda r: batches.append([item["operation"] for item in r.post_data_json["items"]])
+        if r.method == "POST" and r.url.endswith("/api/v1/storage/urls")
+        else None,
+    )
     upload(page, big_file)
     expect(page.get_by_role("progressbar", name="Upload progress")).to_be_visible()
     expect(page.locator("#files-notice")).to_have_text(f"Uploaded {big_file.name}.", timeout=120_000)
     assert len(parts) == 7  # 50 MiB in parts of 8 MiB, each exactly once
+    # One audited batch signs the parts ahead (not one batch, and one audit record, per part).
+    assert batches == [["multipart-create"], ["multipart-part"] * 7, ["multipart-complete"]], batches
     expect(page.get_by_role("cell", name=big_file.name, exact=True)).to_be_visible()
     expect(page.get_by_role("row", name=big_file.name)).to_contain_text("50.0 MiB")
     assert sha256(download(page, big_file.name)) == sha256(big_file)
