@@ -249,9 +249,11 @@ def test_a_50_mb_file_goes_up_in_parts_and_comes_down_identical(site: Site, brow
     page.on("request", lambda r: parts.append(r.url) if r.method == "PUT" and "part-number=" in r.url else None)
     page.on(
         "request",
-        lambda r: batches.append([item["operation"] for item in r.post_data_json["items"]])
-        if r.method == "POST" and r.url.endswith("/api/v1/storage/urls")
-        else None,
+        lambda r: (
+            batches.append([item["operation"] for item in r.post_data_json["items"]])
+            if r.method == "POST" and r.url.endswith("/api/v1/storage/urls")
+            else None
+        ),
     )
     upload(page, big_file)
     expect(page.get_by_role("progressbar", name="Upload progress")).to_be_visible()
