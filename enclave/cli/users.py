@@ -74,12 +74,18 @@ def users_role(
 
 
 @users_app.command("offboard")
-def users_offboard(email: EmailArgument, tenant: TenantOption) -> None:
+def users_offboard(
+    email: EmailArgument,
+    tenant: TenantOption,
+    reason: Annotated[
+        str | None, typer.Option(metavar="REASON", help="why (recorded on the audit record)", show_default=False)
+    ] = None,
+) -> None:
     """Disable a user, end all their sessions and API keys and, for a Keycloak-backed tenant, disable them in
     Keycloak and end their Keycloak sessions."""
     with opened_services() as services:
         access = operator_access(services, tenant)
-        report = services.users.offboard(access, services.users.by_email(access, email).id)
+        report = services.users.offboard(access, services.users.by_email(access, email).id, reason)
     keycloak = report.idp_accounts_disabled
     console.print(
         f"offboarded {report.email}: disabled, {report.sessions_ended} session(s) ended, "

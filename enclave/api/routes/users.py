@@ -11,6 +11,7 @@ from auth.apikeys import KEY_ID_SCHEMA_PATTERN
 from auth.sso.config import PROVIDER_NAME_REGEX
 from enclave.api.models.api_keys import ApiKeyIn, ApiKeyOut, IssuedApiKeyOut
 from enclave.api.models.sessions import RevokedCount
+from enclave.api.models.storage import ReasonIn
 from enclave.api.models.users import IdentityIn, IdentityOut, OffboardingOut, RoleIn, UserIn, UserOut
 from enclave.http.deps import AccessDep, ServicesDep
 from enclave.http.problems import problem_responses
@@ -49,8 +50,12 @@ def put_role(user_id: UserId, body: RoleIn, services: ServicesDep, access: Acces
     summary="Offboard: disable, end sessions and API keys, and at Keycloak",
     responses=problem_responses(404, 503),
 )
-def post_offboard(user_id: UserId, services: ServicesDep, access: AccessDep) -> OffboardingOut:
-    return OffboardingOut(**services.users.offboard(access, user_id).__dict__)
+def post_offboard(
+    user_id: UserId, services: ServicesDep, access: AccessDep, body: ReasonIn | None = None
+) -> OffboardingOut:
+    """The optional `reason` goes on the `auth.user.offboarded` audit record."""
+    report = services.users.offboard(access, user_id, body.reason if body else None)
+    return OffboardingOut(**report.__dict__)
 
 
 @router.post(

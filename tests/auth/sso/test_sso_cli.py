@@ -197,7 +197,10 @@ def test_offboarding_ends_sessions_and_keys(env: dict[str, str]) -> None:
                 )
             )
         assert store.lookup(token) is not None
-        code, out, err = run("users", "offboard", "ann@acme.test", "--tenant", "acme")
+        code, _, err = run("users", "offboard", "ann@acme.test", "--tenant", "acme", "--reason", "x" * 501)
+        assert code == 2 and "a reason is at most 500 characters" in err  # a bad option value: nothing done
+        assert store.lookup(token) is not None
+        code, out, err = run("users", "offboard", "ann@acme.test", "--tenant", "acme", "--reason", "left the company")
         assert code == 0, err
         assert "1 session(s) ended, 1 API key(s) revoked" in out
         assert store.lookup(token) is None  # the gateway's store sees the CLI's revocation at once

@@ -107,8 +107,9 @@ def _failures(events: list[object]) -> list[str]:
                         interaction = event.recorder.interactions.get(case_id)
                         status = interaction.response.status_code if interaction and interaction.response else None
                         found.append(
-                            f"{event.label} [{check.name}] {case.method} {case.formatted_path} "
+                            f"{event.phase} {event.label} [{check.name}] {case.method} {case.formatted_path} "
                             f"query={case.query} body={case.body!r} -> {status}: {check.failure_info.failure.title}"
+                            f" {check.failure_info.failure.message}"
                         )
         elif isinstance(event, engine_events.NonFatalError | engine_events.FatalError):
             found.append(f"error: {event.info.message if hasattr(event, 'info') else event}")
@@ -126,6 +127,8 @@ def test_schemathesis_finds_no_failure(gateway: tuple[Runtime, dict[str, str]]) 
             "checks": {"enabled": True},
             # OpenAPI cannot relate two parameters: an export whose `since` is not before its `until` is
             # refused (400, documented on the operation). Every other check, and this one elsewhere, is as is.
+            # Each override names one operation ("METHOD path"): two include filters select the operations either
+            # selects, so a path and a method would widen the rule to every POST.
             "operations": [
                 {
                     "include-path": "/api/v1/audit/export",
@@ -139,11 +142,20 @@ def test_schemathesis_finds_no_failure(gateway: tuple[Runtime, dict[str, str]]) 
                 # S3-compatible endpoint is named, a default lifetime at most the maximum (422, documented on the
                 # operation). Every field's own rule is in the schema and checked as is.
                 {
-                    "include-path": "/api/v1/storage/grants",
-                    "include-method": "POST",
+                    "include-name": "POST /api/v1/storage/grants",
                     "checks": {
                         "positive_data_acceptance": {
                             "expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]
+                        }
+                    },
+                },
+                # Nor a subject's shape to its provider's kind: a GitHub subject is a numeric id, a Microsoft one
+                # two GUIDs (400, naming the expected shape).
+                {
+                    "include-name": "POST /api/v1/users/{user_id}/identities",
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "429"]
                         }
                     },
                 },
@@ -151,6 +163,9 @@ def test_schemathesis_finds_no_failure(gateway: tuple[Runtime, dict[str, str]]) 
         }
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Services.build(runtime)), config=config)
+    operations_in_schema = [result.ok() for result in schema.get_all_operations()]
+    for override in schema.config.operations.operations:
+        assert sum(override._filter_set.applies_to(op) for op in operations_in_schema) == 1, override
     schema.auth(refresh_interval=None)(rotating_bearer(tokens))
     events = list(engine.from_schema(schema).execute())
     failures = _failures(events)

@@ -142,8 +142,11 @@ def test_admin_changes_roles_revokes_sessions_and_offboards(app: TestClient, run
     assert bob.get("/api/v1/users/me").json()["role"] == "member"  # the live session sees it at once
     sessions = app.get("/api/v1/sessions", headers=admin, params={"user_id": bob_id}).json()
     assert len(sessions) == 1
-    report = app.post(f"/api/v1/users/{bob_id}/offboard", headers=admin)
+    too_long = app.post(f"/api/v1/users/{bob_id}/offboard", headers=admin, json={"reason": "x" * 501})
+    assert too_long.status_code == 422 and bob.get("/api/v1/users/me").status_code == 200  # refused, nothing done
+    report = app.post(f"/api/v1/users/{bob_id}/offboard", headers=admin, json={"reason": "left the company"})
     assert report.status_code == 200
+    assert b'"reason":"left the company"' in audit_rows(runtime, "auth.user.offboarded")[0][1]
     assert report.json()["sessions_ended"] == 1 and report.json()["idp_accounts_disabled"] is None
     assert bob.get("/api/v1/users/me").status_code == 401
     assert app.post("/api/v1/users/00000000000000000000000000000000/offboard", headers=admin).status_code == 404
