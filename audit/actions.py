@@ -95,6 +95,11 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("sso.provider.removed", _API, "An identity provider was removed from the tenant's sign-in options."),
     ("sso.policy.updated", _API, "The tenant's sign-in policy (domains, JIT, role mapping, timeouts) changed."),
     ("sso.keycloak.provisioned", _API, "The tenant's Keycloak realm, client and brokered providers were set up."),
+    (
+        "secrets.resealed",
+        _API,
+        "Stored client secrets and refresh tokens were sealed again under the current secrets key (a rotation).",
+    ),
     # tenants
     ("tenant.created", _API, "A tenant was added to this gateway."),
     ("tenant.updated", _API, "A tenant's settings were changed."),

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from audit.store.types import UtcDateTime
 from auth.models import Base
+from auth.sealing import SealedText
 
 
 class UserSessionRow(Base):
@@ -36,11 +37,10 @@ class UserSessionRow(Base):
     # signed in through a provider: which identity, the provider's session id (`sid`, named by back-channel
     # logout), the hash of the login's nonce (a refreshed ID token may repeat it), and the credential
     # re-validation asks the provider with (a refresh token, GitHub's access token). That credential is never
-    # logged, audited or returned, and is cleared when the session ends; production should keep the database
-    # encrypted at rest (docs/sso.md).
+    # logged, audited or returned, is sealed at rest (auth.sealing), and is cleared when the session ends.
     identity_id: Mapped[str | None] = mapped_column(String(32))
     idp_session_id: Mapped[str | None] = mapped_column(String(255))
     nonce_hash: Mapped[str | None] = mapped_column(String(64))
-    idp_token: Mapped[str | None] = mapped_column(Text)
+    idp_token: Mapped[str | None] = mapped_column(SealedText("user_sessions.idp_token"))
     revalidate_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # the provider is asked again then
     revalidating_until: Mapped[datetime | None] = mapped_column(UtcDateTime())  # one replica is asking it

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +18,17 @@ from audit.signing import generate_private_key_pem, key_id, load_private_key, pu
 from audit.store.group_commit import GroupCommitAppender
 from audit.store.key_history import ensure_key_history, previous_keys
 from audit.store.log import AuditLog
+from auth.sealing import SecretSealer, bind_sealer, generate_secrets_key, parse_secrets_key
 from auth.tenants import create_tenant, get_tenant
 from enclave.cache import Cache, open_cache
 from enclave.db import CONNECTION_ERRORS, create_db_engine, session_factory, transaction, unavailable, upgrade
+from enclave.key_files import read_or_create_key_file
 from enclave.settings import Mode, Settings
 from enclave.telemetry import Telemetry, build_telemetry
 
 SIGNING_KEY_FILE = "audit-signing-key.pem"
+SECRETS_KEY_FILE = "secrets.key"
+_log = logging.getLogger(__name__)
 
 
 class NoSigningKeyError(FileNotFoundError):
@@ -50,12 +54,31 @@ def load_signing_key(settings: Settings) -> Ed25519PrivateKey:
     if settings.audit_signing_key is not None:
         return load_private_key(settings.audit_signing_key.get_secret_value())
     path = Path(settings.data_dir) / SIGNING_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(generate_private_key_pem())
-    return load_private_key(path.read_text())
+    return load_private_key(read_or_create_key_file(path, lambda: generate_private_key_pem().encode()).decode())
+
+
+def load_secret_sealer(settings: Settings) -> SecretSealer:
+    """The sealer for stored secrets: ENCLAVE_SECRETS_KEY (and the previous keys of a rotation); for the embedded
+    default, a key generated on first use and kept in data_dir (owner-readable only)."""
+    if settings.secrets_key is not None:
+        current = parse_secrets_key(settings.secrets_key.get_secret_value())
+    else:
+        path = Path(settings.data_dir) / SECRETS_KEY_FILE
+        current = parse_secrets_key(read_or_create_key_file(path, lambda: generate_secrets_key().encode()).decode())
+        if not settings.resolved_database_url.startswith("sqlite"):
+            _log.warning(
+                "ENCLAVE_SECRETS_KEY is not set: stored secrets are sealed with the key in %s; every gateway "
+                "sharing this database needs that same key (set ENCLAVE_SECRETS_KEY from a secret store)",
+                path,
+            )
+    return SecretSealer(current, settings.previous_secrets_keys)
+
+
+def open_engine(settings: Settings, sealer: SecretSealer | None = None) -> Engine:
+    """The database engine, with the secrets sealer bound (sealed columns and the migrations need it)."""
+    engine = create_db_engine(settings.resolved_database_url)
+    bind_sealer(engine, sealer or load_secret_sealer(settings))
+    return engine
 
 
 def record_signing_key(sessions: sessionmaker[Session], signing_key: Ed25519PrivateKey) -> list[KeyEntry]:
@@ -80,6 +103,7 @@ class Runtime:
     cache: Cache
     telemetry: Telemetry
     signing_key: Ed25519PrivateKey
+    sealer: SecretSealer  # seals stored secrets (bound to `engine` too)
 
     @property
     def public_key_pem(self) -> str:
@@ -92,9 +116,10 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
         """Raises DatabaseUnavailableError (one line, no password) when the database cannot be reached."""
-        engine = create_db_engine(settings.resolved_database_url)
+        sealer = load_secret_sealer(settings)
+        engine = open_engine(settings, sealer)
         try:
-            return cls._open(settings, engine, migrate=migrate)
+            return cls._open(settings, engine, sealer, migrate=migrate)
         except CONNECTION_ERRORS as error:
             engine.dispose()
             raise unavailable(engine, error) from error
@@ -103,7 +128,7 @@ class Runtime:
             raise
 
     @classmethod
-    def _open(cls, settings: Settings, engine: Engine, *, migrate: bool) -> Runtime:
+    def _open(cls, settings: Settings, engine: Engine, sealer: SecretSealer, *, migrate: bool) -> Runtime:
         if migrate:
             upgrade(engine)
         sessions = session_factory(engine)
@@ -124,7 +149,7 @@ class Runtime:
             max_wait_ms=settings.audit_group_commit_max_wait_ms,
         )
         runtime = cls(
-            settings, engine, sessions, audit, appender, open_cache(settings.cache_url), telemetry, signing_key
+            settings, engine, sessions, audit, appender, open_cache(settings.cache_url), telemetry, signing_key, sealer
         )
         if settings.mode is Mode.DEDICATED and settings.tenant is not None:
             try:

@@ -18,7 +18,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from audit.signing import SigningKeyError, load_private_key
+from auth.sealing import SecretsKeyError, parse_secrets_key
 from auth.sso.config import ProviderKind
 from tenancy.names import check_tenant_name
 
@@ -116,6 +117,14 @@ class Settings(BaseSettings):
     operator_token: SecretStr | None = Field(None, description="platform-operator bearer token")
     audit_signing_key: SecretStr | None = Field(
         None, description="Ed25519 private key (PEM or base64 seed); default: generated in data_dir"
+    )
+    secrets_key: SecretStr | None = Field(
+        None,
+        description="AES-256 key (base64) sealing stored client secrets and refresh tokens; default: generated in "
+        "data_dir",
+    )
+    secrets_previous_keys: SecretStr | None = Field(
+        None, description="comma-separated keys that sealed older values (a rotation: `enclave secrets reseal`)"
     )
     audit_checkpoint_every: int = Field(1000, ge=1, le=1_000_000, description="events between checkpoints")
     audit_checkpoint_seconds: float = Field(60.0, gt=0, le=86_400, description="max seconds between them")
@@ -239,6 +248,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"{exc} (make one with `enclave audit keygen`)") from None
         return value
 
+    @field_validator("secrets_key", "secrets_previous_keys")
+    @classmethod
+    def _secrets_keys(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            text = value.get_secret_value()
+            try:
+                for key in text.split(",") if info.field_name == "secrets_previous_keys" else [text]:
+                    parse_secrets_key(key)
+            except SecretsKeyError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -276,6 +297,11 @@ class Settings(BaseSettings):
     def apikey_lifetime(self, days: int | None) -> tuple[timedelta, timedelta]:
         """(requested lifetime, longest allowed) for a new API key; the default when none is asked for."""
         return timedelta(days=days or self.apikey_default_ttl_days), timedelta(days=self.apikey_max_ttl_days)
+
+    @property
+    def previous_secrets_keys(self) -> list[bytes]:
+        text = self.secrets_previous_keys.get_secret_value() if self.secrets_previous_keys else ""
+        return [parse_secrets_key(key) for key in text.split(",") if key.strip()]
 
     @property
     def resolved_database_url(self) -> str:

@@ -25,6 +25,9 @@ TLS_PRIVATE_KEY_KEY = "tlsPrivateKey"
 # per tenant, from the stack's secrets: a key generated per pod would differ between replicas and die with the
 # pod, and a key kept in the database would let anyone with database access forge checkpoints.
 AUDIT_SIGNING_KEY_KEY = "auditSigningKey"
+# The AES-256 key every replica seals stored client secrets and refresh tokens with (`enclave secrets keygen`);
+# from the stack's secrets for the same reasons, and apart from the audit key so each is rotated on its own.
+SECRETS_KEY_KEY = "secretsKey"
 
 
 class StackFileError(ValueError):
@@ -59,7 +62,7 @@ def stack_paths(directory: Path) -> list[Path]:
 def required_secrets(spec: TenantSpec) -> list[str]:
     """Stack secrets the program reads. Memorystore and Azure Cache generate their AUTH secret themselves;
     ElastiCache takes the operator's."""
-    keys = [DATABASE_PASSWORD_KEY, AUDIT_SIGNING_KEY_KEY]
+    keys = [DATABASE_PASSWORD_KEY, AUDIT_SIGNING_KEY_KEY, SECRETS_KEY_KEY]
     keys += spec.cloud_registration.stack_secrets
     if spec.sso.client_id:
         keys.append(SSO_CLIENT_SECRET_KEY)
@@ -80,6 +83,7 @@ def new_external_id() -> str:
 # and reads a piped stdin; https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/).
 SECRET_SOURCES = {
     AUDIT_SIGNING_KEY_KEY: "enclave audit keygen | ",
+    SECRETS_KEY_KEY: "enclave secrets keygen | ",
     TLS_CERTIFICATE_KEY: "< chain.pem",
     TLS_PRIVATE_KEY_KEY: "< key.pem",
 }

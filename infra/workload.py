@@ -18,7 +18,13 @@ import pulumi_kubernetes as k8s
 from infra.cloud import BuildContext, CacheEndpoint, DatabaseEndpoint, EgressAllow, PrivateIngress, TenantInfrastructure
 from infra.policy.model import PRIVATE_LINK_BACKEND_ANNOTATION
 from infra.spec import TenantSpec
-from infra.stack_config import AUDIT_SIGNING_KEY_KEY, SSO_CLIENT_SECRET_KEY, TLS_CERTIFICATE_KEY, TLS_PRIVATE_KEY_KEY
+from infra.stack_config import (
+    AUDIT_SIGNING_KEY_KEY,
+    SECRETS_KEY_KEY,
+    SSO_CLIENT_SECRET_KEY,
+    TLS_CERTIFICATE_KEY,
+    TLS_PRIVATE_KEY_KEY,
+)
 
 COMPONENT_TYPE = "enclave:index:Gateway"
 NAMESPACE = "enclave"
@@ -192,7 +198,8 @@ class GatewayWorkload(pulumi.ComponentResource):
         self.database_secret = self._secret("gateway-database", {"ENCLAVE_DATABASE_URL": database_url(infra.database)})
         self.cache_secret = self._secret("gateway-cache", {"ENCLAVE_CACHE_URL": cache_url(infra.cache)})
         self._secret("gateway-audit", {"ENCLAVE_AUDIT_SIGNING_KEY": ctx.secret(AUDIT_SIGNING_KEY_KEY)})
-        secret_names = ["gateway-database", "gateway-cache", "gateway-audit"]
+        self._secret("gateway-secrets", {"ENCLAVE_SECRETS_KEY": ctx.secret(SECRETS_KEY_KEY)})
+        secret_names = ["gateway-database", "gateway-cache", "gateway-audit", "gateway-secrets"]
         if args.sso_client_secret:
             self._secret("gateway-sso", {"ENCLAVE_SSO_CLIENT_SECRET": ctx.secret(SSO_CLIENT_SECRET_KEY)})
             secret_names.append("gateway-sso")

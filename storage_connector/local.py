@@ -111,19 +111,6 @@ class LocalUploadNotFoundError(NotFoundError):
         super().__init__("no such multipart upload for this object")
 
 
-def load_or_create_key(path: Path) -> bytes:
-    """The HMAC key shared by every gateway process on this data directory (created owner-readable)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_bytes()
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-    return path.read_bytes()
-
-
 def _string_to_sign(method: str, grant_id: str, object_name: str, fields: Mapping[str, str]) -> bytes:
     lines = [method, grant_id, object_name, *(f"{k}={fields[k]}" for k in sorted(fields))]
     return DOMAIN + "\n".join(lines).encode()

@@ -74,6 +74,7 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "sso.provider.removed": (4, "Delete"),
     "sso.policy.updated": (3, "Update"),
     "sso.keycloak.provisioned": (3, "Update"),
+    "secrets.resealed": (3, "Update"),
     "tenant.created": (1, "Create"),
     "tenant.updated": (3, "Update"),
     "storage.urls.issued": (1, "Create"),

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from audit.store.types import UtcDateTime
 from auth.models import Base
+from auth.sealing import SealedText
 
 
 class IdentityProviderRow(Base):
@@ -23,7 +24,8 @@ class IdentityProviderRow(Base):
     kind: Mapped[str] = mapped_column(String(20))  # google | github | microsoft | oidc | keycloak
     issuer: Mapped[str | None] = mapped_column(String(500))
     client_id: Mapped[str] = mapped_column(String(255))
-    client_secret: Mapped[str | None] = mapped_column(Text)  # never logged, never audited, never returned
+    # never logged, never audited, never returned; sealed at rest (auth.sealing)
+    client_secret: Mapped[str | None] = mapped_column(SealedText("sso_providers.client_secret"))
     options: Mapped[dict[str, Any]] = mapped_column(JSON)  # kind-specific: tenant ids, hd, org/team, scopes
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

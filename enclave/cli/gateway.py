@@ -71,9 +71,10 @@ def openapi(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    from enclave.db import CONNECTION_ERRORS, create_db_engine, unavailable, upgrade
+    from enclave.db import CONNECTION_ERRORS, unavailable, upgrade
+    from enclave.runtime import open_engine
 
-    engine = create_db_engine(settings().resolved_database_url)
+    engine = open_engine(settings())
     try:
         upgrade(engine)
     except CONNECTION_ERRORS as exc:

@@ -14,6 +14,7 @@ from enclave.cli.audit import audit_app
 from enclave.cli.common import TYPER_OPTIONS
 from enclave.cli.gateway import db_app, openapi, serve
 from enclave.cli.scim import scim_app
+from enclave.cli.secrets import secrets_app
 from enclave.cli.sso import sso_app
 from enclave.cli.storage import storage_app
 from enclave.cli.tenants import tenant_app
@@ -30,6 +31,7 @@ app.add_typer(storage_app, name="storage")
 app.add_typer(sso_app, name="sso")
 app.add_typer(users_app, name="users")
 app.add_typer(scim_app, name="scim")
+app.add_typer(secrets_app, name="secrets")
 
 
 def _mount_stack_commands() -> None:

@@ -106,6 +106,10 @@ def run_sso_demo(client: httpx.Client, env: dict[str, str], tenant: str, provide
     )
     run_enclave("sso", "policy", "--tenant", tenant, "--domain", "acme.test", "--jit", env=env)
     console.print("$ enclave sso add local --kind oidc …; enclave sso policy --domain acme.test --jit")
+    sealed = run_enclave("secrets", "check", env=env)
+    console.print(
+        f"the client secret is stored sealed (AES-256-GCM), never in clear:\n$ enclave secrets check\n{sealed.stdout}"
+    )
 
     start = client.get("/auth/login/local", params={"next": "/account"}, follow_redirects=False)
     binding = _cookie(start, LOGIN_COOKIE)

@@ -24,6 +24,7 @@ from enclave.services.authentication import Authentication, build_authentication
 from enclave.services.jobs import background_jobs
 from enclave.services.refusals import RefusalRecorder
 from enclave.services.scim import Scim
+from enclave.services.secrets import StoredSecrets
 from enclave.services.sso import Sso
 from enclave.services.sso_trial import SsoTrial
 from enclave.services.storage import Storage, local_store_dir, open_storage_service
@@ -59,6 +60,7 @@ class Services:
     audit_browser: AuditBrowser  # the console's newest-first pages
     storage: Storage
     scim: Scim
+    secrets: StoredSecrets
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
@@ -89,6 +91,7 @@ class Services:
             audit_browser=AuditBrowser(runtime),
             storage=Storage(storage, runtime.appender, LocalStore(local_store_dir(settings))),
             scim=Scim(runtime, store, sso.keycloak_offboarding),
+            secrets=StoredSecrets(runtime),
         )
 
     @asynccontextmanager

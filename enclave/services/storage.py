@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from audit.events import AuditEvent, Outcome, new_event_id, utc_now
 from audit.store.group_commit import AppendReceipt, GroupCommitAppender
 from auth.roles import Permission
+from enclave.key_files import read_or_create_key_file
 from enclave.runtime import Runtime
 from enclave.services.access import Access
 from enclave.services.refusals import RefusalRecorder
@@ -46,8 +48,6 @@ LOCAL_KEY_FILE = "storage-local-key.bin"
 
 
 def local_signing_key(settings: Settings) -> bytes:
-    from storage_connector.local import load_or_create_key
-
     if settings.storage_local_signing_key is not None:
         try:
             key = base64.b64decode(settings.storage_local_signing_key.get_secret_value(), validate=True)
@@ -56,7 +56,7 @@ def local_signing_key(settings: Settings) -> bytes:
         if len(key) < 32:
             raise ValueError("ENCLAVE_STORAGE_LOCAL_SIGNING_KEY must be at least 32 bytes")
         return key
-    return load_or_create_key(Path(settings.data_dir) / LOCAL_KEY_FILE)
+    return read_or_create_key_file(Path(settings.data_dir) / LOCAL_KEY_FILE, lambda: secrets.token_bytes(32))
 
 
 def platform_credentials(settings: Settings) -> PlatformCredentials:

@@ -67,7 +67,7 @@ def test_existing_rows_are_carried_over_and_the_migration_reverts(database_url: 
             assert str(due)[:19] == str(LINKED)  # due at once: it has no credential to re-validate with: it ends
             assert db.execute(text("SELECT revalidate_seconds FROM sso_policies")).scalar_one() == 3600
             assert db.execute(text("SELECT COUNT(*) FROM sso_seen_logout_tokens")).scalar_one() == 0
-        command.downgrade(config, "0004_auth_identity@-1")
+        command.downgrade(config, "0003_sso")
         with engine.connect() as db:
             columns = db.execute(text("SELECT * FROM users")).keys()
             assert "first_sign_in_at" not in columns

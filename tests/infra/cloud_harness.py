@@ -100,6 +100,7 @@ CONTRACT_SECRETS = {
     "enclave:databasePassword": "db-Contract-0123456789",
     "enclave:cacheAuthToken": "cache-Contract-0123456789abcdef",
     "enclave:auditSigningKey": "audit-signing-key-stand-in",
+    "enclave:secretsKey": "secrets-key-stand-in",
 }
 
 

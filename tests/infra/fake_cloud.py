@@ -104,5 +104,6 @@ PASSWORDS = {
     "enclave:databasePassword": "db-pass/word:1",
     "enclave:cacheAuthToken": "cache-token@2",
     "enclave:auditSigningKey": "audit-signing-key-stand-in",
+    "enclave:secretsKey": "secrets-key-stand-in",
 }
 RULES = FAKE_RULES  # so the engine can load this module like a real cloud's policy

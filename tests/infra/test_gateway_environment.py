@@ -12,6 +12,7 @@ import pytest
 from fake_cloud import PASSWORDS, FakeCloud
 
 from audit.signing import generate_private_key_pem
+from auth.sealing import generate_secrets_key
 from enclave.settings import Mode, Settings
 from infra.mockrun import MockRun, run_program
 from infra.spec import TenantSpec
@@ -26,6 +27,7 @@ CONFIG = {
     "enclave:tlsPrivateKey": "stand-in private key",
     # what `enclave audit keygen` prints (a real key: the gateway's settings refuse one that is not)
     "enclave:auditSigningKey": generate_private_key_pem(),
+    "enclave:secretsKey": generate_secrets_key(),  # what `enclave secrets keygen` prints
 }
 
 

@@ -280,11 +280,12 @@ def test_no_secret_value_in_the_next_steps(tmp_path: Path) -> None:
     steps = next_steps(read_stack(tmp_path / "Pulumi.acme.yaml"))
     assert steps[:2] == ["pulumi login", "pulumi stack init acme"]  # the stack exists before its config is set
     secrets = [step for step in steps if "--secret" in step]
-    assert len(secrets) == 4  # database password, audit signing key, cache AUTH token, SSO client secret
+    assert len(secrets) == 5  # database password, audit and secrets keys, cache AUTH token, SSO client secret
     for step in secrets:
         # The value comes from a pipe or a file, never as an argument after the key.
         assert re.search(r"pulumi config set --secret -s acme enclave:\w+( < \S+)?$", step), step
     assert "enclave audit keygen | pulumi config set --secret -s acme enclave:auditSigningKey" in steps
+    assert "enclave secrets keygen | pulumi config set --secret -s acme enclave:secretsKey" in steps
 
 
 @pytest.mark.parametrize("command", [[], ["init"], ["preview"], ["list"]])

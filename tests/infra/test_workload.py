@@ -84,7 +84,7 @@ def test_deployment_is_locked_down_and_spread(size: str, replicas: int) -> None:
     assert spread["maxSkew"] == 1
     assert deployment["template"]["metadata"]["labels"]["fake.io/use-identity"] == "true"
     sources = [s.get("configMapRef", s.get("secretRef"))["name"] for s in container["envFrom"]]
-    assert sources == ["gateway-config", "gateway-database", "gateway-cache", "gateway-audit"]
+    assert sources == ["gateway-config", "gateway-database", "gateway-cache", "gateway-audit", "gateway-secrets"]
 
 
 def test_disruption_budget_keeps_one_replica(default: tuple[MockRun, TenantStack]) -> None:

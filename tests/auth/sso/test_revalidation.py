@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from auth.roles import Role
+from auth.sealing import generate_secrets_key
 from auth.sessions import SessionStore, token_hash
 from auth.sessions_models import UserSessionRow
 from auth.sso.config import SignInPolicy
@@ -196,3 +197,21 @@ def test_no_credential_reaches_a_log_or_the_audit_log(
     assert refresh.encode() not in everything
     assert refresh not in caplog.text
     account(issuer, "gil@acme.test", disabled=False)
+
+
+def test_the_refresh_token_is_sealed_and_a_gateway_without_its_key_ends_the_session(
+    issuer: str, database_url: str, tmp_path: Path
+) -> None:
+    account(issuer, "dan@acme.test", groups=["staff"], disabled=False)
+    with opened(database_url, tmp_path / "data") as runtime:
+        with_groups(runtime, issuer)
+        result = login_as(service(runtime), "dan@acme.test")
+        refresh = row(runtime, result).idp_token
+        with runtime.engine.connect() as db:
+            stored = db.execute(text("SELECT idp_token FROM user_sessions")).scalar_one()
+        assert refresh and stored.startswith("sealed:v1:") and refresh not in stored
+    with opened(database_url, tmp_path / "data", secrets_key=generate_secrets_key()) as runtime:
+        svc = service(runtime)
+        assert svc.store.lookup(result.session_token, due(result)) is None  # closed: no token it can read
+        ended = row(runtime, result)
+        assert ended.revoked_at is not None and ended.revoked_reason == "re-validation: reauthentication_required"

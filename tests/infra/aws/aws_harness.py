@@ -16,6 +16,7 @@ CONFIG = {
     "enclave:databasePassword": DB_PASSWORD,
     "enclave:cacheAuthToken": CACHE_TOKEN,
     "enclave:auditSigningKey": "audit-signing-key-stand-in",
+    "enclave:secretsKey": "secrets-key-stand-in",
 }
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker key for a serialized secret
 

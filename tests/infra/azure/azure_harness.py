@@ -56,6 +56,7 @@ def run_azure(spec: TenantSpec) -> AzureRun:
         "enclave:databasePassword": DB_PASSWORD,
         "enclave:cacheAuthToken": CACHE_TOKEN,
         "enclave:auditSigningKey": "audit-signing-key-stand-in",
+        "enclave:secretsKey": "secrets-key-stand-in",
     }
     built = run_cloud(spec, config)
     return AzureRun(built.run, built.infra, built.resolved)

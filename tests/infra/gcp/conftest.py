@@ -18,6 +18,7 @@ CONFIG = {
     "enclave:databasePassword": DATABASE_PASSWORD,
     "enclave:cacheAuthToken": CACHE_TOKEN,
     "enclave:auditSigningKey": "audit-signing-key-stand-in",
+    "enclave:secretsKey": "secrets-key-stand-in",
 }
 
 
