@@ -93,6 +93,11 @@ ACTIONS: dict[str, ActionInfo] = _catalogue(
     ("sso.provider.added", _API, "An identity provider was added to the tenant's sign-in options."),
     ("sso.provider.updated", _API, "An identity provider's configuration was changed in place."),
     ("sso.provider.removed", _API, "An identity provider was removed from the tenant's sign-in options."),
+    (
+        "sso.provider.tested",
+        _API,
+        "Customer IT ran a test sign-in with an identity provider (no session, no user); how it ended.",
+    ),
     ("sso.policy.updated", _API, "The tenant's sign-in policy (domains, JIT, role mapping, timeouts) changed."),
     ("sso.keycloak.provisioned", _API, "The tenant's Keycloak realm, client and brokered providers were set up."),
     (

@@ -72,6 +72,7 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "sso.provider.added": (1, "Create"),
     "sso.provider.updated": (3, "Update"),
     "sso.provider.removed": (4, "Delete"),
+    "sso.provider.tested": (99, "Other"),
     "sso.policy.updated": (3, "Update"),
     "sso.keycloak.provisioned": (3, "Update"),
     "secrets.resealed": (3, "Update"),

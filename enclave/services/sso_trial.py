@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit.events import AuditEvent, Outcome
 from auth.identities import find_link
 from auth.models import Tenant, User
 from auth.roles import Permission, Role
@@ -85,15 +86,34 @@ class SsoTrial:
                 iss=iss,
             )
         except LoginRefusedError as refused:
-            return TrialReport("", steps[:-1], steps[-1] if steps else "start", str(refused), refused.reason)
-        return TrialReport(
-            row.name,
-            steps,
-            subject=identity.subject,
-            email=identity.email,
-            email_verified=identity.email_verified,
-            claims={k: v for k, v in sorted(identity.claims.items()) if k not in HIDDEN_CLAIMS},
-            policy=self._policy(access.tenant, row.id, identity),
+            report = TrialReport("", steps[:-1], steps[-1] if steps else "start", str(refused), refused.reason)
+        else:
+            report = TrialReport(
+                row.name,
+                steps,
+                subject=identity.subject,
+                email=identity.email,
+                email_verified=identity.email_verified,
+                claims={k: v for k, v in sorted(identity.claims.items()) if k not in HIDDEN_CLAIMS},
+                policy=self._policy(access.tenant, row.id, identity),
+            )
+        self._record(access, report)
+        return report
+
+    def _record(self, access: Access, report: TrialReport) -> None:
+        """The test is an act of customer IT with the provider: recorded (who, which provider, how it ended, the
+        account's subject) before the report is shown; never a claim, token or code."""
+        self._runtime.appender.append(
+            AuditEvent(
+                tenant=access.tenant,
+                actor=access.actor,
+                action="sso.provider.tested",
+                outcome=Outcome.SUCCESS if report.ok else Outcome.DENIED,
+                target=f"sso-provider:{report.provider}" if report.provider else None,
+                reason=report.reason,
+                request_id=access.request_id,
+                details={"failed_step": report.failed_step, "subject": report.subject},
+            )
         )
 
     def _policy(self, tenant_id: str, provider_id: str, identity: VerifiedIdentity) -> list[str]:

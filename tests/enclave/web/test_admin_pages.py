@@ -439,6 +439,18 @@ def test_test_sign_in_reports_claims_and_opens_no_session(admin: TestClient, run
     assert len(details(runtime, "auth.login.succeeded")) == 1  # the administrator's own sign-in only
     replay = admin.get(callback.removeprefix(PUBLIC_URL))  # the state is used up
     assert "Failed at <strong>sign-in state and browser binding</strong>" in replay.text
+    passed, replayed = details(runtime, "sso.provider.tested")  # both tests are recorded, with how they ended
+    assert (passed["outcome"], passed["target"], passed["details"]["failed_step"]) == (
+        "success",
+        "sso-provider:corp",
+        None,
+    )
+    assert passed["details"]["subject"] and "claims" not in passed["details"]
+    assert (replayed["outcome"], replayed["details"]["failed_step"]) == (
+        "denied",
+        "sign-in state and browser binding",
+    )
+    assert replayed["reason"] and "code=" not in json.dumps([passed, replayed])
 
 
 def test_test_sign_in_state_never_opens_a_session_at_the_real_callback(admin: TestClient) -> None:
