@@ -15,7 +15,7 @@ from audit.canonical import JsonValue
 from audit.events import Actor, AuditEvent
 from audit.store.log import AuditLog
 from auth.models import Base
-from auth.sealing import KEY_ID_CHARS, PREFIX, SealedText, SealingError, SecretSealer, sealed_key_id
+from auth.sealing import HEADER_CHARS, SealedText, SealingError, SecretSealer, sealed_header, sealed_key_id
 
 NOT_SEALED = "(not sealed)"
 
@@ -53,7 +53,7 @@ def census(session: Session, sealer: SecretSealer) -> list[ColumnCensus]:
     result = []
     for column in sealed_columns():
         raw = type_coerce(column, Text)
-        header = func.substr(raw, 1, len(PREFIX) + KEY_ID_CHARS + 1)  # "sealed:v1:<key id>:"
+        header = func.substr(raw, 1, HEADER_CHARS)
         rows = session.execute(select(header, func.count()).where(raw.is_not(None)).group_by(header)).all()
         by_key: Counter[str] = Counter()
         for prefix, count in rows:
@@ -78,7 +78,7 @@ def reseal(session: Session, audit: AuditLog, actor: Actor, sealer: SecretSealer
     counted: it reads as absent until the key that sealed it is given back."""
     report = ResealReport(sealer.key_id)
     from_keys: dict[str, set[str]] = {}
-    current = f"{PREFIX}{sealer.key_id}:%"
+    current = sealed_header(sealer.key_id) + "%"
     for column in sealed_columns():
         name = _name(column)
         table = column.table
@@ -86,15 +86,17 @@ def reseal(session: Session, audit: AuditLog, actor: Actor, sealer: SecretSealer
         raw = type_coerce(column, Text)
         query = select(key, table.c.tenant_id, raw).where(raw.is_not(None), raw.not_like(current))
         for row_key, tenant, value in session.execute(query).all():
+            key_id = sealed_key_id(value)
             try:
                 plaintext = sealer.open(value, name)
             except SealingError:
                 report.unreadable[name] += 1
                 continue
+            assert key_id is not None  # it opened, so it is in the sealed format
             resealed = type_coerce(sealer.seal(plaintext, name), Text)  # raw: the column type must not seal it again
             session.execute(update(table).where(key == row_key).values({column.name: resealed}))
             report.resealed[tenant, name] += 1
-            from_keys.setdefault(tenant, set()).add(sealed_key_id(value) or NOT_SEALED)
+            from_keys.setdefault(tenant, set()).add(key_id)
     for tenant in sorted(from_keys):
         # each column by name under "column" (a details key naming a secret would be redacted as one)
         columns: list[JsonValue] = [

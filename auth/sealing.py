@@ -34,6 +34,7 @@ PREFIX = "sealed:v1:"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 KEY_ID_CHARS = 12
+HEADER_CHARS = len(PREFIX) + KEY_ID_CHARS + 1  # "sealed:v1:<key id>:"
 _log = logging.getLogger(__name__)
 
 
@@ -62,9 +63,19 @@ def parse_secrets_key(text: str) -> bytes:
     return key
 
 
+def parse_secrets_keys(text: str) -> list[bytes]:
+    """Comma-separated secrets keys (a rotation's previous ones); empty items are skipped."""
+    return [parse_secrets_key(part) for part in text.split(",") if part.strip()]
+
+
 def secrets_key_id(key: bytes) -> str:
     """A short public name for a key: a prefix of SHA-256 over a domain label and the key."""
     return hashlib.sha256(b"enclave-secrets-key-id\x00" + key).hexdigest()[:KEY_ID_CHARS]
+
+
+def sealed_header(key_id: str) -> str:
+    """What every value sealed with the key `key_id` starts with."""
+    return f"{PREFIX}{key_id}:"
 
 
 def sealed_key_id(value: str) -> str | None:
@@ -99,7 +110,7 @@ class SecretSealer:
     def seal(self, plaintext: str, purpose: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._current.aead.encrypt(nonce, plaintext.encode("utf-8"), _associated(self._current.id, purpose))
-        return f"{PREFIX}{self._current.id}:{base64.urlsafe_b64encode(nonce + sealed).decode('ascii')}"
+        return sealed_header(self._current.id) + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
 
     def open(self, value: str, purpose: str) -> str:
         """The plaintext of `value`; SealingError (naming only `purpose` and the key id) when it cannot be."""
@@ -108,9 +119,12 @@ class SecretSealer:
             raise SealingError(f"{purpose}: the stored value is not sealed")
         key = self._keys.get(key_id)
         if key is None:
-            raise SealingError(f"{purpose}: sealed with key {key_id}, which this gateway was not given")
+            raise SealingError(
+                f"{purpose}: sealed with key {key_id}, which this gateway was not given "
+                "(give it back in ENCLAVE_SECRETS_PREVIOUS_KEYS, or set the secret again)"
+            )
         try:
-            encoded = value[len(PREFIX) + KEY_ID_CHARS + 1 :].encode("ascii")
+            encoded = value[HEADER_CHARS:].encode("ascii")
             blob = base64.urlsafe_b64decode(encoded)
             if base64.urlsafe_b64encode(blob) != encoded:  # one stored form per value: no spare padding bits
                 raise ValueError("not canonical base64")
@@ -159,5 +173,5 @@ class SealedText(TypeDecorator[str]):
         try:
             return sealer.open(value, self.purpose)
         except SealingError as exc:
-            _log.warning("sealed secret unreadable, treated as absent: %s", exc)
+            _log.warning("sealed secret unreadable, treated as absent (see `enclave secrets check`): %s", exc)
             return None

@@ -11,14 +11,14 @@ import math
 import os
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -28,7 +28,7 @@ from pydantic_settings import (
 )
 
 from audit.signing import SigningKeyError, load_private_key
-from auth.sealing import SecretsKeyError, parse_secrets_key
+from auth.sealing import SecretsKeyError, parse_secrets_key, parse_secrets_keys
 from auth.sso.config import ProviderKind
 from tenancy.names import check_tenant_name
 
@@ -248,17 +248,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"{exc} (make one with `enclave audit keygen`)") from None
         return value
 
-    @field_validator("secrets_key", "secrets_previous_keys")
+    @field_validator("secrets_key")
     @classmethod
-    def _secrets_keys(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if value is not None:
-            text = value.get_secret_value()
-            try:
-                for key in text.split(",") if info.field_name == "secrets_previous_keys" else [text]:
-                    parse_secrets_key(key)
-            except SecretsKeyError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+    def _secrets_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return _checked_keys(value, parse_secrets_key)
+
+    @field_validator("secrets_previous_keys")
+    @classmethod
+    def _secrets_previous_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        return _checked_keys(value, parse_secrets_keys)
 
     @field_validator("database_url")
     @classmethod
@@ -300,12 +298,21 @@ class Settings(BaseSettings):
 
     @property
     def previous_secrets_keys(self) -> list[bytes]:
-        text = self.secrets_previous_keys.get_secret_value() if self.secrets_previous_keys else ""
-        return [parse_secrets_key(key) for key in text.split(",") if key.strip()]
+        return parse_secrets_keys(self.secrets_previous_keys.get_secret_value()) if self.secrets_previous_keys else []
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'enclave.db'}"
+
+
+def _checked_keys(value: SecretStr | None, parse: Callable[[str], object]) -> SecretStr | None:
+    """`value` when `parse` takes it; a ValueError with the parser's reason (never the key) when not."""
+    if value is not None:
+        try:
+            parse(value.get_secret_value())
+        except SecretsKeyError as exc:
+            raise ValueError(str(exc)) from None
+    return value
 
 
 def _variable(location: tuple[int | str, ...]) -> str:
