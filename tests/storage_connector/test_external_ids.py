@@ -20,6 +20,7 @@ from storage_connector.external_ids import ExternalIdConflictError
 from storage_connector.grants import GrantError
 from storage_connector.s3 import EXTERNAL_ID_PATTERN
 from storage_connector.service import StorageService
+from tests.support.aws import use_platform_aws_credentials
 
 CUSTOMER_IT = Actor(ActorKind.USER, "it-admin@acme.example")
 
@@ -39,9 +40,7 @@ def _spec(**values: Any) -> Any:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The gateway has AWS credentials (connect refuses an S3 grant on a gateway without any)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEPLATFORM0")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "platform-secret-for-tests-only")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    use_platform_aws_credentials(monkeypatch, tmp_path)
 
 
 def _generated(runtime: Runtime, tenant: str = "acme") -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from enclave.runtime import Runtime
 from enclave.services import Services
 from tests.conftest import make_settings
 from tests.enclave.api.helpers import bearer, issue_key
+from tests.support.aws import use_platform_aws_credentials
 
 LOCAL_GRANT = {"backend": "local", "bucket": "data", "prefix": "tenants/acme", "reason": "first run"}
 
@@ -248,9 +249,7 @@ S3_GRANT = {
 def test_s3_grants_over_the_api_use_the_id_enclave_generated(
     runtime: Runtime, dedicated: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEPLATFORM0")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "platform-secret-for-tests-only")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    use_platform_aws_credentials(monkeypatch, tmp_path)
     admin = bearer(issue_key(runtime, "acme", Role.ADMIN))
     missing = dedicated.post("/api/v1/storage/grants", headers=admin, json=S3_GRANT)
     assert missing.status_code == 409 and "enclave storage external-id" in missing.json()["detail"]

@@ -13,7 +13,6 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from tests.conftest import fresh_mariadb, make_settings
 from tests.enclave.web.helpers import CLIENT_ID, CLIENT_SECRET, DEV_SSO, configure, gateway
 from tests.enclave.web.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, provider_login
 from tests.storage_connector.servers import azurite, azurite_account_key, moto_server
+from tests.support.aws import platform_aws_credentials
 from tests.support.oidc.nodeproc import real_provider
 from tests.support.tls import self_signed
 
@@ -95,22 +95,6 @@ def prepare_bucket(endpoint: str, console_origin: str) -> None:
     s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": [{**rule, "ExposeHeaders": ["ETag"]}]})
 
 
-@contextmanager
-def platform_aws_keys() -> Iterator[None]:
-    """The gateway's own AWS identity (it assumes the customer's role with it; moto's STS accepts any)."""
-    values = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEPLATFORM0", "AWS_SECRET_ACCESS_KEY": "platform-secret-for-tests"}
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     directory = tmp_path_factory.mktemp("files-browser")
@@ -121,7 +105,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         real_provider(CLIENT_ID, CLIENT_SECRET, [f"{base}/auth/callback"], [f"{base}/auth/signed-out"]) as issuer,
         azurite(directory / "azurite") as account_url,
         moto_server(None) as s3_endpoint,
-        platform_aws_keys(),
+        platform_aws_credentials(directory),
     ):
         prepare_container(account_url, base)
         prepare_bucket(s3_endpoint, base)
